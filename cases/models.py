@@ -1,0 +1,412 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from cases import conditions
+from cases.states import (
+    OPEN_STATES,
+    UNDECIDED_STATES,
+    Channel,
+    DenyReason,
+    FixOutcome,
+    Reason,
+    Resolution,
+    State,
+)
+from orders.models import MONEY
+from policies.engine import Decision, Facts, FixAttempt
+
+NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+
+
+def new_case_number() -> str:
+    return "RC-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+def new_portal_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class RefundCase(FSMModelMixin, models.Model):
+    """A customer's request for money back on one order, and everything done about it.
+
+    ``state`` is protected: it changes only through the transitions below, and those are called
+    only from ``cases.services``, which lock the row, check the actor and write the event.
+    """
+
+    number = models.CharField(max_length=16, unique=True, default=new_case_number, editable=False)
+    portal_key = models.CharField(max_length=64, unique=True, default=new_portal_key, editable=False)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="cases")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    description = models.TextField(blank=True, help_text="The customer's own words.")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ADMIN)
+    requested_at = models.DateTimeField(help_text="First contact that asked for money back, on any channel.")
+    outage_hours = models.DecimalField(
+        max_digits=7, decimal_places=1, default=Decimal("0"), help_text="For server outages: hours without access."
+    )
+    state = FSMField(default=State.REQUESTED, choices=State.choices, protected=True, db_index=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
+    )
+
+    fix_started_at = models.DateTimeField(null=True, blank=True)
+    fix_outcome = models.CharField(max_length=16, choices=FixOutcome.choices, blank=True)
+    fix_deadline = models.DateTimeField(null=True, blank=True)
+    evidence_requested_at = models.DateTimeField(null=True, blank=True)
+    evidence_due_at = models.DateTimeField(null=True, blank=True)
+    evidence_reminded_at = models.DateTimeField(null=True, blank=True)
+    next_deadline = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="The nearest deadline the case waits for, if any."
+    )
+    flagged = models.BooleanField(default=False, help_text="Needs the assignee's attention.")
+    flag_reason = models.CharField(max_length=200, blank=True)
+
+    decision = models.JSONField(default=dict, blank=True, help_text="The last policy decision, as a snapshot.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    deny_reason = models.CharField(max_length=32, choices=DenyReason.choices, blank=True)
+    approved_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approval_note = models.TextField(blank=True, help_text="Justification for discretionary approvals.")
+    statutory_override = models.BooleanField(default=False, help_text="S1-STATUTORY approval.")
+    statutory_basis = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        permissions = [
+            ("work_refundcase", "Can work refund cases (fix, evidence, approve within policy, deny)"),
+            ("approve_exception", "Can approve discretionary and statutory refunds"),
+            ("pay_refundcase", "Can mark approved refunds paid"),
+            ("export_refundcase", "Can export case reports"),
+        ]
+        constraints = [
+            # Two open cases on one order could each be approved for the whole remainder.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state__in=list(OPEN_STATES)), name="case_one_open_per_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True) | Q(approved_amount__gt=0), name="case_approved_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=[State.APPROVED, State.PAID]) | Q(approved_amount__isnull=False),
+                name="case_approved_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(statutory_override=False) | ~Q(statutory_basis=""), name="case_statutory_has_basis"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_deadline"]),
+            models.Index(fields=["assignee", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    # --- facts and decisions ------------------------------------------------------------
+
+    def facts(self, *, as_of: datetime | None = None) -> Facts:
+        order = self.order
+        subscription = getattr(order, "subscription", None)
+        fix = None
+        if self.fix_started_at is not None:
+            fix = FixAttempt(started_at=self.fix_started_at, outcome=self.fix_outcome or FixOutcome.PENDING)
+        return Facts(
+            price=order.amount,
+            currency=order.currency,
+            payment_method=order.payment_method,
+            plan_months=order.plan.months,
+            devices=order.plan.devices,
+            purchased_at=order.purchased_at,
+            delivered_at=subscription.delivered_at if subscription else None,
+            refunded_so_far=order.refunded_amount,
+            requested_at=self.requested_at,
+            reason=self.reason,
+            fix_attempt=fix,
+            outage_hours=self.outage_hours,
+            as_of=as_of or timezone.now(),
+        )
+
+    def evaluate(self, *, as_of: datetime | None = None) -> Decision:
+        """The policy's decision now; cached on the instance until the facts change."""
+        from policies.selectors import decide_for_case  # policies depends on orders, not on cases
+
+        key = as_of
+        cached = getattr(self, "_decision_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        decision = decide_for_case(case=self, as_of=as_of)
+        self._decision_cache = (key, decision)
+        return decision
+
+    def forget_decision(self) -> None:
+        self._decision_cache = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    # --- transitions --------------------------------------------------------------------
+    # Bodies change only this row; services save it, write the event and send the mail.
+
+    @transition(field=state, source=State.REQUESTED, target=State.AWAITING_FIX,
+                conditions=[conditions.fix_attempt_needed], permission=conditions.can_work)
+    def start_fix(self, *, at: datetime, deadline: datetime) -> None:
+        """Record a fix attempt (S0-FIX-FIRST); the team has until ``deadline`` (S0-FIX-48H).
+
+        Side effects (service): event, customer e-mail saying what happens next.
+        """
+        self.fix_started_at = at
+        self.fix_outcome = FixOutcome.PENDING
+        self.fix_deadline = deadline
+        self.next_deadline = deadline
+        self.forget_decision()
+
+    @transition(field=state, source=State.AWAITING_FIX, target=State.RESOLVED, permission=conditions.can_work)
+    def fix_succeeded(self) -> None:
+        """The issue was fixed: no money moves. Side effects: event, customer e-mail."""
+        self.fix_outcome = FixOutcome.RESOLVED
+        self.resolution = Resolution.FIXED
+        self.next_deadline = None
+        self.forget_decision()
+
+    @transition(field=state, source=State.AWAITING_FIX, target=State.REQUESTED, permission=conditions.can_work)
+    def fix_failed(self) -> None:
+        """The fix attempt failed: back to review, where S0-FIX-48H now allows a refund."""
+        self.fix_outcome = FixOutcome.UNRESOLVED
+        self.next_deadline = None
+        self.forget_decision()
+
+    @transition(field=state, source=State.AWAITING_FIX, target=State.REQUESTED,
+                conditions=[conditions.fix_window_over])
+    def fix_window_expired(self) -> None:
+        """Sweep: the fix window ran out unresolved (S0-FIX-48H). Flags the case for its assignee."""
+        self.fix_outcome = FixOutcome.UNRESOLVED
+        self.next_deadline = None
+        self.flagged = True
+        self.flag_reason = "Fix window ran out unresolved: a refund is now allowed."
+        self.forget_decision()
+
+    @transition(field=state, source=State.REQUESTED, target=State.EVIDENCE_REQUESTED,
+                permission=conditions.can_work)
+    def request_evidence(self, *, at: datetime, due: datetime) -> None:
+        """Ask the customer for screenshots or error messages (S0-EVIDENCE, S1-VERIFY).
+
+        Side effects (service): customer-visible event with the message, e-mail to the customer.
+        """
+        self.evidence_requested_at = at
+        self.evidence_due_at = due
+        self.evidence_reminded_at = None
+        self.next_deadline = due
+
+    @transition(field=state, source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
+                permission=conditions.can_work)
+    def evidence_received(self) -> None:
+        """The customer answered; back to review."""
+        self.evidence_due_at = None
+        self.next_deadline = None
+        self.flagged = False
+        self.flag_reason = ""
+
+    @transition(field=state, source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
+                conditions=[conditions.evidence_overdue_after_reminder])
+    def evidence_expired(self) -> None:
+        """Sweep: no answer after the reminder; back to the agent's queue, flagged overdue."""
+        self.evidence_due_at = None
+        self.next_deadline = None
+        self.flagged = True
+        self.flag_reason = "Evidence request overdue: the customer did not answer the reminder."
+
+    @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
+                conditions=[conditions.refund_allowed_now], permission=conditions.can_approve)
+    def approve(self, *, amount: Decimal, by, at: datetime, note: str = "") -> None:
+        """Approve a refund of ``amount``; checked against the decision by the service.
+
+        Side effects (service): event with the decision snapshot, e-mail with amount and next steps.
+        """
+        self._record_approval(amount=amount, by=by, at=at, note=note, statutory_basis="")
+
+    def _record_approval(self, *, amount: Decimal, by, at: datetime, note: str, statutory_basis: str) -> None:
+        self.approved_amount = amount
+        self.approved_by = by
+        self.approved_at = at
+        self.approval_note = note
+        self.statutory_override = bool(statutory_basis)
+        self.statutory_basis = statutory_basis
+        self.next_deadline = None
+        self.flagged = False
+        self.flag_reason = ""
+
+    @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
+                conditions=[conditions.statutory_override_available], permission=conditions.can_override)
+    def approve_statutory(self, *, amount: Decimal, by, at: datetime, basis: str) -> None:
+        """S1-STATUTORY: a manager approves despite the policy, on a written legal basis.
+
+        Bypasses the policy's blocks (not H-CAP); marked as an override in the event and in reports.
+        """
+        self._record_approval(amount=amount, by=by, at=at, note="", statutory_basis=basis)
+
+    @transition(field=state, source=list(UNDECIDED_STATES), target=State.RESOLVED,
+                conditions=[conditions.extension_offered], permission=conditions.can_work)
+    def extend(self) -> None:
+        """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money."""
+        self.resolution = Resolution.EXTENDED
+        self.next_deadline = None
+        self.flagged = False
+
+    @transition(field=state, source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_work)
+    def deny(self, *, reason: str) -> None:
+        """Refuse the refund, citing a reason code and the clause. Side effects: event, e-mail."""
+        self.resolution = Resolution.DENIED
+        self.deny_reason = reason
+        self.next_deadline = None
+        self.flagged = False
+
+    @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_work)
+    def withdraw(self) -> None:
+        """The customer no longer wants the refund."""
+        self.resolution = Resolution.WITHDRAWN
+        self.next_deadline = None
+        self.flagged = False
+
+    @transition(field=state, source=State.APPROVED, target=State.PAID,
+                conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
+    def pay(self) -> None:
+        """Mark the approved refund paid; the service writes the payout row and updates the order."""
+        self.resolution = Resolution.REFUNDED
+        self.flagged = False
+
+
+class Payout(models.Model):
+    """The money that left: exactly one per approved case, never more than the order's remainder."""
+
+    case = models.OneToOneField(RefundCase, on_delete=models.PROTECT, related_name="payout")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payouts")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=20)
+    method_note = models.TextField(blank=True, help_text="Why the original payment method was not used.")
+    reference = models.CharField(max_length=120)
+    paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    paid_at = models.DateTimeField()
+    arrival_min_days = models.PositiveIntegerField()
+    arrival_max_days = models.PositiveIntegerField()
+    arrival_worst_days = models.PositiveIntegerField()
+    expected_by = models.DateField(help_text="Latest usual arrival date (max business days after payment).")
+    expected_worst_by = models.DateField()
+
+    class Meta:
+        ordering = ["-paid_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(condition=~Q(reference=""), name="payout_has_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} for {self.case}"
+
+
+class Evidence(models.Model):
+    class Kind(models.TextChoices):
+        SCREENSHOT = "screenshot", "Customer screenshot"
+        ERROR_MESSAGE = "error_message", "Error message"
+        PROOF_OF_SERVICE = "proof_of_service", "Proof of service (staff)"
+
+    case = models.ForeignKey(RefundCase, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    file = models.FileField(upload_to="evidence/%Y/%m/", blank=True)
+    text = models.TextField(blank=True, help_text="Pasted error message or log excerpt.")
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_customer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "evidence"
+        constraints = [
+            models.CheckConstraint(condition=~Q(file="") | ~Q(text=""), name="evidence_has_content"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.case}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.width is not None
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Case events are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise TypeError("Case events are append-only; they cannot be deleted.")
+
+
+class CaseEvent(models.Model):
+    """One line of a case's history. Written once, never changed (see docs/decisions)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Case opened"
+        TRANSITION = "transition", "Transition"
+        COMMENT = "comment", "Comment"
+        EVIDENCE = "evidence", "Evidence added"
+        REMINDER = "reminder", "Reminder sent"
+        ASSIGNED = "assigned", "Assigned"
+        CHARGEBACK = "chargeback", "Chargeback"
+
+    class Visibility(models.TextChoices):
+        INTERNAL = "internal", "Internal"
+        CUSTOMER = "customer", "Customer-visible"
+
+    case = models.ForeignKey(RefundCase, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    transition = models.CharField(max_length=32, blank=True)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_label = models.CharField(max_length=150, help_text="Who acted, as shown: a user, 'customer' or 'system'.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decision = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL)
+    data = models.JSONField(default=dict, blank=True, help_text="Details of the action (amounts, references).")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.kind} {self.transition}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Case events are append-only; they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Case events are append-only; they cannot be deleted.")

@@ -1,0 +1,443 @@
+"""Every write to a refund case goes through here.
+
+Each service locks the case row, checks the actor and the policy (the same named conditions the
+admin uses to explain a blocked button), runs the FSM transition, saves, appends an event with the
+decision snapshot, and mails the customer only once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases import conditions
+from cases.errors import CaseActionError, Code
+from cases.models import CaseEvent, Payout, RefundCase
+from cases.notifications import send_case_email
+from cases.states import OPEN_STATES, DenyReason, State
+from orders.models import Extension, Order
+from policies.engine import CENT, Outcome, add_business_days
+from policies.selectors import policy_for_order
+
+SYSTEM = "system"
+
+PERMISSION_NAMES = {
+    conditions.can_work: "work refund cases",
+    conditions.can_approve: "approve refunds",
+    conditions.can_override: "statutory override",
+    conditions.can_pay: "mark refunds paid",
+}
+
+
+# --- checks shared with the admin ---------------------------------------------------------
+
+
+def transition_error(*, case: RefundCase, user, name: str) -> CaseActionError | None:
+    """Why ``user`` may not take transition ``name`` now, or ``None`` if they may.
+
+    ``user=None`` is the system (sweeps), which needs no permission.
+    """
+    meta = getattr(case, name)._django_fsm
+    if not meta.has_transition(case.state):
+        return CaseActionError(Code.WRONG_STATE, state=case.get_state_display().lower())
+    transition = meta.get_transition(case.state)
+    if user is not None and not transition.has_perm(case, user):
+        return _permission_error(case=case, user=user, permission=transition.permission)
+    for condition in transition.conditions:
+        if not condition(case):
+            return CaseActionError(Code.POLICY_BLOCKS, why=condition.why(case))
+    return None
+
+
+def _permission_error(*, case: RefundCase, user, permission) -> CaseActionError:
+    if permission is conditions.can_pay and user.has_perm("cases.pay_refundcase"):
+        return CaseActionError(Code.FOUR_EYES)
+    if permission is conditions.can_approve and user.has_perm("cases.work_refundcase"):
+        return CaseActionError(Code.MANAGER_ONLY, why="S1-DISCRETION: the decision is at a manager's discretion")
+    if permission is conditions.can_override:
+        return CaseActionError(Code.MANAGER_ONLY, why="S1-STATUTORY")
+    return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))
+
+
+def _locked(case: RefundCase | int, now: datetime) -> RefundCase:
+    case_id = case if isinstance(case, int) else case.pk
+    # Lock the case row for the whole transaction: two people clicking at once (or a sweep and
+    # an agent) would otherwise both pass the checks against the same old state.
+    locked = RefundCase.objects.select_for_update(of=("self",)).select_related(
+        "order__storefront", "order__plan", "order__customer"
+    ).get(pk=case_id)
+    locked.as_of = now
+    return locked
+
+
+def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
+    if expected_state is not None and case.state != expected_state:
+        raise CaseActionError(Code.ALREADY_DONE, state=case.get_state_display().lower())
+    error = transition_error(case=case, user=actor, name=name)
+    if error is not None:
+        raise error
+
+
+def _record(
+    case: RefundCase,
+    *,
+    actor,
+    kind: str,
+    transition: str = "",
+    from_state: str = "",
+    comment: str = "",
+    visibility: str = CaseEvent.Visibility.INTERNAL,
+    data: dict | None = None,
+    now: datetime,
+) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        transition=transition,
+        from_state=from_state,
+        to_state=case.state if transition else "",
+        actor=actor,
+        actor_label=actor.get_username() if actor is not None else SYSTEM,
+        created_at=now,
+        decision=case.decision,
+        comment=comment,
+        visibility=visibility,
+        data=data or {},
+    )
+
+
+def _mail_after_commit(case: RefundCase, template: str, **extra) -> None:
+    transaction.on_commit(partial(send_case_email, case_id=case.pk, template=template, extra=extra))
+
+
+@dataclass
+class _Step:
+    """One transition as the services run it."""
+
+    name: str
+    kwargs: dict
+    comment: str = ""
+    visibility: str = CaseEvent.Visibility.INTERNAL
+    email: str | None = None
+    data: dict | None = None
+
+
+def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str | None, before=None, after=None):
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = _locked(case, now)
+        _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state)
+        if before is not None:
+            before(case)
+        from_state = case.state
+        getattr(case, step.name)(**step.kwargs)
+        if after is not None:
+            after(case)
+        case.decision = case.evaluate(as_of=now).as_dict()
+        case.decided_at = now
+        case.save()
+        _record(
+            case,
+            actor=actor,
+            kind=CaseEvent.Kind.TRANSITION,
+            transition=step.name,
+            from_state=from_state,
+            comment=step.comment,
+            visibility=step.visibility,
+            data=step.data,
+            now=now,
+        )
+        if step.email:
+            _mail_after_commit(case, step.email)
+    return case
+
+
+# --- input helpers ------------------------------------------------------------------------
+
+
+def parse_money(value) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise CaseActionError(Code.AMOUNT_INVALID) from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+        raise CaseActionError(Code.AMOUNT_INVALID)
+    return amount.quantize(CENT)
+
+
+def _required_text(value: str, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise CaseActionError(Code.NOTE_REQUIRED, what=what)
+    return text
+
+
+# --- cases --------------------------------------------------------------------------------
+
+
+def case_create(
+    *,
+    order: Order,
+    reason: str,
+    requested_at: datetime | None = None,
+    description: str = "",
+    channel: str = "admin",
+    outage_hours: Decimal | int = 0,
+    actor=None,
+    assignee=None,
+    now: datetime | None = None,
+) -> RefundCase:
+    """Open a case on ``order``. Side effects: 'created' event, acknowledgement e-mail."""
+    now = now or timezone.now()
+    requested_at = requested_at or now
+    if requested_at < order.purchased_at:
+        raise CaseActionError(Code.INVALID_INPUT, why="The request time is before the purchase time.")
+    if requested_at > now + timedelta(minutes=5):
+        raise CaseActionError(Code.INVALID_INPUT, why="The request time is in the future.")
+    if Decimal(outage_hours) < 0:
+        raise CaseActionError(Code.INVALID_INPUT, why="Outage hours cannot be negative.")
+    case = RefundCase(
+        order=order,
+        reason=reason,
+        description=description,
+        channel=channel,
+        requested_at=requested_at,
+        outage_hours=Decimal(outage_hours),
+        assignee=assignee,
+    )
+    try:
+        with transaction.atomic():
+            case.decision = case.evaluate(as_of=now).as_dict()
+            case.decided_at = now
+            case.save()
+            _record(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
+                    visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": channel, "reason": reason}, now=now)
+            _mail_after_commit(case, "received")
+    except IntegrityError:
+        open_case = RefundCase.objects.filter(order=order, state__in=OPEN_STATES).first()
+        if open_case is None:
+            raise
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"Order {order} already has an open case, {open_case.number}."
+        ) from None
+    return case
+
+
+def case_start_fix(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H)."""
+    now = now or timezone.now()
+
+    def window(locked: RefundCase) -> None:
+        hours = policy_for_order(locked.order).fix_window_hours
+        step.kwargs["deadline"] = now + timedelta(hours=hours)
+
+    step = _Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
+                 email="fix_started")
+    return _run(case, actor, step, now=now, expected_state=State.REQUESTED, before=window)
+
+
+def case_fix_succeeded(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+    step = _Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
+    return _run(case, actor, step, now=now, expected_state=State.AWAITING_FIX)
+
+
+def case_fix_failed(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+    step = _Step("fix_failed", {}, comment=note)
+    return _run(case, actor, step, now=now, expected_state=State.AWAITING_FIX)
+
+
+def case_request_evidence(*, case, actor, message: str, now: datetime | None = None) -> RefundCase:
+    """S0-EVIDENCE / S1-VERIFY: ask the customer; due after the storefront's evidence days."""
+    now = now or timezone.now()
+    message = _required_text(message, "A message to the customer")
+
+    def due(locked: RefundCase) -> None:
+        step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
+
+    step = _Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
+                 email="evidence_requested")
+    return _run(case, actor, step, now=now, expected_state=State.REQUESTED, before=due)
+
+
+def case_evidence_received(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+    step = _Step("evidence_received", {}, comment=note)
+    return _run(case, actor, step, now=now, expected_state=State.EVIDENCE_REQUESTED)
+
+
+def case_approve(
+    *, case, actor, amount=None, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """Approve what the policy allows now; never above the decision's amount (H-CAP included).
+
+    Manager-discretion decisions (S1-DISCRETION) need a manager and a written justification.
+    """
+    now = now or timezone.now()
+
+    def validate(locked: RefundCase) -> None:
+        decision = locked.evaluate(as_of=now)
+        granted = parse_money(amount) if amount not in (None, "") else decision.refund_amount
+        if granted > decision.refund_amount:
+            raise CaseActionError(
+                Code.AMOUNT_ABOVE_DECISION,
+                amount=f"{granted:.2f}",
+                limit=f"{decision.refund_amount:.2f} {decision.currency}",
+                clauses=", ".join(decision.clauses),
+            )
+        if decision.outcome == Outcome.MANAGER_DISCRETION:
+            step.kwargs["note"] = _required_text(note, "A written justification (S1-DISCRETION)")
+        step.kwargs["amount"] = granted
+        step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
+
+    step = _Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(),
+                 visibility=CaseEvent.Visibility.CUSTOMER, email="approved")
+    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+
+
+def case_approve_statutory(
+    *, case, actor, amount, basis: str, now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """S1-STATUTORY: a manager approves despite the policy, citing the law. H-CAP still holds."""
+    now = now or timezone.now()
+    basis = _required_text(basis, "The legal basis (S1-STATUTORY)")
+
+    def validate(locked: RefundCase) -> None:
+        granted = parse_money(amount)
+        remainder = locked.order.refundable_remainder
+        if granted > remainder:
+            raise CaseActionError(
+                Code.AMOUNT_ABOVE_REMAINDER, amount=f"{granted:.2f}", limit=f"{remainder:.2f} {locked.order.currency}"
+            )
+        step.kwargs["amount"] = granted
+        step.data = {"amount": f"{granted:.2f}", "currency": locked.order.currency, "statutory_override": True,
+                     "clauses": ["S1-STATUTORY"]}
+
+    step = _Step("approve_statutory", {"by": actor, "at": now, "basis": basis}, comment=basis,
+                 email="approved")
+    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+
+
+def case_extend(
+    *, case, actor, bonus_days: int = 0, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
+) -> RefundCase:
+    """S0-OUTAGE: add the lost days plus ``bonus_days`` to the subscription instead of a refund."""
+    now = now or timezone.now()
+    if isinstance(bonus_days, bool) or not isinstance(bonus_days, int) or bonus_days < 0:
+        raise CaseActionError(Code.INVALID_INPUT, why="Bonus days must be a whole number, 0 or more.")
+
+    def add_days(locked: RefundCase) -> None:
+        subscription = getattr(locked.order, "subscription", None)
+        if subscription is None or subscription.delivered_at is None:
+            raise CaseActionError(Code.INVALID_INPUT, why="The order has no delivered subscription to extend.")
+        lost = locked.evaluate(as_of=now).extension_days or 0
+        Extension.objects.create(
+            subscription=subscription, case=locked, lost_days=lost, bonus_days=bonus_days, note=note,
+            created_by=actor,
+        )
+        subscription.extension_days += lost + bonus_days
+        subscription.save(update_fields=["extension_days"])
+        step.data = {"lost_days": lost, "bonus_days": bonus_days}
+
+    step = _Step("extend", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="extended")
+    return _run(case, actor, step, now=now, expected_state=expected_state, before=add_days)
+
+
+def case_deny(
+    *, case, actor, reason: str, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """Deny, citing the decision's clauses. Denying what the policy would refund needs a note."""
+    now = now or timezone.now()
+    if reason not in DenyReason.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown denial reason {reason!r}.")
+
+    def validate(locked: RefundCase) -> None:
+        decision = locked.evaluate(as_of=now)
+        if decision.allows_refund:
+            step.comment = _required_text(note, "A note explaining why a refund the policy allows is denied")
+        step.data = {"deny_reason": reason, "clauses": list(decision.clauses)}
+
+    step = _Step("deny", {"reason": reason}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
+                 email="denied")
+    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+
+
+def case_withdraw(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+    step = _Step("withdraw", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="withdrawn")
+    return _run(case, actor, step, now=now, expected_state=None)
+
+
+def case_pay(
+    *, case, actor, reference: str, method: str | None = None, method_note: str = "", now: datetime | None = None
+) -> RefundCase:
+    """Mark an approved refund paid: one payout, the order's refunded total, the arrival window.
+
+    S1-SAME-METHOD: the payout method defaults to the order's; another needs a note.
+    S0-ARRIVAL / S1-ARRIVAL: the expected arrival dates are recorded and mailed.
+    """
+    now = now or timezone.now()
+    reference = (reference or "").strip()
+    if not reference:
+        raise CaseActionError(Code.REFERENCE_REQUIRED)
+
+    def pay_out(locked: RefundCase) -> None:
+        # The order row is locked too: another case on the same order may be paying right now.
+        order = Order.objects.select_for_update().get(pk=locked.order_id)
+        locked.order.refunded_amount = order.refunded_amount
+        if not conditions.remainder_covers_approval(locked):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked))
+        payout_method = method or order.payment_method
+        note = method_note.strip()
+        if payout_method != order.payment_method and not note:
+            raise CaseActionError(
+                Code.NOTE_REQUIRED, what="A note on why the original payment method is not used (S1-SAME-METHOD)"
+            )
+        window = policy_for_order(locked.order).arrival_for(payout_method)
+        amount = locked.approved_amount
+        Payout.objects.create(
+            case=locked, order=order, amount=amount, currency=order.currency, method=payout_method,
+            method_note=note, reference=reference, paid_by=actor, paid_at=now,
+            arrival_min_days=window.min, arrival_max_days=window.max, arrival_worst_days=window.worst,
+            expected_by=add_business_days(now.date(), window.max),
+            expected_worst_by=add_business_days(now.date(), window.worst),
+        )
+        order.refunded_amount += amount
+        order.status = Order.Status.REFUNDED if order.refunded_amount >= order.amount else Order.Status.PARTIALLY_REFUNDED
+        order.save(update_fields=["refunded_amount", "status"])
+        locked.order = order
+        locked.forget_decision()
+        step.data = {"amount": f"{amount:.2f}", "currency": order.currency, "method": payout_method,
+                     "reference": reference, "arrival_business_days": window.as_dict()}
+
+    step = _Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
+    return _run(case, actor, step, now=now, expected_state=State.APPROVED, after=pay_out)
+
+
+def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
+    now = now or timezone.now()
+    comment = _required_text(comment, "A comment")
+    visibility = CaseEvent.Visibility.CUSTOMER if customer_visible else CaseEvent.Visibility.INTERNAL
+    with transaction.atomic():
+        locked = _locked(case, now)
+        event = _record(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
+                        now=now)
+        if customer_visible:
+            _mail_after_commit(locked, "comment", comment=comment)
+    return event
+
+
+def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
+    now = now or timezone.now()
+    if not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    with transaction.atomic():
+        locked = _locked(case, now)
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee", "updated_at"])
+        _record(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
+                comment=f"Assigned to {assignee.get_username()}" if assignee else "Unassigned", now=now)
+    return locked

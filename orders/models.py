@@ -1,0 +1,183 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from policies.engine import PAYMENT_METHODS, period_end
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Storefront(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(unique=True)
+    support_email = models.EmailField(help_text="Every customer e-mail goes out from here (S0-SUPPORT-COMMS).")
+    currency = models.CharField(max_length=3, default="USD", help_text="Default currency of new orders.")
+    four_eyes = models.BooleanField(
+        default=True, help_text="H-FOUR-EYES: the user who approved a refund may not also mark it paid."
+    )
+    evidence_due_days = models.PositiveIntegerField(
+        default=7, help_text="Days a customer has to send requested evidence before a reminder goes out."
+    )
+    evidence_grace_days = models.PositiveIntegerField(
+        default=3, help_text="Days after the reminder before the case returns to the agent, flagged overdue."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="customers")
+    email = models.EmailField()
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True, help_text="Phone or WhatsApp number.")
+    restricted_from_ordering = models.BooleanField(default=False)
+    restriction_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["storefront", "email"], name="customer_unique_email_per_storefront"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Plan(models.Model):
+    MONTHS = [(1, "1 month"), (3, "3 months"), (6, "6 months"), (12, "12 months")]
+
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(max_length=120)
+    months = models.PositiveSmallIntegerField(choices=MONTHS)
+    devices = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, default="USD")
+    external_product_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["storefront", "months", "devices"]
+        constraints = [
+            models.CheckConstraint(condition=Q(months__in=[1, 3, 6, 12]), name="plan_months_allowed"),
+            models.CheckConstraint(condition=Q(devices__gte=1), name="plan_devices_positive"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="plan_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.months} mo, {self.devices} device{'s' if self.devices > 1 else ''})"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+        CHARGEBACK = "chargeback", "Chargeback"
+
+    PAYMENT_METHOD_CHOICES = [(m, m.replace("_", " ").capitalize()) for m in PAYMENT_METHODS]
+
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="orders")
+    number = models.CharField(max_length=40)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders")
+    amount = models.DecimalField(**MONEY, help_text="Amount paid.")
+    currency = models.CharField(max_length=3)
+    payment_method = models.CharField(max_length=20, choices=PAYMENT_METHOD_CHOICES)
+    processor_reference = models.CharField(max_length=120, blank=True)
+    purchased_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
+    # Maintained by the pay service under a row lock; the constraint below is the backstop.
+    refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-purchased_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["storefront", "number"], name="order_unique_number_per_storefront"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="order_refunded_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=models.F("amount")), name="order_refunds_within_amount"
+            ),
+        ]
+        indexes = [models.Index(fields=["purchased_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def refundable_remainder(self) -> Decimal:
+        return self.amount - self.refunded_amount
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+        EXPIRED = "expired", "Expired"
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="subscription")
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the access details were created and sent; empty: not delivered."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    extension_days = models.PositiveIntegerField(default=0, help_text="Days added by extensions, bonus included.")
+    access_reference = models.CharField(max_length=200, blank=True, help_text="Account or activation code sent.")
+
+    def __str__(self) -> str:
+        return f"Subscription of {self.order}"
+
+    @property
+    def period_end(self):
+        """S1-PERIOD: delivery + plan months, plus every extension and bonus granted since."""
+        if self.delivered_at is None:
+            return None
+        return period_end(self.delivered_at, self.order.plan.months) + timedelta(days=self.extension_days)
+
+
+class Extension(models.Model):
+    """Lost time and bonus added to a subscription (S0-OUTAGE)."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="extensions")
+    case = models.ForeignKey("cases.RefundCase", null=True, blank=True, on_delete=models.PROTECT)
+    lost_days = models.PositiveIntegerField()
+    bonus_days = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    @property
+    def total_days(self) -> int:
+        return self.lost_days + self.bonus_days
+
+
+class Chargeback(models.Model):
+    """A dispute the customer opened with their bank (S1-CHARGEBACK)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="chargebacks")
+    amount = models.DecimalField(**MONEY)
+    processor_reference = models.CharField(max_length=120, blank=True)
+    opened_at = models.DateTimeField()
+    prior_contact = models.BooleanField(help_text="The customer had contacted support before the chargeback.")
+    sanction_applied = models.BooleanField(default=False)
+    sanction_lifted_at = models.DateTimeField(null=True, blank=True)
+    sanction_lift_note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        permissions = [("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive")]

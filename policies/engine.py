@@ -1,0 +1,404 @@
+"""The refund policy engine: facts about one case in, a decision out.
+
+Pure Python on purpose: no ORM, no clock, no settings. The FSM conditions, the admin's decision
+panel, the simulator and the customer e-mails all call :func:`decide`, so a clause is written
+once, here, and cited by its ID from ``shared/policies/CLAUSES.md``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_DOWN, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+REASONS = (
+    "technical_issue",
+    "setup_difficulty",
+    "intermittent_streams",
+    "changed_mind",
+    "server_switch",
+    "adult_channels_missing",
+    "server_outage",
+    "not_delivered",
+    "duplicate_payment",
+    "other",
+)
+PAYMENT_METHODS = ("card", "paypal", "crypto", "bank_transfer", "other")
+PLAN_MONTHS = (1, 3, 6, 12)
+FIX_OUTCOMES = ("pending", "resolved", "unresolved")
+
+
+class Outcome:
+    FULL_REFUND = "full_refund"
+    PARTIAL_REFUND = "partial_refund"
+    REFUND_OR_EXTENSION = "refund_or_extension"
+    MANAGER_DISCRETION = "manager_discretion"
+    DENY = "deny"
+    NEEDS_FIX_ATTEMPT = "needs_fix_attempt"
+    AWAITING_FIX = "awaiting_fix"
+    RESOLVED = "resolved"
+
+    ALL = (
+        FULL_REFUND,
+        PARTIAL_REFUND,
+        REFUND_OR_EXTENSION,
+        MANAGER_DISCRETION,
+        DENY,
+        NEEDS_FIX_ATTEMPT,
+        AWAITING_FIX,
+        RESOLVED,
+    )
+    # Outcomes under which money may move (the amount is then the most that may be refunded).
+    REFUNDABLE = (FULL_REFUND, PARTIAL_REFUND, REFUND_OR_EXTENSION, MANAGER_DISCRETION)
+
+
+@dataclass(frozen=True)
+class ArrivalWindow:
+    """Business days until a paid refund reaches the customer (S0-ARRIVAL, S1-ARRIVAL)."""
+
+    min: int
+    max: int
+    worst: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"min": self.min, "max": self.max, "worst": self.worst}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parameters of one policy version; each rule carries the clause ID it enforces.
+
+    A rule whose parameter is ``None`` (or ``False``) is not part of that policy.
+    """
+
+    storefront: str
+    version: str
+    code: str  # clause ID prefix, "S0" or "S1"
+    full_refund_window_hours: int | None = None  # S0-WINDOW
+    prorate_after_window: bool = False  # S0-PARTIAL
+    fix_first: bool = False  # S0-FIX-FIRST
+    fix_window_hours: int = 48  # S0-FIX-48H
+    outage_guarantee_hours: int | None = None  # S0-OUTAGE
+    used_on_delivery: bool = False  # S1-USED-ON-DELIVERY
+    discretion_after_delivery: bool = False  # S1-DISCRETION
+    # reason code -> clause ID that excludes it (S0-NO-*, S1-NOT-ELIGIBLE)
+    exclusions: dict[str, str] = field(default_factory=dict)
+    # S0-NO-INTERMITTENT also covers short outages: outages up to the guarantee are "rarely offline".
+    short_outage_clause: str | None = None
+    arrival_card: ArrivalWindow = ArrivalWindow(20, 31, 90)
+    arrival_other: ArrivalWindow = ArrivalWindow(20, 90, 90)
+    chargeback_sanction: bool = False  # S1-CHARGEBACK
+    statutory_override: bool = False  # S1-STATUTORY
+    evidence_clause: str = ""  # S0-EVIDENCE / S1-VERIFY
+
+    def clause(self, suffix: str) -> str:
+        return f"{self.code}-{suffix}"
+
+    def arrival_for(self, payment_method: str) -> ArrivalWindow:
+        return self.arrival_card if payment_method == "card" else self.arrival_other
+
+
+@dataclass(frozen=True)
+class FixAttempt:
+    started_at: datetime
+    outcome: str  # "pending" | "resolved" | "unresolved"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the policy looks at. Datetimes are timezone-aware."""
+
+    price: Decimal
+    currency: str
+    payment_method: str
+    plan_months: int
+    purchased_at: datetime
+    requested_at: datetime
+    reason: str
+    as_of: datetime
+    devices: int = 1
+    delivered_at: datetime | None = None
+    refunded_so_far: Decimal = ZERO
+    fix_attempt: FixAttempt | None = None
+    outage_hours: Decimal = Decimal(0)
+
+    @property
+    def remainder(self) -> Decimal:
+        """Refundable remainder: paid minus everything already refunded on the order."""
+        return max(self.price - self.refunded_so_far, ZERO).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    refund_amount: Decimal | None
+    currency: str
+    policy_version: str
+    clauses: tuple[str, ...]
+    explanation: str
+    extension_days: int | None = None
+    arrival: ArrivalWindow | None = None
+
+    @property
+    def allows_refund(self) -> bool:
+        return self.outcome in Outcome.REFUNDABLE and self.refund_amount is not None
+
+    def as_dict(self) -> dict:
+        """The simulator's output shape; also what a case stores as its decision snapshot."""
+        return {
+            "outcome": self.outcome,
+            "refund_amount": None if self.refund_amount is None else f"{self.refund_amount:.2f}",
+            "extension_days": self.extension_days,
+            "currency": self.currency,
+            "policy_version": self.policy_version,
+            "clauses": list(self.clauses),
+            "explanation": self.explanation,
+            "arrival_business_days": None if self.arrival is None else self.arrival.as_dict(),
+        }
+
+
+# --- time and money helpers -------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar months later, the day clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
+    month_index = moment.month - 1 + months
+    year = moment.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def period_end(delivered_at: datetime, plan_months: int) -> datetime:
+    """S1-PERIOD: the subscription runs ``plan_months`` calendar months from delivery.
+
+    Counted in UTC so that the same instant always gives the same end, whatever offset it came in.
+    """
+    return add_months(delivered_at.astimezone(timezone.utc), plan_months)
+
+
+def prorated_amount(facts: Facts) -> Decimal:
+    """CLAUSES.md "Proration": any started day counts as used; rounded down to the cent."""
+    if facts.delivered_at is None:
+        return facts.price.quantize(CENT)
+    delivered = facts.delivered_at.astimezone(timezone.utc)
+    total_days = (period_end(delivered, facts.plan_months) - delivered).days
+    elapsed = facts.requested_at - facts.delivered_at
+    used_days = max(math.ceil(elapsed / timedelta(days=1)), 0)
+    remaining = max(total_days - used_days, 0)
+    amount = facts.price * remaining / total_days
+    return amount.quantize(CENT, rounding=ROUND_DOWN)
+
+
+def hours_between(start: datetime, end: datetime) -> Decimal:
+    return Decimal((end - start) / timedelta(hours=1))
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{amount:.2f} {currency}"
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+def decide(facts: Facts, policy: Policy) -> Decision:
+    """Apply ``policy`` to ``facts``. The first rule that settles the case wins; see CLAUSES.md."""
+    remainder = facts.remainder
+    made = _Maker(facts, policy)
+
+    # H-CAP: nothing left to refund on this order.
+    if remainder <= ZERO:
+        return made.deny(
+            ("H-CAP",),
+            "Everything paid for this order has already been refunded, so no further refund is possible.",
+        )
+
+    # H-DUPLICATE: the customer was charged twice; refund the duplicate whatever the dates.
+    if facts.reason == "duplicate_payment":
+        return made.refund(
+            remainder,
+            ("H-DUPLICATE",),
+            "This order was a duplicate charge, so it is refunded in full.",
+        )
+
+    excluding_clause = policy.exclusions.get(facts.reason)
+    if excluding_clause:
+        return made.deny((excluding_clause,), _EXCLUSION_TEXT.get(facts.reason, _EXCLUSION_DEFAULT))
+
+    if facts.reason == "server_outage" and policy.outage_guarantee_hours is not None:
+        if facts.outage_hours > policy.outage_guarantee_hours:
+            lost_days = math.ceil(facts.outage_hours / 24)
+            return made.refund(
+                remainder,
+                (policy.clause("OUTAGE"),),
+                f"The service was unavailable for more than {policy.outage_guarantee_hours} hours "
+                f"because of a server-side problem, so you may choose a full refund of "
+                f"{money(remainder, facts.currency)} or an extension of {lost_days} days plus a bonus period.",
+                outcome=Outcome.REFUND_OR_EXTENSION,
+                extension_days=lost_days,
+            )
+        if policy.short_outage_clause:
+            return made.deny(
+                (policy.short_outage_clause,),
+                f"Outages of {policy.outage_guarantee_hours} hours or less are treated as occasional "
+                f"disruptions, which the policy does not refund.",
+            )
+
+    if policy.used_on_delivery:
+        delivered = facts.delivered_at is not None and facts.delivered_at <= facts.requested_at
+        if not delivered:
+            return made.refund(
+                remainder,
+                (policy.clause("USED-ON-DELIVERY"),),
+                "The access details had not been sent when the refund was requested, so the service "
+                "was never used and is refunded in full.",
+            )
+        if policy.discretion_after_delivery:
+            return made.refund(
+                remainder,
+                (policy.clause("DISCRETION"), policy.clause("USED-ON-DELIVERY")),
+                "The access details were already sent, so the service counts as used; a manager may "
+                f"still grant a partial or full refund of up to {money(remainder, facts.currency)}.",
+                outcome=Outcome.MANAGER_DISCRETION,
+            )
+        return made.deny(
+            (policy.clause("USED-ON-DELIVERY"),),
+            "The access details were already sent, so the service counts as used and is not refundable.",
+        )
+
+    fix_clauses: tuple[str, ...] = ()
+    if facts.reason == "technical_issue" and policy.fix_first:
+        attempt = facts.fix_attempt
+        window = policy.fix_window_hours
+        if attempt is None:
+            return made.no_money(
+                Outcome.NEEDS_FIX_ATTEMPT,
+                (policy.clause("FIX-FIRST"),),
+                "Technical issues are refunded only after our team has had the chance to fix them; "
+                "a fix attempt must be started first.",
+            )
+        if attempt.outcome == "resolved":
+            return made.no_money(
+                Outcome.RESOLVED,
+                (policy.clause("FIX-FIRST"),),
+                "The technical issue was resolved, so no refund is due.",
+            )
+        if attempt.outcome == "pending" and hours_between(attempt.started_at, facts.as_of) <= window:
+            ends = attempt.started_at + timedelta(hours=window)
+            return made.no_money(
+                Outcome.AWAITING_FIX,
+                (policy.clause("FIX-48H"), policy.clause("FIX-FIRST")),
+                f"Our team has until {ends.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC to resolve "
+                f"the issue; if it is not resolved by then, a refund will be issued.",
+            )
+        fix_clauses = (policy.clause("FIX-48H"),)
+
+    if policy.full_refund_window_hours is not None:
+        elapsed = hours_between(facts.purchased_at, facts.requested_at)
+        within = elapsed <= policy.full_refund_window_hours
+        hours = policy.full_refund_window_hours
+        prefix = "The issue could not be resolved within the fix window, and the" if fix_clauses else "The"
+        if within:
+            return made.refund(
+                remainder,
+                fix_clauses + (policy.clause("WINDOW"),),
+                f"{prefix} refund was requested within {hours} hours of purchase, so it is refunded in full.",
+            )
+        if policy.prorate_after_window:
+            return made.prorated(
+                fix_clauses + (policy.clause("PARTIAL"),),
+                f"{prefix} refund was requested more than {hours} hours after purchase, so it is "
+                f"refunded for the unused part of the subscription",
+            )
+        return made.deny(
+            fix_clauses + (policy.clause("WINDOW"),),
+            f"Refunds must be requested within {hours} hours of purchase.",
+        )
+
+    if fix_clauses:
+        return made.refund(
+            remainder, fix_clauses, "The issue could not be resolved in time, so it is refunded in full."
+        )
+
+    return made.refund(
+        remainder,
+        (),
+        "No clause of the policy settles this case; a manager decides, up to the refundable remainder.",
+        outcome=Outcome.MANAGER_DISCRETION,
+    )
+
+
+_EXCLUSION_DEFAULT = "The refund policy does not cover this reason."
+_EXCLUSION_TEXT = {
+    "setup_difficulty": "The refund policy does not cover difficulties setting up your own device or system.",
+    "intermittent_streams": "The refund policy does not cover channels that occasionally freeze, buffer or go offline.",
+    "changed_mind": "The refund policy does not cover a change of mind.",
+    "server_switch": "The refund policy does not cover requests to switch servers.",
+    "adult_channels_missing": "Adult channels are not advertised, so their absence is not refundable.",
+}
+
+
+class _Maker:
+    """Builds decisions for one case, applying the caps and labels every refund shares."""
+
+    def __init__(self, facts: Facts, policy: Policy) -> None:
+        self.facts = facts
+        self.policy = policy
+
+    def _decision(self, outcome: str, amount: Decimal | None, clauses, explanation: str, **extra) -> Decision:
+        return Decision(
+            outcome=outcome,
+            refund_amount=amount,
+            currency=self.facts.currency,
+            policy_version=self.policy.version,
+            clauses=tuple(clauses),
+            explanation=explanation,
+            arrival=self.policy.arrival_for(self.facts.payment_method) if amount is not None else None,
+            **extra,
+        )
+
+    def deny(self, clauses, explanation: str) -> Decision:
+        return self._decision(Outcome.DENY, None, clauses, explanation)
+
+    def no_money(self, outcome: str, clauses, explanation: str) -> Decision:
+        return self._decision(outcome, None, clauses, explanation)
+
+    def refund(self, amount: Decimal, clauses, explanation: str, *, outcome: str = Outcome.FULL_REFUND, **extra):
+        remainder = self.facts.remainder
+        if amount > remainder:  # H-CAP
+            amount, clauses = remainder, tuple(clauses) + ("H-CAP",)
+        return self._decision(outcome, amount.quantize(CENT), clauses, explanation, **extra)
+
+    def prorated(self, clauses, explanation: str) -> Decision:
+        amount = prorated_amount(self.facts)
+        remainder = self.facts.remainder
+        currency = self.facts.currency
+        if amount <= ZERO:  # H-FULL-LABEL: a prorated 0.00 is a denial under the prorating clause
+            return self.deny(clauses, f"{explanation}, and nothing of it is left unused, so no refund is due.")
+        if amount >= remainder:  # H-FULL-LABEL: the whole remainder is a full refund
+            capped = ("H-CAP",) if amount > remainder else ()
+            return self._decision(
+                Outcome.FULL_REFUND,
+                remainder,
+                tuple(clauses) + capped + ("H-FULL-LABEL",),
+                f"{explanation}: {money(remainder, currency)}, the whole refundable amount.",
+            )
+        return self._decision(
+            Outcome.PARTIAL_REFUND, amount, clauses, f"{explanation}: {money(amount, currency)}."
+        )
+
+
+def add_business_days(start, days: int):
+    """The date ``days`` business days (Monday to Friday) after ``start``."""
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current

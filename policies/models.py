@@ -1,0 +1,123 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from policies.engine import REASONS, ArrivalWindow, Policy
+
+
+class PolicyVersion(models.Model):
+    """One published version of a storefront's refund policy (S1-VERSIONING).
+
+    A case is judged by the version in force at purchase time. The parameters below switch each
+    rule of the engine on or off; the clause each rule cites is named in ``help_text``.
+    """
+
+    storefront = models.ForeignKey("orders.Storefront", on_delete=models.PROTECT, related_name="policy_versions")
+    version = models.CharField(max_length=40, help_text="Label shown in decisions, e.g. the 'Last updated' date.")
+    effective_from = models.DateTimeField(help_text="Purchases from this moment on are judged by this version.")
+    code = models.CharField(max_length=8, help_text="Clause ID prefix of this policy text, e.g. S0 or S1.")
+    text = models.TextField(blank=True, help_text="The published policy text.")
+
+    full_refund_window_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="S0-WINDOW: full refund when requested within this many hours of purchase."
+    )
+    prorate_after_window = models.BooleanField(
+        default=False, help_text="S0-PARTIAL: after the window, refund the unused part of the subscription."
+    )
+    fix_first = models.BooleanField(
+        default=False, help_text="S0-FIX-FIRST: technical issues need a failed (or expired) fix attempt first."
+    )
+    fix_window_hours = models.PositiveIntegerField(default=48, help_text="S0-FIX-48H: hours the team has to fix.")
+    outage_guarantee_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="S0-OUTAGE: outages longer than this give a refund or an extension."
+    )
+    short_outage_clause = models.CharField(
+        max_length=32, blank=True, help_text="Clause that denies outages up to the guarantee (S0-NO-INTERMITTENT)."
+    )
+    used_on_delivery = models.BooleanField(
+        default=False, help_text="S1-USED-ON-DELIVERY: the service counts as used once access details are sent."
+    )
+    discretion_after_delivery = models.BooleanField(
+        default=False, help_text="S1-DISCRETION: delivered cases go to a manager's decision."
+    )
+    exclusions = models.JSONField(
+        default=dict, blank=True, help_text="Reason code → clause ID of the reasons this version never refunds."
+    )
+    evidence_clause = models.CharField(max_length=32, blank=True, help_text="S0-EVIDENCE / S1-VERIFY.")
+    arrival_card_min = models.PositiveIntegerField(default=20)
+    arrival_card_max = models.PositiveIntegerField(default=31)
+    arrival_card_worst = models.PositiveIntegerField(default=90)
+    arrival_other_min = models.PositiveIntegerField(default=20)
+    arrival_other_max = models.PositiveIntegerField(default=90)
+    arrival_other_worst = models.PositiveIntegerField(default=90)
+    chargeback_sanction = models.BooleanField(
+        default=False, help_text="S1-CHARGEBACK: suspend and restrict on a chargeback without prior contact."
+    )
+    statutory_override = models.BooleanField(
+        default=False, help_text="S1-STATUTORY: managers may approve on a written legal basis despite the policy."
+    )
+
+    class Meta:
+        ordering = ["storefront", "effective_from"]
+        permissions = [("simulate_policy", "Can use the policy simulator")]
+        constraints = [
+            models.UniqueConstraint(fields=["storefront", "version"], name="policy_version_unique_label"),
+            models.UniqueConstraint(fields=["storefront", "effective_from"], name="policy_version_unique_start"),
+            models.CheckConstraint(
+                condition=models.Q(arrival_card_min__lte=models.F("arrival_card_max"))
+                & models.Q(arrival_card_max__lte=models.F("arrival_card_worst"))
+                & models.Q(arrival_other_min__lte=models.F("arrival_other_max"))
+                & models.Q(arrival_other_max__lte=models.F("arrival_other_worst")),
+                name="policy_version_arrival_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.storefront.slug} {self.version}"
+
+    def clean(self) -> None:
+        if not isinstance(self.exclusions, dict):
+            raise ValidationError({"exclusions": "Give an object mapping reason codes to clause IDs."})
+        unknown = sorted(set(self.exclusions) - set(REASONS))
+        if unknown:
+            raise ValidationError({"exclusions": f"Unknown reason code(s): {', '.join(unknown)}."})
+
+    def to_policy(self) -> Policy:
+        return Policy(
+            storefront=self.storefront.slug,
+            version=self.version,
+            code=self.code,
+            full_refund_window_hours=self.full_refund_window_hours,
+            prorate_after_window=self.prorate_after_window,
+            fix_first=self.fix_first,
+            fix_window_hours=self.fix_window_hours,
+            outage_guarantee_hours=self.outage_guarantee_hours,
+            short_outage_clause=self.short_outage_clause or None,
+            used_on_delivery=self.used_on_delivery,
+            discretion_after_delivery=self.discretion_after_delivery,
+            exclusions=dict(self.exclusions or {}),
+            arrival_card=ArrivalWindow(self.arrival_card_min, self.arrival_card_max, self.arrival_card_worst),
+            arrival_other=ArrivalWindow(self.arrival_other_min, self.arrival_other_max, self.arrival_other_worst),
+            chargeback_sanction=self.chargeback_sanction,
+            statutory_override=self.statutory_override,
+            evidence_clause=self.evidence_clause,
+        )
+
+
+class Clause(models.Model):
+    """The text behind a clause ID, shown in the decision panel next to the decision that cites it.
+
+    Storefront-less rows are the house rules (H-*), which apply to every storefront.
+    """
+
+    storefront = models.ForeignKey(
+        "orders.Storefront", null=True, blank=True, on_delete=models.CASCADE, related_name="clauses"
+    )
+    clause_id = models.CharField(max_length=32, unique=True)
+    summary = models.TextField(help_text="The clause, short.")
+    action = models.TextField(blank=True, help_text="What the back office does about it.")
+
+    class Meta:
+        ordering = ["clause_id"]
+
+    def __str__(self) -> str:
+        return self.clause_id

@@ -1,0 +1,53 @@
+"""Reads for the policy engine: which version applies, and the decision for a stored case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from policies.engine import Decision, Facts, Policy, decide
+from policies.models import Clause, PolicyVersion
+
+
+class NoPolicy(LookupError):
+    pass
+
+
+def policy_version_for(*, storefront_id: int, purchased_at: datetime) -> PolicyVersion:
+    """S1-VERSIONING: the version in force at purchase time; the earliest if it predates them all."""
+    versions = PolicyVersion.objects.filter(storefront_id=storefront_id).select_related("storefront")
+    version = versions.filter(effective_from__lte=purchased_at).order_by("-effective_from").first()
+    if version is None:
+        version = versions.order_by("effective_from").first()
+    if version is None:
+        raise NoPolicy(f"storefront {storefront_id} has no refund policy")
+    return version
+
+
+def policy_for_order(order) -> Policy:
+    cache = order.__dict__.setdefault("_policy_cache", {})
+    if "policy" not in cache:
+        cache["policy"] = policy_version_for(
+            storefront_id=order.storefront_id, purchased_at=order.purchased_at
+        ).to_policy()
+    return cache["policy"]
+
+
+def decide_for_case(*, case, as_of: datetime | None = None) -> Decision:
+    return decide(case.facts(as_of=as_of or timezone.now()), policy_for_order(case.order))
+
+
+def decide_for_storefront(*, slug: str, facts: Facts) -> Decision:
+    """Simulator entry: the decision for hypothetical facts on a storefront the database holds."""
+    from orders.models import Storefront
+
+    storefront = Storefront.objects.filter(slug=slug).first()
+    if storefront is None:
+        raise NoPolicy(f"storefront: unknown storefront {slug!r}")
+    version = policy_version_for(storefront_id=storefront.pk, purchased_at=facts.purchased_at)
+    return decide(facts, version.to_policy())
+
+
+def clause_texts(clause_ids) -> dict[str, Clause]:
+    return {c.clause_id: c for c in Clause.objects.filter(clause_id__in=list(clause_ids))}
