@@ -124,6 +124,7 @@ class _Step:
     comment: str = ""
     visibility: str = CaseEvent.Visibility.INTERNAL
     email: str | None = None
+    email_extra: dict | None = None
     data: dict | None = None
 
 
@@ -153,7 +154,7 @@ def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str 
             now=now,
         )
         if step.email:
-            _mail_after_commit(case, step.email)
+            _mail_after_commit(case, step.email, **(step.email_extra or {}))
     return case
 
 
@@ -260,7 +261,7 @@ def case_request_evidence(*, case, actor, message: str, now: datetime | None = N
         step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
 
     step = _Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
-                 email="evidence_requested")
+                 email="evidence_requested", email_extra={"message": message})
     return _run(case, actor, step, now=now, expected_state=State.REQUESTED, before=due)
 
 

@@ -1,0 +1,119 @@
+"""Personas and builders shared by the whole suite.
+
+Storefronts, policies and groups come from the migrations, as in production. Builders create real
+rows; nothing of ours is mocked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+from orders.models import Customer, Order, Plan, Storefront, Subscription
+
+UTC = timezone.utc
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres`` tests (row locks, real concurrency) skip on SQLite; CI runs them."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def at(text: str) -> datetime:
+    """A UTC datetime from '2026-01-01 10:00'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def make_user(username: str, *groups: str, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, is_staff=True, **extra)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return User.objects.get(pk=user.pk)  # fresh instance: no stale permission cache
+
+
+@pytest.fixture
+def s0(db) -> Storefront:
+    """IPTV Smarters Pro: CLAUSES.md file 000 (48 h window, fix first, proration)."""
+    return Storefront.objects.get(slug="iptv-smarters-pro")
+
+
+@pytest.fixture
+def s1(db) -> Storefront:
+    """Smarters Pro: CLAUSES.md file 001 (used on delivery, manager discretion)."""
+    return Storefront.objects.get(slug="smarters-pro")
+
+
+@pytest.fixture
+def agent(db) -> User:
+    return make_user("alice", "Support agent")
+
+
+@pytest.fixture
+def agent2(db) -> User:
+    return make_user("arthur", "Support agent")
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return make_user("maria", "Support manager")
+
+
+@pytest.fixture
+def manager2(db) -> User:
+    return make_user("mike", "Support manager")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """Staff with no refund permissions at all."""
+    return make_user("oscar")
+
+
+_counter = {"n": 0}
+
+
+def make_order(
+    storefront: Storefront,
+    *,
+    amount: str | Decimal = "59.99",
+    months: int = 3,
+    devices: int = 1,
+    payment_method: str = "card",
+    purchased_at: datetime | None = None,
+    delivered_at: datetime | None | str = "auto",
+    refunded: str | Decimal = "0.00",
+    email: str | None = None,
+    currency: str = "USD",
+) -> Order:
+    """An order with its plan, customer and subscription.
+
+    ``delivered_at="auto"`` delivers five minutes after purchase; ``None`` means never delivered.
+    """
+    _counter["n"] += 1
+    n = _counter["n"]
+    purchased_at = purchased_at or at("2026-01-01 10:00")
+    customer, _ = Customer.objects.get_or_create(
+        storefront=storefront, email=email or f"customer{n}@example.com", defaults={"name": f"Customer {n}"}
+    )
+    plan, _ = Plan.objects.get_or_create(
+        storefront=storefront, months=months, devices=devices,
+        defaults={"name": f"{months} months", "price": Decimal(amount), "currency": currency},
+    )
+    order = Order.objects.create(
+        storefront=storefront, number=f"T{n:06d}", customer=customer, plan=plan, amount=Decimal(amount),
+        currency=currency, payment_method=payment_method, purchased_at=purchased_at,
+        refunded_amount=Decimal(refunded),
+    )
+    if delivered_at == "auto":
+        delivered_at = purchased_at + timedelta(minutes=5)
+    Subscription.objects.create(order=order, delivered_at=delivered_at)
+    return order
