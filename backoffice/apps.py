@@ -1,5 +1,12 @@
+from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
 
 
 class BackofficeAdminConfig(AdminConfig):
     default_site = "backoffice.admin_site.BackofficeAdminSite"
+
+
+class BackofficeConfig(AppConfig):
+    """The project itself, as an app: its management commands (seed_demo)."""
+
+    name = "backoffice"

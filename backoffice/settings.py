@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "import_export",
+    "backoffice.apps.BackofficeConfig",
     "orders",
     "policies",
     "cases",

@@ -8,7 +8,6 @@ once, here, and cited by its ID from ``shared/policies/CLAUSES.md``.
 from __future__ import annotations
 
 import calendar
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
@@ -189,10 +188,17 @@ def prorated_amount(facts: Facts) -> Decimal:
     delivered = facts.delivered_at.astimezone(timezone.utc)
     total_days = (period_end(delivered, facts.plan_months) - delivered).days
     elapsed = facts.requested_at - facts.delivered_at
-    used_days = max(math.ceil(elapsed / timedelta(days=1)), 0)
+    # Integer arithmetic on timedeltas: a started day counts even when it is one microsecond old.
+    used_days = max(-(-elapsed // timedelta(days=1)), 0)
     remaining = max(total_days - used_days, 0)
     amount = facts.price * remaining / total_days
     return amount.quantize(CENT, rounding=ROUND_DOWN)
+
+
+def days_for_hours(hours: Decimal) -> int:
+    """ceil(hours / 24), exact whatever the number of decimals (Decimal division would round first)."""
+    whole = int(hours // 24)
+    return whole + 1 if whole * 24 < hours else whole
 
 
 def hours_between(start: datetime, end: datetime) -> Decimal:
@@ -232,7 +238,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
 
     if facts.reason == "server_outage" and policy.outage_guarantee_hours is not None:
         if facts.outage_hours > policy.outage_guarantee_hours:
-            lost_days = math.ceil(facts.outage_hours / 24)
+            lost_days = days_for_hours(facts.outage_hours)
             return made.refund(
                 remainder,
                 (policy.clause("OUTAGE"),),
@@ -325,9 +331,10 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             remainder, fix_clauses, "The issue could not be resolved in time, so it is refunded in full."
         )
 
+    # A version with no rule switched on still owes a citation: the cap is the one rule that bounds it.
     return made.refund(
         remainder,
-        (),
+        ("H-CAP",),
         "No clause of the policy settles this case; a manager decides, up to the refundable remainder.",
         outcome=Outcome.MANAGER_DISCRETION,
     )

@@ -5,7 +5,7 @@ Pure: the storefront's policy is looked up by the caller; this module only check
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,6 +14,15 @@ from policies.engine import FIX_OUTCOMES, PAYMENT_METHODS, PLAN_MONTHS, REASONS,
 
 class FactsError(ValueError):
     """Bad input; the message names the key."""
+
+
+# The order model's money field holds 12 digits, 2 of them decimals; larger prices cannot be real orders
+# and would overflow the engine's 28-digit decimal arithmetic.
+MAX_AMOUNT = Decimal("9999999999.99")
+# The case model's outage field holds up to 999999.9 hours; beyond it ceil(hours / 24) is meaningless.
+MAX_OUTAGE_HOURS = Decimal("999999.9")
+# A subscription period of 12 months must still end before datetime's year 9999.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 def _require(obj: dict, key: str) -> Any:
@@ -34,6 +43,12 @@ def parse_datetime_value(value: Any, key: str) -> datetime:
         raise FactsError(f"{key}: {value!r} is not an ISO 8601 datetime") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise FactsError(f"{key}: {value!r} has no UTC offset (e.g. add 'Z' or '+00:00')")
+    try:
+        year = moment.astimezone(timezone.utc).year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise FactsError(f"{key}: {value!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
     return moment
 
 
@@ -48,6 +63,8 @@ def parse_amount(value: Any, key: str) -> Decimal:
         raise FactsError(f"{key}: {value!r} is not a finite amount")
     if amount < 0:
         raise FactsError(f"{key}: must not be negative")
+    if amount > MAX_AMOUNT:
+        raise FactsError(f"{key}: {value!r} is more than {MAX_AMOUNT}")
     if amount != amount.quantize(Decimal("0.01")):
         raise FactsError(f"{key}: {value!r} has more than two decimal places")
     return amount.quantize(Decimal("0.01"))
@@ -106,6 +123,8 @@ def parse_facts(obj: Any, *, now: datetime) -> Facts:
         raise FactsError(f"outage_hours: {outage_raw!r} is not a number") from None
     if not outage_hours.is_finite() or outage_hours < 0:
         raise FactsError("outage_hours: must be a number of hours, 0 or more")
+    if outage_hours > MAX_OUTAGE_HOURS:
+        raise FactsError(f"outage_hours: must be at most {MAX_OUTAGE_HOURS}")
     as_of_raw = obj.get("as_of")
     as_of = now if as_of_raw is None else parse_datetime_value(as_of_raw, "as_of")
     return Facts(

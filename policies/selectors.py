@@ -21,7 +21,7 @@ def policy_version_for(*, storefront_id: int, purchased_at: datetime) -> PolicyV
     if version is None:
         version = versions.order_by("effective_from").first()
     if version is None:
-        raise NoPolicy(f"storefront {storefront_id} has no refund policy")
+        raise NoPolicy(f"storefront: storefront {storefront_id} has no refund policy")
     return version
 
 

@@ -15,15 +15,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = options["file"]
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            try:
+        try:
+            if path == "-":
+                text = sys.stdin.read()
+            else:
                 with open(path, encoding="utf-8") as handle:
                     text = handle.read()
-            except OSError as error:
-                raise CommandError(f"cannot read {path}: {error.strerror}") from None
-        result, ok = simulate_text(text, now=timezone.now())
+        except OSError as error:
+            raise CommandError(f"cannot read {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            result, ok = {"error": "input: not UTF-8 text"}, False
+        else:
+            result, ok = simulate_text(text, now=timezone.now())
         self.stdout.write(json.dumps(result, indent=2, ensure_ascii=False))
         if not ok:
             sys.exit(1)

@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from backoffice.demo import login_block, seed_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo: staff logins, plans, customers, orders and refund cases in every state. "
+        "Running it again adds nothing and prints the logins."
+    )
+
+    def handle(self, *args, **options):
+        if getattr(settings, "PRODUCTION", False):
+            raise CommandError("seed_demo creates accounts with published passwords; refused with DJANGO_ENV=production.")
+        report = seed_demo()
+        if report.created:
+            chargeback = ", one chargeback without prior contact" if report.chargeback else ""
+            self.stdout.write(
+                f"Demo data created: {report.orders} orders, {report.cases} refund cases{chargeback} "
+                f"({report.emails} customer e-mails kept in memory, none sent)."
+            )
+        else:
+            self.stdout.write(
+                f"Demo data already present ({report.orders} orders, {report.cases} refund cases): nothing added."
+            )
+        self.stdout.write(login_block(report.logins))
