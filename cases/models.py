@@ -134,7 +134,7 @@ class RefundCase(FSMModelMixin, models.Model):
             devices=order.plan.devices,
             purchased_at=order.purchased_at,
             delivered_at=subscription.delivered_at if subscription else None,
-            refunded_so_far=order.refunded_amount,
+            refunded_so_far=order.returned_so_far,
             requested_at=self.requested_at,
             reason=self.reason,
             fix_attempt=fix,
@@ -329,7 +329,10 @@ class Evidence(models.Model):
 
     case = models.ForeignKey(RefundCase, on_delete=models.PROTECT, related_name="evidence")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    file = models.FileField(upload_to="evidence/%Y/%m/", blank=True)
+    file = models.FileField(upload_to="evidence/%Y/%m/", blank=True, help_text="Stored under a random name.")
+    original_name = models.CharField(
+        max_length=255, blank=True, help_text="The uploader's file name, sanitised; for display only."
+    )
     text = models.TextField(blank=True, help_text="Pasted error message or log excerpt.")
     content_type = models.CharField(max_length=100, blank=True)
     size = models.PositiveIntegerField(default=0)

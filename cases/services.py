@@ -10,21 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import conditions
 from cases.errors import CaseActionError, Code
+from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, Payout, RefundCase
-from cases.notifications import send_case_email
-from cases.states import OPEN_STATES, DenyReason, State
+from cases.states import OPEN_STATES, Channel, DenyReason, Reason, State
 from orders.models import Extension, Order
-from policies.engine import CENT, Outcome, add_business_days
+from policies.engine import CENT, PAYMENT_METHODS, Outcome, add_business_days
 from policies.selectors import policy_for_order
-
-SYSTEM = "system"
 
 PERMISSION_NAMES = {
     conditions.can_work: "work refund cases",
@@ -75,6 +72,17 @@ def _locked(case: RefundCase | int, now: datetime) -> RefundCase:
     return locked
 
 
+def _seen(case: RefundCase | int, state: str) -> str | None:
+    """``state`` as the expected state, unless the caller's own copy already showed another one.
+
+    A caller who saw the case in ``state`` and finds it changed under the lock lost a race
+    (ALREADY_DONE); a caller who acted on a case it knew to be elsewhere gets WRONG_STATE.
+    """
+    if isinstance(case, RefundCase) and case.state != state:
+        return None
+    return state
+
+
 def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
     if expected_state is not None and case.state != expected_state:
         raise CaseActionError(Code.ALREADY_DONE, state=case.get_state_display().lower())
@@ -83,40 +91,8 @@ def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state
         raise error
 
 
-def _record(
-    case: RefundCase,
-    *,
-    actor,
-    kind: str,
-    transition: str = "",
-    from_state: str = "",
-    comment: str = "",
-    visibility: str = CaseEvent.Visibility.INTERNAL,
-    data: dict | None = None,
-    now: datetime,
-) -> CaseEvent:
-    return CaseEvent.objects.create(
-        case=case,
-        kind=kind,
-        transition=transition,
-        from_state=from_state,
-        to_state=case.state if transition else "",
-        actor=actor,
-        actor_label=actor.get_username() if actor is not None else SYSTEM,
-        created_at=now,
-        decision=case.decision,
-        comment=comment,
-        visibility=visibility,
-        data=data or {},
-    )
-
-
-def _mail_after_commit(case: RefundCase, template: str, **extra) -> None:
-    transaction.on_commit(partial(send_case_email, case_id=case.pk, template=template, extra=extra))
-
-
 @dataclass
-class _Step:
+class Step:
     """One transition as the services run it."""
 
     name: str
@@ -128,7 +104,7 @@ class _Step:
     data: dict | None = None
 
 
-def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str | None, before=None, after=None):
+def run_transition(case, actor, step: Step, *, now: datetime | None, expected_state: str | None, before=None, after=None):
     now = now or timezone.now()
     with transaction.atomic():
         case = _locked(case, now)
@@ -142,7 +118,7 @@ def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str 
         case.decision = case.evaluate(as_of=now).as_dict()
         case.decided_at = now
         case.save()
-        _record(
+        record_event(
             case,
             actor=actor,
             kind=CaseEvent.Kind.TRANSITION,
@@ -154,7 +130,7 @@ def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str 
             now=now,
         )
         if step.email:
-            _mail_after_commit(case, step.email, **(step.email_extra or {}))
+            mail_customer_after_commit(case, step.email, **(step.email_extra or {}))
     return case
 
 
@@ -164,11 +140,29 @@ def _run(case, actor, step: _Step, *, now: datetime | None, expected_state: str 
 def parse_money(value) -> Decimal:
     try:
         amount = Decimal(str(value).strip())
+        # quantize() itself raises InvalidOperation for huge exponents such as "1e30".
+        valid = amount.is_finite() and amount > 0 and amount == amount.quantize(CENT)
     except (InvalidOperation, ValueError):
-        raise CaseActionError(Code.AMOUNT_INVALID) from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+        valid = False
+    if not valid:
         raise CaseActionError(Code.AMOUNT_INVALID)
     return amount.quantize(CENT)
+
+
+MAX_OUTAGE_HOURS = Decimal("999999.9")  # RefundCase.outage_hours: 7 digits, 1 decimal
+
+
+def _parse_outage_hours(value) -> Decimal:
+    try:
+        hours = Decimal(str(value).strip())
+        valid = hours.is_finite() and 0 <= hours <= MAX_OUTAGE_HOURS and hours == hours.quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError):
+        valid = False
+    if not valid:
+        raise CaseActionError(
+            Code.INVALID_INPUT, why="Outage hours must be a number of hours, 0 or more, with at most one decimal."
+        )
+    return hours
 
 
 def _required_text(value: str, what: str) -> str:
@@ -200,15 +194,18 @@ def case_create(
         raise CaseActionError(Code.INVALID_INPUT, why="The request time is before the purchase time.")
     if requested_at > now + timedelta(minutes=5):
         raise CaseActionError(Code.INVALID_INPUT, why="The request time is in the future.")
-    if Decimal(outage_hours) < 0:
-        raise CaseActionError(Code.INVALID_INPUT, why="Outage hours cannot be negative.")
+    if reason not in Reason.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown refund reason {reason!r}.")
+    if channel not in Channel.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown channel {channel!r}.")
+    outage_hours = _parse_outage_hours(outage_hours)
     case = RefundCase(
         order=order,
         reason=reason,
         description=description,
         channel=channel,
         requested_at=requested_at,
-        outage_hours=Decimal(outage_hours),
+        outage_hours=outage_hours,
         assignee=assignee,
     )
     try:
@@ -216,9 +213,9 @@ def case_create(
             case.decision = case.evaluate(as_of=now).as_dict()
             case.decided_at = now
             case.save()
-            _record(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
+            record_event(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
                     visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": channel, "reason": reason}, now=now)
-            _mail_after_commit(case, "received")
+            mail_customer_after_commit(case, "received")
     except IntegrityError:
         open_case = RefundCase.objects.filter(order=order, state__in=OPEN_STATES).first()
         if open_case is None:
@@ -229,7 +226,9 @@ def case_create(
     return case
 
 
-def case_start_fix(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
+def case_start_fix(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
     """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H)."""
     now = now or timezone.now()
 
@@ -237,22 +236,28 @@ def case_start_fix(*, case, actor, note: str = "", now: datetime | None = None) 
         hours = policy_for_order(locked.order).fix_window_hours
         step.kwargs["deadline"] = now + timedelta(hours=hours)
 
-    step = _Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
+    step = Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="fix_started")
-    return _run(case, actor, step, now=now, expected_state=State.REQUESTED, before=window)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.REQUESTED), before=window)
 
 
-def case_fix_succeeded(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
-    step = _Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
-    return _run(case, actor, step, now=now, expected_state=State.AWAITING_FIX)
+def case_fix_succeeded(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.AWAITING_FIX))
 
 
-def case_fix_failed(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
-    step = _Step("fix_failed", {}, comment=note)
-    return _run(case, actor, step, now=now, expected_state=State.AWAITING_FIX)
+def case_fix_failed(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("fix_failed", {}, comment=note)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.AWAITING_FIX))
 
 
-def case_request_evidence(*, case, actor, message: str, now: datetime | None = None) -> RefundCase:
+def case_request_evidence(
+    *, case, actor, message: str, now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
     """S0-EVIDENCE / S1-VERIFY: ask the customer; due after the storefront's evidence days."""
     now = now or timezone.now()
     message = _required_text(message, "A message to the customer")
@@ -260,14 +265,16 @@ def case_request_evidence(*, case, actor, message: str, now: datetime | None = N
     def due(locked: RefundCase) -> None:
         step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
 
-    step = _Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
+    step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})
-    return _run(case, actor, step, now=now, expected_state=State.REQUESTED, before=due)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.REQUESTED), before=due)
 
 
-def case_evidence_received(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
-    step = _Step("evidence_received", {}, comment=note)
-    return _run(case, actor, step, now=now, expected_state=State.EVIDENCE_REQUESTED)
+def case_evidence_received(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("evidence_received", {}, comment=note)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.EVIDENCE_REQUESTED))
 
 
 def case_approve(
@@ -294,9 +301,9 @@ def case_approve(
         step.kwargs["amount"] = granted
         step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
 
-    step = _Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(),
+    step = Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(),
                  visibility=CaseEvent.Visibility.CUSTOMER, email="approved")
-    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
 
 
 def case_approve_statutory(
@@ -317,9 +324,12 @@ def case_approve_statutory(
         step.data = {"amount": f"{granted:.2f}", "currency": locked.order.currency, "statutory_override": True,
                      "clauses": ["S1-STATUTORY"]}
 
-    step = _Step("approve_statutory", {"by": actor, "at": now, "basis": basis}, comment=basis,
+    step = Step("approve_statutory", {"by": actor, "at": now, "basis": basis}, comment=basis,
                  email="approved")
-    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
+
+
+MAX_BONUS_DAYS = 366  # a bonus period, not a free subscription; also keeps the day counters in range
 
 
 def case_extend(
@@ -328,8 +338,10 @@ def case_extend(
 ) -> RefundCase:
     """S0-OUTAGE: add the lost days plus ``bonus_days`` to the subscription instead of a refund."""
     now = now or timezone.now()
-    if isinstance(bonus_days, bool) or not isinstance(bonus_days, int) or bonus_days < 0:
-        raise CaseActionError(Code.INVALID_INPUT, why="Bonus days must be a whole number, 0 or more.")
+    if isinstance(bonus_days, bool) or not isinstance(bonus_days, int) or not 0 <= bonus_days <= MAX_BONUS_DAYS:
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"Bonus days must be a whole number from 0 to {MAX_BONUS_DAYS}."
+        )
 
     def add_days(locked: RefundCase) -> None:
         subscription = getattr(locked.order, "subscription", None)
@@ -344,8 +356,8 @@ def case_extend(
         subscription.save(update_fields=["extension_days"])
         step.data = {"lost_days": lost, "bonus_days": bonus_days}
 
-    step = _Step("extend", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="extended")
-    return _run(case, actor, step, now=now, expected_state=expected_state, before=add_days)
+    step = Step("extend", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="extended")
+    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=add_days)
 
 
 def case_deny(
@@ -362,18 +374,22 @@ def case_deny(
             step.comment = _required_text(note, "A note explaining why a refund the policy allows is denied")
         step.data = {"deny_reason": reason, "clauses": list(decision.clauses)}
 
-    step = _Step("deny", {"reason": reason}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
+    step = Step("deny", {"reason": reason}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
                  email="denied")
-    return _run(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
 
 
-def case_withdraw(*, case, actor, note: str = "", now: datetime | None = None) -> RefundCase:
-    step = _Step("withdraw", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="withdrawn")
-    return _run(case, actor, step, now=now, expected_state=None)
+def case_withdraw(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """The customer no longer wants the refund; possible from any open state."""
+    step = Step("withdraw", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="withdrawn")
+    return run_transition(case, actor, step, now=now, expected_state=expected_state)
 
 
 def case_pay(
-    *, case, actor, reference: str, method: str | None = None, method_note: str = "", now: datetime | None = None
+    *, case, actor, reference: str, method: str | None = None, method_note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     """Mark an approved refund paid: one payout, the order's refunded total, the arrival window.
 
@@ -384,11 +400,16 @@ def case_pay(
     reference = (reference or "").strip()
     if not reference:
         raise CaseActionError(Code.REFERENCE_REQUIRED)
+    if len(reference) > Payout._meta.get_field("reference").max_length:
+        raise CaseActionError(Code.INVALID_INPUT, why="The payout reference is too long (120 characters at most).")
+    if method is not None and method not in PAYMENT_METHODS:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown payout method {method!r}.")
 
     def pay_out(locked: RefundCase) -> None:
         # The order row is locked too: another case on the same order may be paying right now.
         order = Order.objects.select_for_update().get(pk=locked.order_id)
         locked.order.refunded_amount = order.refunded_amount
+        locked.order.charged_back_amount = order.charged_back_amount
         if not conditions.remainder_covers_approval(locked):
             raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked))
         payout_method = method or order.payment_method
@@ -407,27 +428,32 @@ def case_pay(
             expected_worst_by=add_business_days(now.date(), window.worst),
         )
         order.refunded_amount += amount
-        order.status = Order.Status.REFUNDED if order.refunded_amount >= order.amount else Order.Status.PARTIALLY_REFUNDED
+        if order.status != Order.Status.CHARGEBACK:  # the dispute stays the order's headline
+            order.status = (
+                Order.Status.REFUNDED if order.refunded_amount >= order.amount else Order.Status.PARTIALLY_REFUNDED
+            )
         order.save(update_fields=["refunded_amount", "status"])
         locked.order = order
         locked.forget_decision()
         step.data = {"amount": f"{amount:.2f}", "currency": order.currency, "method": payout_method,
                      "reference": reference, "arrival_business_days": window.as_dict()}
 
-    step = _Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
-    return _run(case, actor, step, now=now, expected_state=State.APPROVED, after=pay_out)
+    step = Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
+    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.APPROVED), after=pay_out)
 
 
 def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
     now = now or timezone.now()
+    if actor is not None and not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     comment = _required_text(comment, "A comment")
     visibility = CaseEvent.Visibility.CUSTOMER if customer_visible else CaseEvent.Visibility.INTERNAL
     with transaction.atomic():
         locked = _locked(case, now)
-        event = _record(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
+        event = record_event(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
                         now=now)
         if customer_visible:
-            _mail_after_commit(locked, "comment", comment=comment)
+            mail_customer_after_commit(locked, "comment", comment=comment)
     return event
 
 
@@ -439,6 +465,6 @@ def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
         locked = _locked(case, now)
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
-        _record(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
+        record_event(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
                 comment=f"Assigned to {assignee.get_username()}" if assignee else "Unassigned", now=now)
     return locked

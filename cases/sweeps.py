@@ -1,11 +1,18 @@
 """Deadline sweeps, run every minute by ``manage.py sweep_deadlines``.
 
-Safe to run twice at once: each case is locked with SKIP LOCKED and its condition re-checked under
+- A fix window that ran out unresolved (S0-FIX-48H) sends the case back to ``requested`` with its
+  new decision (a refund is now allowed), flagged for the assignee, and mails the customer.
+- An evidence request past its due date gets one reminder (event and e-mail); the customer then has
+  the storefront's grace days, after which the case returns to ``requested``, flagged overdue.
+
+Safe to run twice at once: each case is locked with SKIP LOCKED and its deadline re-checked under
 the lock, so a case handled by one run is invisible to the other, and each action happens once.
+Running again, or before a deadline, finds nothing to do.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,8 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import services
+from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
+
+logger = logging.getLogger(__name__)
+
+SWEPT_STATES = (State.AWAITING_FIX, State.EVIDENCE_REQUESTED)
 
 
 @dataclass
@@ -22,17 +34,42 @@ class SweepReport:
     fix_windows_expired: list[str] = field(default_factory=list)
     evidence_reminders: list[str] = field(default_factory=list)
     evidence_expired: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return len(self.fix_windows_expired) + len(self.evidence_reminders) + len(self.evidence_expired)
 
 
+def sweep_deadlines(*, now: datetime | None = None) -> SweepReport:
+    now = now or timezone.now()
+    report = SweepReport()
+    due = list(
+        RefundCase.objects.filter(state__in=SWEPT_STATES, next_deadline__lt=now)
+        .order_by("next_deadline", "pk")
+        .values_list("pk", "state", "number")
+    )
+    for pk, state, number in due:
+        try:
+            with transaction.atomic():
+                case = _lock_due(pk, state, now)
+                done = _act(case, now) if case is not None else None
+        except Exception:  # one broken case must not stop every later case, minute after minute
+            logger.exception("Deadline sweep failed on case %s", number)
+            report.failed.append(number)
+            continue
+        if done is not None:
+            getattr(report, done).append(number)
+    return report
+
+
 def _lock_due(pk: int, state: str, now: datetime) -> RefundCase | None:
     # skip_locked: a concurrent sweep (or an agent mid-action) holds this case; leave it to them.
+    # The filter is evaluated again under the lock, so a case another run has just committed no
+    # longer matches.
     case = (
         RefundCase.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("order__storefront", "order__plan", "order__customer")
+        .select_related("order__storefront")
         .filter(pk=pk, state=state, next_deadline__lt=now)
         .first()
     )
@@ -41,46 +78,46 @@ def _lock_due(pk: int, state: str, now: datetime) -> RefundCase | None:
     return case
 
 
-def _transition(case: RefundCase, name: str, now: datetime, comment: str) -> None:
-    from_state = case.state
-    getattr(case, name)()
-    case.decision = case.evaluate(as_of=now).as_dict()
-    case.decided_at = now
-    case.save()
-    services._record(case, actor=None, kind=CaseEvent.Kind.TRANSITION, transition=name, from_state=from_state,
-                     comment=comment, now=now)
+def _act(case: RefundCase, now: datetime) -> str | None:
+    """The one action due on this locked case, by the name of its report list; None if none is."""
+    if case.state == State.AWAITING_FIX:
+        step = services.Step(
+            "fix_window_expired", {},
+            comment="The fix window ran out with the issue unresolved (S0-FIX-48H).",
+            visibility=CaseEvent.Visibility.CUSTOMER, email="fix_window_expired",
+        )
+        return "fix_windows_expired" if _expire(case, step, now) else None
+    if case.state != State.EVIDENCE_REQUESTED:
+        return None
+    if case.evidence_reminded_at is None:
+        _remind(case, now)
+        return "evidence_reminders"
+    step = services.Step(
+        "evidence_expired", {},
+        comment="No evidence after the reminder: back to the agent's queue, flagged overdue.",
+    )
+    return "evidence_expired" if _expire(case, step, now) else None
 
 
-def sweep_deadlines(*, now: datetime | None = None) -> SweepReport:
-    now = now or timezone.now()
-    report = SweepReport()
-    due = RefundCase.objects.filter(
-        state__in=[State.AWAITING_FIX, State.EVIDENCE_REQUESTED], next_deadline__lt=now
-    ).values_list("pk", "state")
-    for pk, state in due.iterator():
-        with transaction.atomic():
-            case = _lock_due(pk, state, now)
-            if case is None:
-                continue
-            if state == State.AWAITING_FIX:
-                if services.transition_error(case=case, user=None, name="fix_window_expired") is None:
-                    _transition(case, "fix_window_expired", now,
-                                "The fix window ran out with the issue unresolved (S0-FIX-48H).")
-                    services._mail_after_commit(case, "fix_window_expired")
-                    report.fix_windows_expired.append(case.number)
-            elif case.evidence_reminded_at is None:
-                grace = timedelta(days=case.order.storefront.evidence_grace_days)
-                case.evidence_reminded_at = now
-                case.evidence_due_at = now + grace
-                case.next_deadline = case.evidence_due_at
-                case.save(update_fields=["evidence_reminded_at", "evidence_due_at", "next_deadline", "updated_at"])
-                services._record(case, actor=None, kind=CaseEvent.Kind.REMINDER,
-                                 comment="Reminder sent: the requested evidence is overdue.",
-                                 visibility=CaseEvent.Visibility.CUSTOMER, now=now)
-                services._mail_after_commit(case, "evidence_reminder")
-                report.evidence_reminders.append(case.number)
-            elif services.transition_error(case=case, user=None, name="evidence_expired") is None:
-                _transition(case, "evidence_expired", now,
-                            "No evidence after the reminder: back to the agent's queue, flagged overdue.")
-                report.evidence_expired.append(case.number)
-    return report
+def _expire(case: RefundCase, step, now: datetime) -> bool:
+    if services.transition_error(case=case, user=None, name=step.name) is not None:
+        logger.warning("Case %s is past its deadline but %s is not possible", case.number, step.name)
+        return False
+    services.run_transition(case.pk, None, step, now=now, expected_state=case.state)
+    return True
+
+
+def _remind(case: RefundCase, now: datetime) -> None:
+    was_due = case.evidence_due_at
+    case.evidence_reminded_at = now
+    case.evidence_due_at = now + timedelta(days=case.order.storefront.evidence_grace_days)
+    case.next_deadline = case.evidence_due_at
+    case.save(update_fields=["evidence_reminded_at", "evidence_due_at", "next_deadline", "updated_at"])
+    record_event(
+        case, actor=None, kind=CaseEvent.Kind.REMINDER,
+        comment="Reminder sent: the requested evidence is overdue.",
+        visibility=CaseEvent.Visibility.CUSTOMER,
+        data={"was_due_at": was_due.isoformat() if was_due else None, "due_at": case.evidence_due_at.isoformat()},
+        now=now,
+    )
+    mail_customer_after_commit(case, "evidence_reminder")

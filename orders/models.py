@@ -96,6 +96,9 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
     # Maintained by the pay service under a row lock; the constraint below is the backstop.
     refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # Money the bank took back. Not constrained by the amount: a chargeback is a fact we record,
+    # even when it doubles a refund we already paid.
+    charged_back_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -104,6 +107,7 @@ class Order(models.Model):
             models.UniqueConstraint(fields=["storefront", "number"], name="order_unique_number_per_storefront"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="order_refunded_not_negative"),
+            models.CheckConstraint(condition=Q(charged_back_amount__gte=0), name="order_charged_back_not_negative"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__lte=models.F("amount")), name="order_refunds_within_amount"
             ),
@@ -114,8 +118,14 @@ class Order(models.Model):
         return f"#{self.number}"
 
     @property
+    def returned_so_far(self) -> Decimal:
+        """Refunds paid plus chargebacks, never more than the amount: the policy's "already refunded"."""
+        return min(self.refunded_amount + self.charged_back_amount, self.amount)
+
+    @property
     def refundable_remainder(self) -> Decimal:
-        return self.amount - self.refunded_amount
+        """H-CAP: what may still be refunded on this order."""
+        return self.amount - self.returned_so_far
 
 
 class Subscription(models.Model):
@@ -158,6 +168,9 @@ class Extension(models.Model):
     class Meta:
         ordering = ["created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.lost_days} + {self.bonus_days} days on {self.subscription.order}"
+
     @property
     def total_days(self) -> int:
         return self.lost_days + self.bonus_days
@@ -172,7 +185,16 @@ class Chargeback(models.Model):
     opened_at = models.DateTimeField()
     prior_contact = models.BooleanField(help_text="The customer had contacted support before the chargeback.")
     sanction_applied = models.BooleanField(default=False)
+    suspended_subscription = models.BooleanField(
+        default=False, help_text="This chargeback's sanction suspended the order's subscription."
+    )
+    restricted_customer = models.BooleanField(
+        default=False, help_text="This chargeback's sanction restricted the customer from ordering."
+    )
     sanction_lifted_at = models.DateTimeField(null=True, blank=True)
+    sanction_lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     sanction_lift_note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -180,4 +202,13 @@ class Chargeback(models.Model):
     class Meta:
         ordering = ["-opened_at"]
         permissions = [("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)")]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(sanction_lifted_at__isnull=True) | (Q(sanction_applied=True) & ~Q(sanction_lift_note="")),
+                name="chargeback_lift_needs_sanction_and_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Chargeback of {self.amount} {self.order.currency} on {self.order}"

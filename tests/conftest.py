@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test.utils import override_settings
 
 from orders.models import Customer, Order, Plan, Storefront, Subscription
 
@@ -38,6 +39,13 @@ def make_user(username: str, *groups: str, **extra) -> User:
     for name in groups:
         user.groups.add(Group.objects.get(name=name))
     return User.objects.get(pk=user.pk)  # fresh instance: no stale permission cache
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Passwords play no part in these tests; the default hasher costs about a second a user."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

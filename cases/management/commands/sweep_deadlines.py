@@ -1,10 +1,13 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cases.sweeps import sweep_deadlines
 
 
 class Command(BaseCommand):
-    help = "Act on deadlines that ran out: fix windows (S0-FIX-48H) and overdue evidence requests."
+    help = (
+        "Act on deadlines that ran out: fix windows (S0-FIX-48H) and overdue evidence requests. "
+        "Meant for cron every minute; two runs at once never act on a case twice."
+    )
 
     def handle(self, *args, **options):
         report = sweep_deadlines()
@@ -13,3 +16,14 @@ class Command(BaseCommand):
             f"evidence reminders: {len(report.evidence_reminders)}, "
             f"evidence overdue: {len(report.evidence_expired)}"
         )
+        if options["verbosity"] >= 2:
+            for label, numbers in (
+                ("fix window expired", report.fix_windows_expired),
+                ("evidence reminder", report.evidence_reminders),
+                ("evidence overdue", report.evidence_expired),
+            ):
+                for number in numbers:
+                    self.stdout.write(f"  {label}: {number}")
+        if report.failed:
+            # A non-zero exit lets cron's mail or the monitoring notice; the other cases were done.
+            raise CommandError(f"sweep failed on {len(report.failed)} case(s): {', '.join(report.failed)} (see the log)")

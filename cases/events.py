@@ -1,0 +1,54 @@
+"""The case's history and the customer's mail: written by every service that changes a case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+
+from cases.models import CaseEvent, RefundCase
+from cases.notifications import send_case_email
+
+SYSTEM = "system"
+
+
+def record_event(
+    case: RefundCase,
+    *,
+    actor,
+    kind: str,
+    now: datetime,
+    transition: str = "",
+    from_state: str = "",
+    comment: str = "",
+    visibility: str = CaseEvent.Visibility.INTERNAL,
+    data: dict | None = None,
+    actor_label: str | None = None,
+) -> CaseEvent:
+    """Append one event carrying the case's current decision snapshot.
+
+    ``actor_label`` names an actor who is not a user (the customer); without it, the user's name
+    or "system".
+    """
+    if actor_label is None:
+        actor_label = actor.get_username() if actor is not None else SYSTEM
+    return CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        transition=transition,
+        from_state=from_state,
+        to_state=case.state if transition else "",
+        actor=actor,
+        actor_label=actor_label,
+        created_at=now,
+        decision=case.decision,
+        comment=comment,
+        visibility=visibility,
+        data=data or {},
+    )
+
+
+def mail_customer_after_commit(case: RefundCase, template: str, **extra) -> None:
+    """Mail only once the change is committed: a rolled-back action must not reach the customer."""
+    transaction.on_commit(partial(send_case_email, case_id=case.pk, template=template, extra=extra))
