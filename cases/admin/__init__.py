@@ -1,0 +1,6 @@
+"""Admin registrations for refund cases; the modules are split by page."""
+
+from cases.admin.case_admin import RefundCaseAdmin
+from cases.admin.records import CaseEventAdmin, EvidenceAdmin, PayoutAdmin
+
+__all__ = ["CaseEventAdmin", "EvidenceAdmin", "PayoutAdmin", "RefundCaseAdmin"]

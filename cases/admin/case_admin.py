@@ -1,0 +1,113 @@
+"""The refund case admin: the support agents' queue and case page."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+
+from cases import services
+from cases.admin.case_list import AssigneeFilter, CaseListColumns, OverdueFilter, StateFilter
+from cases.admin.case_page import case_page_context
+from cases.admin.case_views import CaseViewsMixin
+from cases.admin.service_add import service_add_view
+from cases.forms import CaseCreateForm
+from cases.models import RefundCase
+from cases.selectors import case_list_queryset, case_page_queryset
+
+ADD_FIELDSETS = [
+    ("Request", {"fields": ["order", "reason", "description", "channel", "requested_at", "outage_hours"]}),
+    ("Who works it", {"fields": ["assignee"]}),
+]
+DETAIL_FIELDSETS = [
+    (None, {"fields": ["number", "state", "order", "reason", "channel", "requested_at", "outage_hours",
+                       "description"]}),
+    ("Fix attempt and evidence", {
+        "classes": ["collapse"],
+        "fields": ["fix_started_at", "fix_outcome", "fix_deadline", "evidence_requested_at", "evidence_due_at",
+                   "evidence_reminded_at", "next_deadline", "flagged", "flag_reason"],
+    }),
+    ("Decision and approval", {
+        "classes": ["collapse"],
+        "fields": ["decided_at", "resolution", "deny_reason", "approved_amount", "approved_by", "approved_at",
+                   "approval_note", "statutory_override", "statutory_basis", "created_at", "updated_at"],
+    }),
+]
+
+
+@admin.register(RefundCase)
+class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
+    list_display = [
+        "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
+        "assignee_name",
+    ]
+    list_display_links = ["case_number"]
+    list_filter = [StateFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter]
+    search_fields = ["=number", "=order__number", "order__customer__email"]
+    search_help_text = "Case number, order number or customer e-mail."
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ["-requested_at"]
+    fieldsets = DETAIL_FIELDSETS
+    change_form_template = "admin/cases/refundcase/change_form.html"
+    add_form_template = "admin/change_form.html"
+
+    class Media:
+        css = {"all": ["cases/admin.css"]}
+
+    def get_queryset(self, request):
+        return case_list_queryset()
+
+    def get_object(self, request, object_id, from_field=None):
+        try:
+            return case_page_queryset().get(pk=int(object_id))
+        except (ValueError, RefundCase.DoesNotExist):
+            return None
+
+    def get_readonly_fields(self, request, obj=None):
+        # Nothing on a case is edited as a field: every change is an action that writes an event.
+        return [f for fieldset in DETAIL_FIELDSETS for f in fieldset[1]["fields"]]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        # Order numbers are often pasted with the "#" they are displayed with.
+        return super().get_search_results(request, queryset, search_term.strip().lstrip("#"))
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, extra_context={"title": "Refund cases", **(extra_context or {})})
+
+    # --- add: through services.case_create -----------------------------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        initial = {}
+        if request.GET.get("order", "").isdigit():
+            initial["order"] = request.GET["order"]
+        form = CaseCreateForm(
+            request.POST if request.method == "POST" else None, initial=initial, admin_site=self.admin_site
+        )
+        return service_add_view(
+            self, request, form=form, fieldsets=ADD_FIELDSETS, form_url=form_url, extra_context=extra_context,
+            create=lambda f: services.case_create(actor=request.user, **f.service_kwargs()),
+            success_message=lambda case: f"Case {case.number} opened on order {case.order}; the customer was told.",
+        )
+
+    # --- change: the case page ---------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # The page has no editable fields; a stray POST must not save (and bump) the case.
+            messages.info(request, "Nothing to save here: use the actions on the case page.")
+            return HttpResponseRedirect(request.path)
+        case = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if case is not None and self.has_view_permission(request, case):
+            context.update(
+                case_page_context(
+                    request=request, case=case, site_name=self.admin_site.name,
+                    retry=self.pop_retry(request, case.pk),
+                )
+            )
+            context["title"] = f"Case {case.number}"
+            context["subtitle"] = None
+        return super().change_view(request, object_id, form_url, extra_context=context)

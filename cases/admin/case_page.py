@@ -1,0 +1,226 @@
+"""What the case page shows: the live decision, the actions, the order, the evidence, the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django import forms
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm
+from cases.models import CaseEvent, Evidence, RefundCase
+from cases.selectors import (
+    TransitionOption,
+    case_evidence,
+    case_timeline,
+    is_overdue,
+    other_cases_on_order,
+    transition_options,
+)
+from orders.models import Subscription
+from policies.engine import Decision, Outcome, add_business_days
+from policies.selectors import clause_texts
+
+# Buttons that move money or close the case get their own colour, so the eye finds them.
+BUTTON_STYLE = {
+    "approve": "go",
+    "approve_statutory": "go",
+    "pay": "go",
+    "extend": "go",
+    "deny": "stop",
+    "withdraw": "stop",
+}
+OUTCOME_STYLE = {
+    Outcome.FULL_REFUND: "go",
+    Outcome.PARTIAL_REFUND: "go",
+    Outcome.REFUND_OR_EXTENSION: "go",
+    Outcome.MANAGER_DISCRETION: "wait",
+    Outcome.AWAITING_FIX: "wait",
+    Outcome.NEEDS_FIX_ATTEMPT: "wait",
+    Outcome.RESOLVED: "neutral",
+    Outcome.DENY: "stop",
+}
+
+OUTCOME_LABELS = {
+    Outcome.FULL_REFUND: "Full refund",
+    Outcome.PARTIAL_REFUND: "Partial refund",
+    Outcome.REFUND_OR_EXTENSION: "Refund or extension",
+    Outcome.MANAGER_DISCRETION: "Manager's discretion",
+    Outcome.DENY: "Deny",
+    Outcome.NEEDS_FIX_ATTEMPT: "Needs a fix attempt",
+    Outcome.AWAITING_FIX: "Awaiting the fix",
+    Outcome.RESOLVED: "Resolved",
+}
+
+
+@dataclass
+class ActionCard:
+    option: TransitionOption
+    form: forms.Form
+    url: str
+    style: str
+
+
+# Event data kept for audits and machines, not for the person reading the history.
+HIDDEN_EVENT_DATA = {"sha256", "evidence_id", "content_type", "size", "from_customer", "original_name", "kind",
+                     "chargeback_id"}
+
+
+@dataclass
+class TimelineRow:
+    event: CaseEvent
+    details: list[tuple[str, str]]
+
+
+def _detail_value(value) -> str:
+    if isinstance(value, dict) and {"min", "max"} <= value.keys():
+        return f"{value['min']}–{value['max']} business days (worst {value.get('worst', value['max'])})"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
+    return [
+        TimelineRow(
+            event,
+            [(key.replace("_", " "), _detail_value(value)) for key, value in (event.data or {}).items()
+             if key not in HIDDEN_EVENT_DATA and value not in ("", None)],
+        )
+        for event in events
+    ]
+
+
+@dataclass
+class ClauseLine:
+    clause_id: str
+    summary: str
+    action: str
+
+
+@dataclass
+class EvidenceItem:
+    evidence: Evidence
+    file_url: str
+    thumbnail_url: str
+
+    @property
+    def name(self) -> str:
+        stored = getattr(self.evidence, "original_name", "") or ""
+        return stored or (self.evidence.file.name.rsplit("/", 1)[-1] if self.evidence.file else "")
+
+
+def _url(site_name: str, name: str, *args) -> str:
+    return reverse(f"{site_name}:cases_refundcase_{name}", args=args)
+
+
+def clause_lines(clause_ids) -> list[ClauseLine]:
+    texts = clause_texts(clause_ids)
+    lines = []
+    for clause_id in clause_ids:
+        clause = texts.get(clause_id)
+        lines.append(ClauseLine(clause_id, clause.summary if clause else "", clause.action if clause else ""))
+    return lines
+
+
+def _arrival_dates(decision: Decision, now: datetime) -> dict | None:
+    if decision.arrival is None:
+        return None
+    today = timezone.localdate(now)
+    return {
+        "window": decision.arrival,
+        "by": add_business_days(today, decision.arrival.max),
+        "worst_by": add_business_days(today, decision.arrival.worst),
+    }
+
+
+def order_glance(case: RefundCase) -> dict:
+    order = case.order
+    subscription = getattr(order, "subscription", None)
+    if subscription is not None:
+        subscription.order = order  # period_end reads the plan through it; reuse the joined row
+    return {
+        "order": order,
+        "customer": order.customer,
+        "subscription": subscription,
+        "period_end": subscription.period_end if subscription else None,
+        "suspended": subscription is not None and subscription.status == Subscription.Status.SUSPENDED,
+        "hours_to_request": (case.requested_at - order.purchased_at).total_seconds() / 3600,
+        "chargebacks": list(order.chargebacks.all()),
+        "other_cases": other_cases_on_order(case=case),
+    }
+
+
+def _forms_for(options, *, case, decision, retry: dict | None, site_name: str) -> list[ActionCard]:
+    cards = []
+    for option in options:
+        if not option.allowed:
+            continue
+        form_class = TRANSITION_FORMS[option.name]
+        if retry and retry.get("action") == option.name:
+            form = form_class(retry.get("data") or {}, case=case, decision=decision, prefix=option.name)
+            form.is_valid()  # shows the field errors of the rejected attempt next to its fields
+        else:
+            form = form_class(case=case, decision=decision, prefix=option.name)
+        cards.append(
+            ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BUTTON_STYLE.get(option.name, ""))
+        )
+    return cards
+
+
+def _retry_form(form_class, retry: dict | None, action: str, **kwargs):
+    if retry and retry.get("action") == action:
+        form = form_class(retry.get("data") or {}, **kwargs)
+        form.is_valid()
+        return form
+    return form_class(**kwargs)
+
+
+def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict | None) -> dict:
+    now = timezone.now()
+    case.as_of = now  # one moment for the decision panel and every button's check
+    decision = case.evaluate(as_of=now)
+    options = transition_options(case=case, user=request.user)
+    snapshot = case.decision or {}
+    evidence = [
+        EvidenceItem(
+            item,
+            _url(site_name, "evidence_file", case.pk, item.pk) if item.file else "",
+            _url(site_name, "evidence_thumbnail", case.pk, item.pk) if item.file and item.is_image else "",
+        )
+        for item in case_evidence(case=case)
+    ]
+    return {
+        "case": case,
+        "now": now,
+        "overdue": is_overdue(case, now=now),
+        "decision": decision,
+        "decision_style": OUTCOME_STYLE.get(decision.outcome, "neutral"),
+        "decision_label": OUTCOME_LABELS.get(decision.outcome, decision.outcome),
+        "decision_clauses": clause_lines(decision.clauses),
+        "arrival": _arrival_dates(decision, now),
+        "snapshot": snapshot,
+        "snapshot_differs": bool(snapshot) and snapshot != decision.as_dict(),
+        "actions": _forms_for(options, case=case, decision=decision, retry=retry, site_name=site_name),
+        "blocked": [o for o in options if not o.allowed and not o.wrong_state],
+        "not_in_state": [o for o in options if o.wrong_state],
+        "glance": order_glance(case),
+        "payout": getattr(case, "payout", None),
+        "timeline": timeline_rows(case_timeline(case=case)),
+        "evidence": evidence,
+        "comment_form": _retry_form(CommentForm, retry, "comment"),
+        "assign_form": AssignForm(initial={"assignee": case.assignee_id}),
+        "evidence_form": EvidenceUploadForm(),
+        "can_work": request.user.has_perm("cases.work_refundcase"),
+        "can_add_evidence": request.user.has_perm("cases.add_evidence"),
+        "urls": {
+            "comment": _url(site_name, "comment", case.pk),
+            "assign": _url(site_name, "assign", case.pk),
+            "evidence": _url(site_name, "evidence_add", case.pk),
+            "order": reverse(f"{site_name}:orders_order_change", args=[case.order_id]),
+        },
+    }

@@ -1,0 +1,221 @@
+"""The case page's own admin views: transitions, comments, assignment, evidence.
+
+Thin on purpose: parse the form, call one service, turn a ``CaseActionError`` into a message, and
+go back to the case page. A rejected attempt's input is kept in the session so the form comes
+back filled in, next to the reason it was refused.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+
+from cases import services
+from cases.admin.transitions import RUNNERS
+from cases.errors import CaseActionError
+from cases.evidence import evidence_add, evidence_thumbnail
+from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm
+from cases.models import Evidence, RefundCase
+from cases.selectors import TRANSITION_LABELS
+
+RETRY_KEY = "cases.retry"
+# Served inline only when the browser cannot be talked into running them; everything else downloads.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def _sniff_image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"GIF8"):
+        return "image/gif"
+    return "application/octet-stream"
+
+
+def _form_errors_text(form) -> str:
+    parts = []
+    for field, errors in form.errors.items():
+        visible = field in form.fields and not form.fields[field].widget.is_hidden
+        label = str(form.fields[field].label or field.replace("_", " ")) if visible else ""
+        text = " ".join(str(e) for e in errors)
+        parts.append(f"{label[:1].upper()}{label[1:]}: {text}" if label else text)
+    return " ".join(parts)
+
+
+class CaseViewsMixin:
+    """Mixed into the case admin; the URLs follow contrib.auth's ``<id>/password/`` pattern."""
+
+    def get_urls(self):
+        info = (self.opts.app_label, self.opts.model_name)
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/act/<str:name>/", view(self.transition_view), name="%s_%s_act" % info),
+            path("<int:pk>/comment/", view(self.comment_view), name="%s_%s_comment" % info),
+            path("<int:pk>/assign/", view(self.assign_view), name="%s_%s_assign" % info),
+            path("<int:pk>/evidence/add/", view(self.evidence_add_view), name="%s_%s_evidence_add" % info),
+            path(
+                "<int:pk>/evidence/<int:evidence_id>/thumbnail/",
+                view(self.evidence_thumbnail_view),
+                name="%s_%s_evidence_thumbnail" % info,
+            ),
+            path(
+                "<int:pk>/evidence/<int:evidence_id>/file/",
+                view(self.evidence_file_view),
+                name="%s_%s_evidence_file" % info,
+            ),
+        ] + super().get_urls()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _case_or_404(self, request, pk: int) -> RefundCase:
+        case = self.get_object(request, str(pk))
+        if case is None:
+            raise Http404("No such case.")
+        if not self.has_view_permission(request, case):
+            raise PermissionDenied
+        return case
+
+    def _back(self, case_pk: int) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change", args=[case_pk])
+        )
+
+    def _refuse(self, request, case_pk: int, message: str, *, action: str = "", data=None) -> HttpResponseRedirect:
+        messages.error(request, message)
+        if action:
+            request.session[RETRY_KEY] = {"case": case_pk, "action": action, "data": data or {}}
+        return self._back(case_pk)
+
+    @staticmethod
+    def _kept_input(request, prefix: str = "") -> dict:
+        return {
+            key: value
+            for key, value in request.POST.items()
+            if key != "csrfmiddlewaretoken" and (not prefix or key.startswith(prefix + "-"))
+        }
+
+    def pop_retry(self, request, case_pk: int) -> dict | None:
+        retry = request.session.pop(RETRY_KEY, None)
+        return retry if retry and retry.get("case") == case_pk else None
+
+    # --- views --------------------------------------------------------------------------
+
+    def transition_view(self, request, pk: int, name: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if name not in RUNNERS:
+            raise Http404("No such action.")
+        case = self._case_or_404(request, pk)
+        form = TRANSITION_FORMS[name](request.POST, case=case, decision=case.evaluate(), prefix=name)
+        kept = self._kept_input(request, name)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form), action=name, data=kept)
+        try:
+            case = RUNNERS[name](case, request.user, form.cleaned_data, form.cleaned_data["expected_state"])
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message, action=name, data=kept)
+        messages.success(
+            request, f"{TRANSITION_LABELS[name]}: done. Case {case.number} is now {case.get_state_display().lower()}."
+        )
+        return self._back(pk)
+
+    def comment_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        form = CommentForm(request.POST)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form), action="comment", data=self._kept_input(request))
+        try:
+            services.case_comment(
+                case=case, actor=request.user, comment=form.cleaned_data["comment"],
+                customer_visible=form.cleaned_data["customer_visible"],
+            )
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message, action="comment", data=self._kept_input(request))
+        sent = "sent to the customer" if form.cleaned_data["customer_visible"] else "added as an internal note"
+        messages.success(request, f"Comment {sent}.")
+        return self._back(pk)
+
+    def assign_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        data = request.POST.copy()
+        if "assign_to_me" in data:
+            data["assignee"] = str(request.user.pk)
+        form = AssignForm(data)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form))
+        try:
+            case = services.case_assign(case=case, actor=request.user, assignee=form.cleaned_data["assignee"])
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message)
+        who = case.assignee.get_username() if case.assignee else "nobody"
+        messages.success(request, f"Case {case.number} is now assigned to {who}.")
+        return self._back(pk)
+
+    def evidence_add_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        if not request.user.has_perm("cases.add_evidence"):
+            raise PermissionDenied
+        form = EvidenceUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form))
+        try:
+            evidence_add(
+                case=case, kind=form.cleaned_data["kind"], upload=form.cleaned_data["upload"],
+                text=form.cleaned_data["text"], actor=request.user, from_customer=form.from_customer,
+            )
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message)
+        messages.success(request, "Evidence added to the case.")
+        return self._back(pk)
+
+    def _evidence(self, request, pk: int, evidence_id: int) -> Evidence:
+        case = self._case_or_404(request, pk)
+        if not request.user.has_perm("cases.view_evidence"):
+            raise PermissionDenied
+        evidence = get_object_or_404(Evidence, pk=evidence_id, case=case)
+        if not evidence.file:
+            raise Http404("This evidence has no file.")
+        return evidence
+
+    def evidence_thumbnail_view(self, request, pk: int, evidence_id: int):
+        evidence = self._evidence(request, pk, evidence_id)
+        try:
+            data = evidence_thumbnail(evidence)
+        except (CaseActionError, OSError, ValueError):
+            raise Http404("No thumbnail for this file.") from None
+        response = HttpResponse(data, content_type=_sniff_image_type(data))
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def evidence_file_view(self, request, pk: int, evidence_id: int):
+        evidence = self._evidence(request, pk, evidence_id)
+        name = getattr(evidence, "original_name", "") or evidence.file.name.rsplit("/", 1)[-1]
+        content_type = evidence.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        inline = content_type in INLINE_TYPES
+        try:
+            handle = evidence.file.open("rb")
+        except OSError:
+            raise Http404("The file is missing from storage.") from None
+        response = FileResponse(
+            handle, as_attachment=not inline, filename=name,
+            content_type=content_type if inline else "application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -1,0 +1,235 @@
+"""Staff forms of the case workplace. They only parse input; every write is a ``cases.services`` call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.utils import timezone
+
+from cases.models import Evidence, RefundCase
+from cases.selectors import assignable_users
+from cases.states import Channel, DenyReason, Reason
+from orders.models import Order
+from policies.engine import Decision, Outcome
+
+NOTE = forms.Textarea(attrs={"rows": 2, "cols": 40})
+MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
+
+# Which denial reason the decision's clause points to, so the deny form starts on the right one.
+_DENY_REASON_BY_CLAUSE = {
+    "H-CAP": DenyReason.NOTHING_LEFT,
+    "S0-WINDOW": DenyReason.OUTSIDE_WINDOW,
+    "S0-PARTIAL": DenyReason.SERVICE_USED,
+    "S1-USED-ON-DELIVERY": DenyReason.SERVICE_USED,
+    "S1-DISCRETION": DenyReason.SERVICE_USED,
+}
+
+
+class TransitionForm(forms.Form):
+    """Base of every transition form: the state the page showed, so a stale page is caught."""
+
+    expected_state = forms.CharField(
+        widget=forms.HiddenInput,
+        error_messages={"required": "The form was sent without the case's state; reload the page and try again."},
+    )
+
+    def __init__(self, *args, case: RefundCase, decision: Decision, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.decision = decision
+        self.fields["expected_state"].initial = case.state
+
+
+class NoteForm(TransitionForm):
+    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+
+
+class ApproveForm(TransitionForm):
+    amount = forms.DecimalField(**MONEY)
+    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].initial = self.decision.refund_amount
+        if self.decision.refund_amount is not None:
+            self.fields["amount"].help_text = (
+                f"At most {self.decision.refund_amount:.2f} {self.decision.currency} "
+                f"({', '.join(self.decision.clauses) or 'no clause'})."
+            )
+        if self.decision.outcome == Outcome.MANAGER_DISCRETION:
+            self.fields["note"].required = True
+            self.fields["note"].label = "Justification (required, S1-DISCRETION)"
+
+
+class ApproveStatutoryForm(TransitionForm):
+    amount = forms.DecimalField(**MONEY)
+    basis = forms.CharField(widget=NOTE, label="Legal basis (required, S1-STATUTORY)")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        remainder = self.case.order.refundable_remainder
+        self.fields["amount"].initial = remainder
+        self.fields["amount"].help_text = f"At most the refundable remainder, {remainder:.2f} {self.case.order.currency} (H-CAP)."
+
+
+class RequestEvidenceForm(TransitionForm):
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        label="Message to the customer",
+        help_text="Sent by e-mail from the storefront's support address.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["message"].initial = (
+            "To look into your request, please send us screenshots of the problem and any error "
+            "messages you see, with the device and app you use."
+        )
+
+
+class DenyForm(TransitionForm):
+    reason = forms.ChoiceField(choices=DenyReason.choices)
+    note = forms.CharField(required=False, widget=NOTE, label="Note")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].initial = _suggested_deny_reason(self.decision)
+        if self.decision.allows_refund:
+            self.fields["note"].required = True
+            self.fields["note"].label = "Note (required: the policy allows a refund)"
+
+
+class ExtendForm(TransitionForm):
+    bonus_days = forms.IntegerField(min_value=0, max_value=365, initial=0, label="Bonus days")
+    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        lost = self.decision.extension_days
+        if lost is not None:
+            self.fields["bonus_days"].help_text = f"Added on top of the {lost} lost day(s) (S0-OUTAGE)."
+
+
+class PayForm(TransitionForm):
+    reference = forms.CharField(max_length=120, label="Payout reference", help_text="The processor's refund ID.")
+    method = forms.ChoiceField(choices=Order.PAYMENT_METHOD_CHOICES, label="Method")
+    method_note = forms.CharField(
+        required=False, widget=NOTE, label="Why another method",
+        help_text="Required when the method differs from the order's (S1-SAME-METHOD).",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["method"].initial = self.case.order.payment_method
+
+    def clean(self) -> dict:
+        data = super().clean()
+        method = data.get("method")
+        if method and method != self.case.order.payment_method and not (data.get("method_note") or "").strip():
+            self.add_error("method_note", "Say why the original payment method is not used (S1-SAME-METHOD).")
+        return data
+
+
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "start_fix": NoteForm,
+    "fix_succeeded": NoteForm,
+    "fix_failed": NoteForm,
+    "request_evidence": RequestEvidenceForm,
+    "evidence_received": NoteForm,
+    "approve": ApproveForm,
+    "approve_statutory": ApproveStatutoryForm,
+    "extend": ExtendForm,
+    "deny": DenyForm,
+    "withdraw": NoteForm,
+    "pay": PayForm,
+}
+
+
+def _suggested_deny_reason(decision: Decision) -> str:
+    if decision.outcome == Outcome.DENY:
+        for clause in decision.clauses:
+            if clause in _DENY_REASON_BY_CLAUSE:
+                return _DENY_REASON_BY_CLAUSE[clause]
+        return DenyReason.POLICY_EXCLUSION
+    return DenyReason.OTHER
+
+
+# --- the rest of the case page --------------------------------------------------------------
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 40}))
+    customer_visible = forms.BooleanField(
+        required=False, label="Send to the customer", help_text="Otherwise an internal note only staff see."
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— Unassigned —")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users()
+
+
+class EvidenceUploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=Evidence.Kind.choices, initial=Evidence.Kind.PROOF_OF_SERVICE)
+    upload = forms.FileField(required=False, label="File")
+    text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}), label="Or paste text",
+        help_text="An error message or an excerpt of the connection logs.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("upload") and not (data.get("text") or "").strip():
+            raise forms.ValidationError("Attach a file or paste some text.")
+        return data
+
+    @property
+    def from_customer(self) -> bool:
+        """Screenshots and error messages came from the customer, even when staff file them."""
+        return self.cleaned_data["kind"] != Evidence.Kind.PROOF_OF_SERVICE
+
+
+class CaseCreateForm(forms.Form):
+    """The admin's "add case" form; ``services.case_create`` does the checks and the write."""
+
+    order = forms.ModelChoiceField(queryset=Order.objects.select_related("customer", "storefront"))
+    reason = forms.ChoiceField(choices=[("", "---------"), *Reason.choices])
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), help_text="The customer's own words."
+    )
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.ADMIN)
+    requested_at = forms.SplitDateTimeField(
+        widget=AdminSplitDateTime, help_text="The first contact that asked for money back, on any channel."
+    )
+    outage_hours = forms.DecimalField(
+        max_digits=7, decimal_places=1, min_value=Decimal("0"), initial=Decimal("0"),
+        help_text="For server outages: hours without access (S0-OUTAGE).",
+    )
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— Unassigned —")
+
+    def __init__(self, *args, admin_site=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users()
+        self.fields["requested_at"].initial = timezone.now
+        if admin_site is not None:
+            field = self.fields["order"]
+            field.widget = AutocompleteSelect(RefundCase._meta.get_field("order"), admin_site)
+            field.widget.choices = field.choices
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "order": data["order"],
+            "reason": data["reason"],
+            "description": data["description"],
+            "channel": data["channel"],
+            "requested_at": data["requested_at"],
+            "outage_hours": data["outage_hours"],
+            "assignee": data["assignee"],
+        }
+

@@ -1,0 +1,118 @@
+"""Reads for the staff workplace: the case list, the case page and the queues on the admin index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from cases import services
+from cases.errors import CaseActionError, Code
+from cases.models import CaseEvent, Evidence, RefundCase
+from cases.states import OPEN_STATES
+
+# The transitions staff take by hand, in the order the case page offers them. The sweeps' own
+# transitions (fix_window_expired, evidence_expired) are never offered.
+STAFF_TRANSITIONS: tuple[tuple[str, str], ...] = (
+    ("approve", "Approve refund"),
+    ("pay", "Mark paid"),
+    ("start_fix", "Start a fix attempt"),
+    ("fix_succeeded", "Fix worked"),
+    ("fix_failed", "Fix failed"),
+    ("request_evidence", "Request evidence"),
+    ("evidence_received", "Evidence received"),
+    ("extend", "Extend the subscription instead"),
+    ("approve_statutory", "Approve on statutory rights"),
+    ("deny", "Deny"),
+    ("withdraw", "Withdraw"),
+)
+TRANSITION_LABELS = dict(STAFF_TRANSITIONS)
+
+
+def overdue_q(*, now: datetime) -> Q:
+    """A deadline the case waits for has passed, or a sweep flagged it for its assignee."""
+    return Q(next_deadline__lt=now) | Q(flagged=True)
+
+
+def is_overdue(case: RefundCase, *, now: datetime) -> bool:
+    return case.flagged or (case.next_deadline is not None and case.next_deadline < now)
+
+
+def case_list_queryset() -> QuerySet[RefundCase]:
+    return RefundCase.objects.select_related("order__storefront", "order__customer", "assignee")
+
+
+def case_page_queryset() -> QuerySet[RefundCase]:
+    return RefundCase.objects.select_related(
+        "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by"
+    )
+
+
+def case_display_amount(case: RefundCase) -> tuple[Decimal | None, str]:
+    """The approved amount once there is one, else what the last decision snapshot allowed."""
+    currency = (case.decision or {}).get("currency") or case.order.currency
+    if case.approved_amount is not None:
+        return case.approved_amount, currency
+    raw = (case.decision or {}).get("refund_amount")
+    return (Decimal(raw), currency) if raw is not None else (None, currency)
+
+
+def case_timeline(*, case: RefundCase) -> list[CaseEvent]:
+    return list(case.events.select_related("actor").order_by("created_at", "id"))
+
+
+def case_evidence(*, case: RefundCase) -> list[Evidence]:
+    return list(case.evidence.select_related("uploaded_by").order_by("created_at", "id"))
+
+
+def other_cases_on_order(*, case: RefundCase) -> list[RefundCase]:
+    return list(RefundCase.objects.filter(order_id=case.order_id).exclude(pk=case.pk).order_by("-requested_at"))
+
+
+def assignable_users() -> QuerySet:
+    """Active staff who can work cases: the people a case can be handed to."""
+    codename = "work_refundcase"
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label="cases")
+            | Q(user_permissions__codename=codename, user_permissions__content_type__app_label="cases")
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def open_cases_for(*, user) -> QuerySet[RefundCase]:
+    return RefundCase.objects.filter(assignee=user, state__in=list(OPEN_STATES))
+
+
+@dataclass(frozen=True)
+class TransitionOption:
+    name: str
+    label: str
+    error: CaseActionError | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.error is None
+
+    @property
+    def wrong_state(self) -> bool:
+        return self.error is not None and self.error.code == Code.WRONG_STATE
+
+
+def transition_options(*, case: RefundCase, user) -> list[TransitionOption]:
+    """Every staff transition with why ``user`` may not take it now (``error``), in page order.
+
+    Pin ``case.as_of`` first so that all checks and the decision panel agree on one moment.
+    """
+    return [
+        TransitionOption(name=name, label=label, error=services.transition_error(case=case, user=user, name=name))
+        for name, label in STAFF_TRANSITIONS
+    ]

@@ -1,0 +1,317 @@
+"""Admin for storefronts, customers, plans, orders and chargebacks.
+
+Money fields an action maintains (refunded amounts, chargeback sanctions) are read-only here: they
+change through ``cases.services`` and ``orders.services`` only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from cases.admin.service_add import service_add_view
+from cases.errors import CaseActionError
+from cases.models import Payout, RefundCase
+from orders.models import Chargeback, Customer, Extension, Order, Plan, Storefront, Subscription
+from orders.services import chargeback_lift_sanction, chargeback_record
+
+
+@admin.register(Storefront)
+class StorefrontAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "support_email", "currency", "four_eyes", "evidence_due_days"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ["storefront", "email", "name", "phone", "restricted_from_ordering", "restriction_reason"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("restricted_from_ordering") and not (data.get("restriction_reason") or "").strip():
+            self.add_error("restriction_reason", "Say why the customer may not order.")
+        return data
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerForm
+    list_display = ["email", "name", "storefront", "phone", "restricted_from_ordering", "created_at"]
+    list_filter = ["storefront", "restricted_from_ordering"]
+    search_fields = ["email", "name", "phone"]
+    list_select_related = ["storefront"]
+    fieldsets = [
+        (None, {"fields": ["storefront", "email", "name", "phone"]}),
+        ("Restriction (S1-CHARGEBACK)", {"fields": ["restricted_from_ordering", "restriction_reason"]}),
+    ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "storefront", "months", "devices", "price", "currency", "external_product_id"]
+    list_filter = ["storefront", "months", "devices"]
+    search_fields = ["name", "external_product_id"]
+    list_select_related = ["storefront"]
+
+
+class SubscriptionInline(admin.StackedInline):
+    model = Subscription
+    can_delete = False
+    fields = ["delivered_at", "status", "access_reference", "extension_days", "period_end"]
+    # A suspension is lifted with the chargeback's own action, which needs a note (S1-CHARGEBACK).
+    readonly_fields = ["status", "extension_days", "period_end"]
+
+    @admin.display(description="Period ends (S1-PERIOD)")
+    def period_end(self, subscription: Subscription) -> str:
+        end = subscription.period_end
+        return timezone.localtime(end).strftime("%Y-%m-%d %H:%M") if end else "—"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CaseInline(ReadOnlyInline):
+    model = RefundCase
+    fields = ["number", "state", "reason", "requested_at", "approved_amount", "assignee"]
+    readonly_fields = fields
+    verbose_name_plural = "Refund cases"
+
+
+class PayoutInline(ReadOnlyInline):
+    model = Payout
+    fields = ["case", "amount", "currency", "method", "reference", "paid_by", "paid_at", "expected_by"]
+    readonly_fields = fields
+
+
+class ChargebackInline(ReadOnlyInline):
+    model = Chargeback
+    fields = ["opened_at", "amount", "processor_reference", "prior_contact", "sanction_applied",
+              "sanction_lifted_at"]
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "storefront", "customer", "plan", "amount_paid", "refunded", "status",
+                    "payment_method", "purchased_at"]
+    list_filter = ["storefront", "status", "payment_method"]
+    search_fields = ["=number", "customer__email", "processor_reference"]
+    search_help_text = "Order number, customer e-mail or processor reference."
+    list_select_related = ["storefront", "customer", "plan"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["refunded_amount", "status", "refundable_remainder", "created_at"]
+    date_hierarchy = "purchased_at"
+    fieldsets = [
+        (None, {"fields": ["storefront", "number", "customer", "plan", "purchased_at"]}),
+        ("Payment", {"fields": ["amount", "currency", "payment_method", "processor_reference"]}),
+        ("Refunds (maintained by payouts)", {"fields": ["refunded_amount", "refundable_remainder", "status"]}),
+    ]
+    inlines = [SubscriptionInline, CaseInline, PayoutInline, ChargebackInline]
+    change_form_template = "admin/orders/order/change_form.html"
+
+    def get_queryset(self, request):
+        # The order picker (autocomplete) labels each order with its customer and amount.
+        return super().get_queryset(request).select_related("customer", "storefront")
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.strip().lstrip("#"))
+
+    @admin.display(description="Paid", ordering="amount")
+    def amount_paid(self, order: Order) -> str:
+        return f"{order.amount:.2f} {order.currency}"
+
+    @admin.display(description="Refunded", ordering="refunded_amount")
+    def refunded(self, order: Order) -> str:
+        return f"{order.refunded_amount:.2f}" if order.refunded_amount else "—"
+
+    @admin.display(description="Refundable remainder")
+    def refundable_remainder(self, order: Order) -> str:
+        return f"{order.refundable_remainder:.2f} {order.currency}" if order.pk else "—"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = dict(extra_context or {})
+        if request.user.has_perm("cases.add_refundcase"):
+            context["open_case_url"] = reverse(f"{self.admin_site.name}:cases_refundcase_add") + f"?order={object_id}"
+        if request.user.has_perm("orders.add_chargeback"):
+            context["chargeback_url"] = reverse(f"{self.admin_site.name}:orders_chargeback_add") + f"?order={object_id}"
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+
+@admin.register(Extension)
+class ExtensionAdmin(admin.ModelAdmin):
+    """Extensions are granted by the extend action on a case (S0-OUTAGE); listed here only."""
+
+    list_display = ["subscription", "case", "lost_days", "bonus_days", "created_by", "created_at"]
+    list_select_related = ["subscription__order", "case", "created_by"]
+    search_fields = ["=subscription__order__number", "=case__number"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- chargebacks ------------------------------------------------------------------------------
+
+
+class ChargebackRecordForm(forms.Form):
+    order = forms.ModelChoiceField(queryset=Order.objects.select_related("customer"))
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    opened_at = forms.SplitDateTimeField(widget=AdminSplitDateTime, help_text="When the customer opened the dispute.")
+    processor_reference = forms.CharField(max_length=120, required=False)
+
+    def __init__(self, *args, admin_site=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if admin_site is not None:
+            field = self.fields["order"]
+            field.widget = AutocompleteSelect(Chargeback._meta.get_field("order"), admin_site)
+            field.widget.choices = field.choices
+
+
+class LiftSanctionForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="Why the sanction is lifted; kept on the chargeback and the case history.",
+    )
+
+
+@admin.register(Chargeback)
+class ChargebackAdmin(admin.ModelAdmin):
+    list_display = ["opened_at", "order", "amount", "processor_reference", "prior_contact", "sanction_state"]
+    list_filter = ["sanction_applied", "prior_contact", "order__storefront"]
+    search_fields = ["=order__number", "processor_reference", "order__customer__email"]
+    list_select_related = ["order"]
+    change_form_template = "admin/orders/chargeback/change_form.html"
+    add_form_template = "admin/change_form.html"
+
+    @admin.display(description="Sanction (S1-CHARGEBACK)")
+    def sanction_state(self, chargeback: Chargeback) -> str:
+        if not chargeback.sanction_applied:
+            return "—"
+        if chargeback.sanction_lifted_at:
+            return format_html("lifted {}", chargeback.sanction_lifted_at.strftime("%Y-%m-%d"))
+        return format_html('<strong class="rb-warning">in force</strong>')
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Chargeback._meta.fields if f.name != "id"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # recorded by the service; the only later change is lifting the sanction
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path("<int:pk>/lift-sanction/", self.admin_site.admin_view(self.lift_sanction_view),
+                 name="%s_%s_lift_sanction" % info),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        initial = {"order": request.GET["order"]} if request.GET.get("order", "").isdigit() else {}
+        form = ChargebackRecordForm(
+            request.POST if request.method == "POST" else None, initial=initial, admin_site=self.admin_site
+        )
+        return service_add_view(
+            self, request, form=form, form_url=form_url, extra_context=extra_context,
+            fieldsets=[(None, {"fields": ["order", "amount", "opened_at", "processor_reference"]})],
+            create=lambda f: _record_chargeback(f, request.user),
+            success_message=_recorded_message,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = dict(extra_context or {})
+        chargeback = self.get_object(request, object_id)
+        if chargeback is not None and _liftable(chargeback) and request.user.has_perm("orders.lift_sanction"):
+            context["lift_url"] = reverse(f"{self.admin_site.name}:orders_chargeback_lift_sanction",
+                                          args=[chargeback.pk])
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def lift_sanction_view(self, request, pk: int):
+        chargeback = self.get_object(request, str(pk))
+        if chargeback is None:
+            raise Http404("No such chargeback.")
+        if not request.user.has_perm("orders.lift_sanction"):
+            raise PermissionDenied
+        change_url = reverse(f"{self.admin_site.name}:orders_chargeback_change", args=[chargeback.pk])
+        form = LiftSanctionForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                chargeback_lift_sanction(chargeback=chargeback, actor=request.user, note=form.cleaned_data["note"])
+            except CaseActionError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, "Sanction lifted: the subscription and the customer are released.")
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Lift the sanction of the chargeback on order {chargeback.order}",
+            "opts": self.opts,
+            "original": chargeback,
+            "chargeback": chargeback,
+            "liftable": _liftable(chargeback),
+            "form": form,
+            "adminform": helpers.AdminForm(form, [(None, {"fields": ["note"]})], {}),
+            "change_url": change_url,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/orders/chargeback/lift_sanction.html", context)
+
+
+def _liftable(chargeback: Chargeback) -> bool:
+    return chargeback.sanction_applied and chargeback.sanction_lifted_at is None
+
+
+def _record_chargeback(form: ChargebackRecordForm, actor) -> Chargeback:
+    data = form.cleaned_data
+    return chargeback_record(
+        order=data["order"], actor=actor, amount=data["amount"], opened_at=data["opened_at"],
+        processor_reference=data["processor_reference"],
+    )
+
+
+def _recorded_message(chargeback: Chargeback) -> str:
+    if chargeback.sanction_applied:
+        return ("Chargeback recorded. The customer had not contacted support first (S1-CHARGEBACK): "
+                "their subscription is suspended and they are restricted from ordering.")
+    if chargeback.prior_contact:
+        return "Chargeback recorded. The customer had contacted support first, so no sanction applies."
+    return "Chargeback recorded. This storefront's policy has no chargeback sanction."

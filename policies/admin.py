@@ -1,0 +1,72 @@
+"""Admin for policy versions and clause texts, and the manager's policy simulator page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from policies import views
+from policies.models import Clause, PolicyVersion
+
+FIELDSETS = [
+    ("Version (S1-VERSIONING)", {
+        "fields": ["storefront", "version", "effective_from", "code", "text"],
+        "description": "A case is judged by the version in force at purchase time. To change a policy "
+                       "that cases already used, save it as a new version with a later start.",
+    }),
+    ("Refund window (S0-WINDOW, S0-PARTIAL)", {"fields": ["full_refund_window_hours", "prorate_after_window"]}),
+    ("Technical issues (S0-FIX-FIRST, S0-FIX-48H)", {"fields": ["fix_first", "fix_window_hours"]}),
+    ("Server outages (S0-OUTAGE, S0-NO-INTERMITTENT)", {"fields": ["outage_guarantee_hours", "short_outage_clause"]}),
+    ("Delivery (S1-USED-ON-DELIVERY, S1-DISCRETION)", {"fields": ["used_on_delivery", "discretion_after_delivery"]}),
+    ("Exclusions (S0-NO-*, S1-NOT-ELIGIBLE)", {
+        "fields": ["exclusions"],
+        "description": 'A JSON object from reason code to the clause that excludes it, e.g. '
+                       '{"changed_mind": "S1-NOT-ELIGIBLE"}.',
+    }),
+    ("Evidence (S0-EVIDENCE, S1-VERIFY)", {"fields": ["evidence_clause"]}),
+    ("Arrival of paid refunds, business days (S0-ARRIVAL, S1-ARRIVAL)", {
+        "fields": [("arrival_card_min", "arrival_card_max", "arrival_card_worst"),
+                   ("arrival_other_min", "arrival_other_max", "arrival_other_worst")],
+    }),
+    ("Chargebacks and consumer law (S1-CHARGEBACK, S1-STATUTORY)", {
+        "fields": ["chargeback_sanction", "statutory_override"],
+    }),
+]
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(admin.ModelAdmin):
+    list_display = ["storefront", "version", "code", "effective_from", "full_refund_window_hours", "fix_first",
+                    "used_on_delivery", "statutory_override"]
+    list_filter = ["storefront"]
+    list_select_related = ["storefront"]
+    search_fields = ["version", "storefront__name", "storefront__slug"]
+    fieldsets = FIELDSETS
+    save_as = True
+    save_as_continue = True
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # decisions recorded on cases name the version they used
+
+    def get_urls(self):
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path("simulate/", self.admin_site.admin_view(self.simulate_view), name="%s_%s_simulate" % info),
+        ] + super().get_urls()
+
+    def simulate_view(self, request):
+        return views.simulator(request, admin_site=self.admin_site, opts=self.opts)
+
+
+@admin.register(Clause)
+class ClauseAdmin(admin.ModelAdmin):
+    list_display = ["clause_id", "storefront", "summary"]
+    list_filter = ["storefront"]
+    list_select_related = ["storefront"]
+    search_fields = ["clause_id", "summary", "action"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["clause_id"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # decisions and events cite clause IDs

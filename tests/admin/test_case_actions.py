@@ -1,0 +1,210 @@
+"""Actions posted from the case page: each goes through the services and reports back in words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cases.models import CaseEvent, RefundCase
+from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case
+
+
+def post_action(client, case, action: str, data: dict | None = None, *, expected_state: str | None = None):
+    payload = {f"{action}-expected_state": expected_state or case.state}
+    payload.update({f"{action}-{key}": value for key, value in (data or {}).items()})
+    return client.post(act_url(case, action), payload, follow=True)
+
+
+def snapshot(case: RefundCase) -> tuple:
+    fresh = RefundCase.objects.get(pk=case.pk)
+    events = list(CaseEvent.objects.filter(case=case).values_list("pk", "kind", "transition"))
+    return fresh.state, fresh.approved_amount, fresh.updated_at, events
+
+
+def test_it_approves_from_the_case_page(s0, agent):
+    case = open_case(s0, reason="other", order_kwargs={"amount": "40.00"})
+    response = post_action(client_for(agent), case, "approve", {"amount": "30.00", "note": "Partial goodwill."})
+    assert response.redirect_chain[-1][0] == case_url(case)
+    case.refresh_from_db()
+    assert case.state == "approved"
+    assert case.approved_amount == Decimal("30.00") and case.approved_by.username == "alice"
+    assert any("is now approved" in m for m in messages_of(response))
+    assert case.events.filter(transition="approve", comment="Partial goodwill.").exists()
+
+
+def test_it_refuses_a_wrong_role_post_and_changes_nothing(s1, agent):
+    case = open_case(s1, reason="other", order_kwargs={"purchased_at": None})
+    before = snapshot(case)
+    response = post_action(client_for(agent), case, "approve", {"amount": "10.00", "note": "Please."})
+    assert response.status_code == 200
+    assert snapshot(case) == before
+    assert any("Only a support manager" in m for m in messages_of(response))
+
+
+def test_it_refuses_a_post_the_policy_blocks_citing_the_clause(s0, agent):
+    case = open_case(s0, reason="technical_issue")
+    before = snapshot(case)
+    response = post_action(client_for(agent), case, "approve", {"amount": "10.00"})
+    assert snapshot(case) == before
+    assert any("S0-FIX-FIRST" in m for m in messages_of(response))
+
+
+def test_it_says_already_changed_when_the_page_was_stale(s0, agent, agent2):
+    case = open_case(s0, reason="other")
+    post_action(client_for(agent2), case, "deny", {"reason": "other", "note": "Customer abuse."})
+    before = snapshot(case)
+    response = post_action(client_for(agent), case, "approve", {"amount": "1.00"}, expected_state="requested")
+    assert snapshot(case) == before
+    assert any("Someone else already changed this case (it is now denied)" in m for m in messages_of(response))
+
+
+def test_it_says_already_changed_for_actions_whose_service_pins_the_state(s0, agent, agent2):
+    case = open_case(s0, reason="technical_issue")
+    post_action(client_for(agent2), case, "start_fix", {"note": "Resetting the line."})
+    before = snapshot(case)
+    response = post_action(client_for(agent), case, "start_fix", {}, expected_state="requested")
+    assert snapshot(case) == before
+    assert any("Someone else already changed this case" in m for m in messages_of(response))
+
+
+def test_it_turns_bad_input_into_a_message_and_keeps_what_was_typed(s0, agent):
+    case = open_case(s0, reason="other")
+    before = snapshot(case)
+    client = client_for(agent)
+    response = post_action(client, case, "approve", {"amount": "abc", "note": "keep me"})
+    assert response.status_code == 200
+    assert snapshot(case) == before
+    assert any(m.startswith("Amount:") for m in messages_of(response))
+    form = next(card.form for card in response.context["actions"] if card.option.name == "approve")
+    assert form["note"].value() == "keep me" and form.errors["amount"]
+    # The kept input is shown once; the next visit starts clean.
+    again = client.get(case_url(case))
+    form = next(card.form for card in again.context["actions"] if card.option.name == "approve")
+    assert not form.is_bound
+
+
+def test_it_reports_an_amount_above_the_decision(s0, agent):
+    case = open_case(s0, reason="other", order_kwargs={"amount": "20.00"})
+    response = post_action(client_for(agent), case, "approve", {"amount": "25.00"})
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"
+    assert any("above what the policy allows" in m for m in messages_of(response))
+
+
+def test_it_never_fails_on_garbage_posts(s0, agent):
+    case = open_case(s0, reason="other")
+    client = client_for(agent)
+    for action, data in [
+        ("approve", {"amount": "1e999999"}), ("approve", {"amount": "-5"}), ("extend", {"bonus_days": "x"}),
+        ("deny", {"reason": "nope"}), ("pay", {"reference": ""}), ("request_evidence", {"message": ""}),
+    ]:
+        response = post_action(client, case, action, data)
+        assert response.status_code == 200, (action, data)
+        assert messages_of(response), (action, data)
+    assert client.post(act_url(case, "approve"), {}, follow=True).status_code == 200
+    assert client.post(act_url(case, "no_such_action"), {}).status_code == 404
+    assert client.post(act_url(case, "fix_window_expired"), {}).status_code == 404
+    assert client.get(act_url(case, "approve")).status_code == 405
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"
+
+
+def test_it_runs_the_fix_flow_and_evidence_request(s0, agent):
+    case = open_case(s0, reason="technical_issue")
+    client = client_for(agent)
+    post_action(client, case, "start_fix", {"note": "Resetting the line."})
+    case.refresh_from_db()
+    assert case.state == "awaiting_fix" and case.fix_deadline is not None
+    post_action(client, case, "fix_failed", {})
+    case.refresh_from_db()
+    assert case.state == "requested"
+    post_action(client, case, "request_evidence", {"message": "Send a screenshot please."})
+    case.refresh_from_db()
+    assert case.state == "evidence_requested"
+    assert case.events.filter(transition="request_evidence", comment="Send a screenshot please.").exists()
+
+
+def test_it_denies_with_a_reason_and_requires_a_note_when_the_policy_would_refund(s0, agent):
+    case = open_case(s0, reason="other")
+    client = client_for(agent)
+    response = post_action(client, case, "deny", {"reason": "abuse", "note": ""})
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"
+    assert any("required" in m for m in messages_of(response))
+    post_action(client, case, "deny", {"reason": "abuse", "note": "Third refund this month."})
+    case.refresh_from_db()
+    assert case.state == "denied" and case.deny_reason == "abuse"
+
+
+def test_it_pays_with_the_orders_method_by_default_and_asks_why_for_another(s0, agent, manager):
+    case = open_case(s0, reason="other", order_kwargs={"payment_method": "card"})
+    post_action(client_for(agent), case, "approve", {"amount": "59.99"})
+    case.refresh_from_db()
+    client = client_for(manager)
+    response = client.get(case_url(case))
+    form = next(card.form for card in response.context["actions"] if card.option.name == "pay")
+    assert form["method"].value() == "card"
+    response = post_action(client, case, "pay", {"reference": "re_1", "method": "paypal", "method_note": ""})
+    assert RefundCase.objects.get(pk=case.pk).state == "approved"
+    assert any("S1-SAME-METHOD" in m for m in messages_of(response))
+    response = post_action(client, case, "pay", {"reference": "re_1", "method": "card"})
+    case.refresh_from_db()
+    assert case.state == "paid" and case.payout.reference == "re_1"
+    assert "re_1" in response.content.decode()
+
+
+def test_it_extends_a_long_outage_instead_of_refunding(s0, agent):
+    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"))
+    post_action(client_for(agent), case, "extend", {"bonus_days": "3", "note": "Sorry."})
+    case.refresh_from_db()
+    assert case.state == "resolved"
+    assert case.order.subscription.extension_days == 3 + 3
+
+
+def test_it_approves_on_statutory_rights_for_a_manager_only(s1, agent, manager):
+    case = open_case(s1, reason="changed_mind", order_kwargs={"purchased_at": None})
+    response = post_action(client_for(agent), case, "approve_statutory", {"amount": "5.00", "basis": "EU law"})
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"
+    assert any("S1-STATUTORY" in m for m in messages_of(response))
+    post_action(client_for(manager), case, "approve_statutory", {"amount": "5.00", "basis": "EU law"})
+    case.refresh_from_db()
+    assert case.state == "approved" and case.statutory_override
+
+
+def test_it_withdraws_an_open_case(s0, agent):
+    case = open_case(s0, reason="other")
+    post_action(client_for(agent), case, "withdraw", {"note": "Customer found it works."})
+    assert RefundCase.objects.get(pk=case.pk).state == "withdrawn"
+
+
+def test_it_adds_internal_and_customer_comments(s0, agent, mailoutbox, django_capture_on_commit_callbacks):
+    case = open_case(s0, reason="other")
+    client = client_for(agent)
+    client.post(case_url(case, "comment"), {"comment": "Internal only."}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(case_url(case, "comment"), {"comment": "We are on it.", "customer_visible": "on"})
+    events = case.events.filter(kind="comment").order_by("id")
+    assert [(e.comment, e.visibility) for e in events] == [("Internal only.", "internal"), ("We are on it.", "customer")]
+    assert [m.to for m in mailoutbox] == [[case.order.customer.email]]
+    response = client.post(case_url(case, "comment"), {"comment": "  "}, follow=True)
+    assert any("Comment" in m for m in messages_of(response))
+    assert case.events.filter(kind="comment").count() == 2
+
+
+def test_it_assigns_through_the_service(s0, agent, agent2):
+    case = open_case(s0, reason="other")
+    client = client_for(agent)
+    client.post(case_url(case, "assign"), {"assign_to_me": "1"})
+    case.refresh_from_db()
+    assert case.assignee == agent
+    client.post(case_url(case, "assign"), {"assignee": str(agent2.pk)})
+    case.refresh_from_db()
+    assert case.assignee == agent2
+    assert list(case.events.filter(kind="assigned").values_list("comment", flat=True)) == [
+        "Assigned to alice", "Assigned to arthur"]
+    response = client.post(case_url(case, "assign"), {"assignee": "999999"}, follow=True)
+    assert messages_of(response) and RefundCase.objects.get(pk=case.pk).assignee == agent2
+
+
+def test_it_refuses_actions_to_staff_without_case_permissions(s0, outsider):
+    case = open_case(s0, reason="other")
+    client = client_for(outsider)
+    assert client.post(act_url(case, "approve"), {"approve-expected_state": "requested"}).status_code == 403
+    assert client.post(case_url(case, "comment"), {"comment": "hi"}).status_code == 403
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"

@@ -1,0 +1,92 @@
+"""An agent works a case in a real browser: decision panel, approve, new state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.admin.conftest import open_case
+from tests.conftest import make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def migrated_rows_back(django_db_setup, django_db_blocker):
+    """Put the migrations' rows (groups, storefronts, policies) back once the module is done.
+
+    A live-server test is transactional, and its teardown flushes every table; tests that read the
+    shipped policies outside a transaction would otherwise find them gone.
+    """
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
+
+
+@pytest.fixture
+def page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Sync Playwright runs an event loop in this thread, and Django refuses ORM calls from a thread
+    # with a running loop. Set for this test only: the deploy check rightly rejects it elsewhere.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+            # The test body runs in Playwright's greenlet, whose context has database connections
+            # of its own: left open, they keep PostgreSQL from dropping the test database.
+            from django.db import connections
+
+            connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_lets_an_agent_approve_from_the_case_page(live_server, page):
+    from orders.models import Storefront
+
+    agent = make_user("alice", "Support agent")
+    case = open_case(Storefront.objects.get(slug="iptv-smarters-pro"), reason="other",
+                     order_kwargs={"amount": "42.50"})
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
+    page.fill("#id_username", agent.username)
+    page.fill("#id_password", "pw-alice")
+    page.click("input[type=submit]")
+
+    panel = page.locator("#decision-panel")
+    panel.wait_for()
+    assert "Full refund" in panel.inner_text()
+    assert "42.50 USD" in panel.inner_text()
+    assert "S0-WINDOW" in panel.inner_text()
+    assert "Refunds must be requested within 48 h of purchase" in panel.inner_text()
+    assert page.locator("#case-state").inner_text() == "Requested"
+
+    approve = page.locator("form[data-action=approve]")
+    assert approve.locator("input[name=approve-amount]").input_value() == "42.50"
+    approve.locator("textarea[name=approve-note]").fill("Inside the 48 h window.")
+    approve.locator("button[type=submit]").click()
+
+    page.wait_for_selector("#case-state:has-text('Approved')")
+    assert "is now approved" in page.locator(".messagelist").inner_text()
+    assert "Inside the 48 h window." in page.locator("#timeline").inner_text()
+    case.refresh_from_db()
+    assert case.state == "approved" and str(case.approved_amount) == "42.50"
