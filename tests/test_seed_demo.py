@@ -7,7 +7,6 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from backoffice.demo import ADMIN_URL, LOGINS, seed_demo
-from backoffice.management.commands.seed_demo import Command
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from cases.sweeps import sweep_deadlines
@@ -17,15 +16,9 @@ from policies.engine import Outcome
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def run_seed() -> str:
     out = StringIO()
-    # The command object itself: its registration by name depends on INSTALLED_APPS, not on it.
-    call_command(Command(), stdout=out)
+    call_command("seed_demo", stdout=out)
     return out.getvalue()
 
 
