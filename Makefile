@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo bench check clean
+.PHONY: run test install migrate demo bench check lint clean
 
 # The venv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,6 +31,9 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check .
 
 check: install
 	$(BIN)/python manage.py check

@@ -8,6 +8,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows written only by services (events, payouts, extensions): shown, never edited here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
 class LabelledAutocompleteJsonView(AutocompleteJsonView):
     """Order pickers show who bought what: "#1234 · jane@example.com · 59.99 USD"."""
 
@@ -43,8 +59,8 @@ class BackofficeAdminSite(admin.AdminSite):
 
     def tools_for(self, request) -> list[Tool]:
         """The agent's queues and the manager's tools, first thing on the index page."""
-        from cases.selectors import open_cases_for, overdue_q
         from cases.models import RefundCase
+        from cases.selectors import open_cases_for, overdue_q
         from cases.states import OPEN_STATES
 
         user = request.user

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from policies.engine import PAYMENT_METHODS, PLAN_MONTHS, REASONS, ZERO, Facts, FixAttempt, Policy, decide
@@ -30,7 +30,7 @@ def varied_facts(count: int, *, seed: int = 2026) -> list[tuple[int, dict]]:
     """(storefront index, Facts keyword arguments): every reason on both storefronts, delivered or not,
     every fix-attempt situation, short and long outages, partly and fully refunded orders."""
     rng = random.Random(seed)
-    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
     pool = []
     for i in range(count):
         storefront = i % 2

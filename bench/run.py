@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import admin_bench, engine_bench
 
         results: dict = {
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "quick": args.quick,
             "machine": {
                 "python": platform.python_version(),
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             admin_bench.report(results["admin"])
         results["total_seconds"] = round(time.perf_counter() - began, 1)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         path = RESULTS / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
         path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"\nTotal {results['total_seconds']} s. Results: {path.relative_to(ROOT)}")

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.admin_site import ReadOnlyAdmin
 from cases.admin.service_add import service_add_view
 from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
@@ -171,21 +172,12 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Extension)
-class ExtensionAdmin(admin.ModelAdmin):
+class ExtensionAdmin(ReadOnlyAdmin):
     """Extensions are granted by the extend action on a case (S0-OUTAGE); listed here only."""
 
     list_display = ["subscription", "case", "lost_days", "bonus_days", "created_by", "created_at"]
     list_select_related = ["subscription__order", "case", "created_by"]
     search_fields = ["=subscription__order__number", "=case__number"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- chargebacks ------------------------------------------------------------------------------

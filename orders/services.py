@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.errors import CaseActionError, Code
-from cases.models import CaseEvent, RefundCase
 from cases.events import record_event
+from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES
 from orders.models import Chargeback, Customer, Order, Subscription
 from policies.engine import CENT

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 CENT = Decimal("0.01")
@@ -178,14 +178,14 @@ def period_end(delivered_at: datetime, plan_months: int) -> datetime:
 
     Counted in UTC so that the same instant always gives the same end, whatever offset it came in.
     """
-    return add_months(delivered_at.astimezone(timezone.utc), plan_months)
+    return add_months(delivered_at.astimezone(UTC), plan_months)
 
 
 def prorated_amount(facts: Facts) -> Decimal:
     """CLAUSES.md "Proration": any started day counts as used; rounded down to the cent."""
     if facts.delivered_at is None:
         return facts.price.quantize(CENT)
-    delivered = facts.delivered_at.astimezone(timezone.utc)
+    delivered = facts.delivered_at.astimezone(UTC)
     total_days = (period_end(delivered, facts.plan_months) - delivered).days
     elapsed = facts.requested_at - facts.delivered_at
     # Integer arithmetic on timedeltas: a started day counts even when it is one microsecond old.
@@ -299,7 +299,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             return made.no_money(
                 Outcome.AWAITING_FIX,
                 (policy.clause("FIX-48H"), policy.clause("FIX-FIRST")),
-                f"Our team has until {ends.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC to resolve "
+                f"Our team has until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC to resolve "
                 f"the issue; if it is not resolved by then, a refund will be issued.",
             )
         fix_clauses = (policy.clause("FIX-48H"),)

@@ -5,11 +5,11 @@ Pure: the storefront's policy is looked up by the caller; this module only check
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from policies.engine import FIX_OUTCOMES, PAYMENT_METHODS, PLAN_MONTHS, REASONS, FixAttempt, Facts
+from policies.engine import FIX_OUTCOMES, PAYMENT_METHODS, PLAN_MONTHS, REASONS, Facts, FixAttempt
 
 
 class FactsError(ValueError):
@@ -44,7 +44,7 @@ def parse_datetime_value(value: Any, key: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise FactsError(f"{key}: {value!r} has no UTC offset (e.g. add 'Z' or '+00:00')")
     try:
-        year = moment.astimezone(timezone.utc).year
+        year = moment.astimezone(UTC).year
     except OverflowError:
         year = 0
     if not FIRST_YEAR <= year <= LAST_YEAR:

@@ -10,7 +10,6 @@ from typing import Any
 from policies.facts_json import FactsError, parse_facts
 from policies.selectors import NoPolicy, decide_for_storefront
 
-
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 

@@ -6,7 +6,9 @@ rows; nothing of ours is mocked.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,9 +16,10 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import override_settings
 
+from cases.errors import CaseActionError
 from orders.models import Customer, Order, Plan, Storefront, Subscription
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,3 +128,39 @@ def make_order(
         delivered_at = purchased_at + timedelta(minutes=5)
     Subscription.objects.create(order=order, delivered_at=delivered_at)
     return order
+
+
+def race(action: Callable[[int], object], threads: int = 8) -> tuple[list[object], list[CaseActionError]]:
+    """Run ``action(i)`` in ``threads`` threads released together; their results and refusals.
+
+    Anything other than a CaseActionError fails the test: a 500 in the making.
+    """
+    barrier = threading.Barrier(threads)
+    done: list[object] = []
+    refused: list[CaseActionError] = []
+    crashed: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            result = action(i)
+            with lock:
+                done.append(result)
+        except CaseActionError as error:
+            with lock:
+                refused.append(error)
+        except BaseException as error:  # noqa: BLE001 (reported below, in the test's thread)
+            with lock:
+                crashed.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not any(worker.is_alive() for worker in workers), "a thread is stuck"
+    assert crashed == [], crashed
+    return done, refused

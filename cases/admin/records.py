@@ -6,23 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backoffice.admin_site import ReadOnlyAdmin
 from cases.models import CaseEvent, Evidence, Payout
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written only by services; the admin shows them and nothing else."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        return {}
 
 
 def case_link(admin_site_name: str, case) -> str:

@@ -5,8 +5,6 @@ The threaded tests need PostgreSQL's row locks and real transactions; the backst
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -20,46 +18,11 @@ from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import State
 from orders.models import Order
 from tests.cases import PRICE, WITHIN_WINDOW, fresh, later, open_case
-from tests.conftest import at, make_order, make_user
+from tests.conftest import at, make_order, make_user, race
 
 THREADS = 8
+
 NOW = later(WITHIN_WINDOW, hours=1)
-
-
-def race(action: Callable[[int], object], threads: int = THREADS) -> tuple[list[object], list[CaseActionError]]:
-    """Run ``action(i)`` in ``threads`` threads released together; their results and refusals.
-
-    Anything other than a CaseActionError fails the test: a 500 in the making.
-    """
-    barrier = threading.Barrier(threads)
-    done: list[object] = []
-    refused: list[CaseActionError] = []
-    crashed: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            result = action(i)
-            with lock:
-                done.append(result)
-        except CaseActionError as error:
-            with lock:
-                refused.append(error)
-        except BaseException as error:  # noqa: BLE001 (reported below, in the test's thread)
-            with lock:
-                crashed.append(error)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert not any(worker.is_alive() for worker in workers), "a thread is stuck"
-    assert crashed == [], crashed
-    return done, refused
 
 
 def user(pk: int) -> User:

@@ -21,7 +21,7 @@ from cases.sweeps import sweep_deadlines
 from tests.cases import fresh, later, open_case
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-LOG_BYTES = "2026-01-01 10:05:12 login ok user=t0001 ip=203.0.113.9\n2026-01-01 10:06:40 stream 4K ok\n".encode()
+LOG_BYTES = b"2026-01-01 10:05:12 login ok user=t0001 ip=203.0.113.9\n2026-01-01 10:06:40 stream 4K ok\n"
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from cases.sweeps import sweep_deadlines
 from orders.models import Storefront
 from policies.models import PolicyVersion
 from tests.cases import WITHIN_WINDOW, fresh, later, mail_names, open_case, transitions
-from tests.conftest import make_user
+from tests.conftest import make_user, race
 
 FIX_STARTED = later(WITHIN_WINDOW, hours=1)
 FIX_DEADLINE = later(FIX_STARTED, hours=48)
@@ -252,28 +252,15 @@ def test_it_acts_exactly_once_when_two_sweeps_run_at_once(mailoutbox):
     count = 15
     cases = _due_cases(count)
     mailoutbox.clear()
-    start = threading.Barrier(2)
-    outputs: list[str] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
+    def sweep(_: int) -> str:
         out = StringIO()
-        try:
-            start.wait()
-            call_command("sweep_deadlines", stdout=out)
-            outputs.append(out.getvalue())
-        except BaseException as error:  # surfaced by the assertion below, not lost in the thread
-            errors.append(error)
-        finally:
-            connection.close()
+        call_command("sweep_deadlines", stdout=out)
+        return out.getvalue()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outputs, refused = race(sweep, threads=2)
 
-    assert errors == []
+    assert refused == []
     totals = [sum(column) for column in zip(*(_counts(output) for output in outputs), strict=True)]
     assert totals == [count, count, count]
     for case in cases["fix"]:

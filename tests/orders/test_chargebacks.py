@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from cases import services
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent
 from orders.models import Chargeback, Customer, Order, Subscription
 from orders.services import chargeback_lift_sanction, chargeback_record
-from tests.conftest import at, make_order
+from tests.conftest import at, make_order, race
 
 OPENED = at("2026-01-20 09:00")
 NOW = at("2026-01-21 12:00")
@@ -287,24 +285,8 @@ def test_it_records_a_retried_chargeback_once_when_both_arrive_at_once():
 
     order = make_order(Storefront.objects.get(slug="smarters-pro"))
     agent = make_user("alice", "Support agent")
-    start = threading.Barrier(2)
-    outcomes: list[str] = []
-
-    def attempt() -> None:
-        try:
-            start.wait()
-            record(order, agent)
-            outcomes.append("recorded")
-        except CaseActionError as error:
-            outcomes.append(error.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    recorded, refused = race(lambda _: record(order, agent), threads=2)
+    outcomes = ["recorded"] * len(recorded) + [error.code for error in refused]
 
     assert sorted(outcomes) == [Code.INVALID_INPUT, "recorded"]
     assert Chargeback.objects.filter(order=order).count() == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from policies.engine import Facts, FixAttempt, Policy, decide
 from policies.models import Clause
 from tests.policies.conftest import policy_of
 
-UTC = timezone.utc
+UTC = UTC
 SLUGS = ("iptv-smarters-pro", "smarters-pro")
 # SIMULATOR.md, "Output": the outcomes, and those under which money may move.
 OUTCOMES = {"full_refund", "partial_refund", "refund_or_extension", "manager_discretion", "deny",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.apps import apps
@@ -236,7 +236,7 @@ def test_it_writes_nothing_to_the_database(db, tmp_path):
 
 def test_it_decides_a_pending_fix_against_the_current_time_by_default(db, tmp_path):
     """as_of defaults to now: a fix started an hour ago is awaited, one started 49 h ago has run out."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     purchased = now - timedelta(days=3)
     base = {
         "purchased_at": purchased.isoformat(),
