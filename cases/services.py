@@ -43,11 +43,12 @@ def transition_error(*, case: RefundCase, user, name: str) -> CaseActionError | 
     if not meta.has_transition(case.state):
         return CaseActionError(Code.WRONG_STATE, state=case.get_state_display().lower())
     transition = meta.get_transition(case.state)
-    if user is not None and not transition.has_perm(case, user):
-        return _permission_error(case=case, user=user, permission=transition.permission)
+    # The policy speaks first: "not on this storefront's policy" says more than "managers only".
     for condition in transition.conditions:
         if not condition(case):
             return CaseActionError(Code.POLICY_BLOCKS, why=condition.why(case))
+    if user is not None and not transition.has_perm(case, user):
+        return _permission_error(case=case, user=user, permission=transition.permission)
     return None
 
 
