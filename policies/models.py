@@ -74,7 +74,27 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.storefront.slug} {self.version}"
 
+    def judges_cases(self) -> bool:
+        """Some refund case is on an order purchased while this version was in force."""
+        versions = PolicyVersion.objects.filter(storefront_id=self.storefront_id)
+        orders = self.storefront.orders.filter(cases__isnull=False)
+        if versions.filter(effective_from__lt=self.effective_from).exists():
+            orders = orders.filter(purchased_at__gte=self.effective_from)
+        following = versions.filter(effective_from__gt=self.effective_from).order_by("effective_from").first()
+        if following is not None:
+            orders = orders.filter(purchased_at__lt=following.effective_from)
+        return orders.exists()
+
     def clean(self) -> None:
+        if self.pk is not None:
+            stored = PolicyVersion.objects.select_related("storefront").get(pk=self.pk)
+            changed = [f.name for f in self._meta.concrete_fields if getattr(stored, f.attname) != getattr(self, f.attname)]
+            if changed and stored.judges_cases():
+                # Decisions already taken cite this version; editing it would rewrite their grounds.
+                raise ValidationError(
+                    "Refund cases were already judged by this version, so it cannot change. "
+                    "Use 'Save as new' with a new label and a later start instead."
+                )
         if not isinstance(self.exclusions, dict):
             raise ValidationError({"exclusions": "Give an object mapping reason codes to clause IDs."})
         unknown = sorted(set(self.exclusions) - set(REASONS))
