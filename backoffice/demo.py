@@ -502,11 +502,11 @@ def _record_chargeback(*, order: Order, actor: User, opened_at: datetime, now: d
     return True
 
 
-def login_block(logins: Iterable[tuple[Login, bool]]) -> str:
+def login_block(logins: Iterable[tuple[Login, bool]], *, url: str = ADMIN_URL) -> str:
     rows = list(logins)
     width = max(len("username"), *(len(login.username) for login, _ in rows)) + 2
     pw_width = max(len("password"), *(len(login.password) for login, _ in rows)) + 2
-    lines = ["", "Refund back office demo", f"  Open {ADMIN_URL} and log in as:", ""]
+    lines = ["", "Refund back office demo", f"  Open {url} and log in as:", ""]
     lines.append(f"  {'username':<{width}}{'password':<{pw_width}}role")
     for login, works in rows:
         note = "" if works else "  (existing account: its password was changed, not reset)"

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice.demo import login_block, seed_demo
+from backoffice.demo import ADMIN_URL, login_block, seed_demo
 
 
 class Command(BaseCommand):
@@ -9,6 +9,9 @@ class Command(BaseCommand):
         "Load the demo: staff logins, plans, customers, orders and refund cases in every state. "
         "Running it again adds nothing and prints the logins."
     )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default=ADMIN_URL, help="the admin's address, printed with the logins")
 
     def handle(self, *args, **options):
         if getattr(settings, "PRODUCTION", False):
@@ -24,4 +27,4 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo data already present ({report.orders} orders, {report.cases} refund cases): nothing added."
             )
-        self.stdout.write(login_block(report.logins))
+        self.stdout.write(login_block(report.logins, url=options["url"]))
