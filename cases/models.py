@@ -111,6 +111,7 @@ class RefundCase(FSMModelMixin, models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["-requested_at"], name="case_requested_desc"),  # the queue's order
             models.Index(fields=["state", "next_deadline"]),
             models.Index(fields=["assignee", "state"]),
         ]
