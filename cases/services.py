@@ -7,6 +7,7 @@ decision snapshot, and mails the customer only once the transaction has committe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -73,12 +74,14 @@ def _locked(case: RefundCase | int, now: datetime) -> RefundCase:
     return locked
 
 
-def _seen(case: RefundCase | int, state: str) -> str | None:
-    """``state`` as the expected state, unless the caller's own copy already showed another one.
+def _seen(case: RefundCase | int, state: str, given: str | None = None) -> str | None:
+    """The state the caller expects: ``given`` if it said, else ``state`` as its copy showed it.
 
     A caller who saw the case in ``state`` and finds it changed under the lock lost a race
     (ALREADY_DONE); a caller who acted on a case it knew to be elsewhere gets WRONG_STATE.
     """
+    if given is not None:
+        return given
     if isinstance(case, RefundCase) and case.state != state:
         return None
     return state
@@ -105,7 +108,22 @@ class Step:
     data: dict | None = None
 
 
-def run_transition(case, actor, step: Step, *, now: datetime | None, expected_state: str | None, before=None, after=None):
+def run_transition(
+    case: RefundCase | int,
+    actor,
+    step: Step,
+    *,
+    now: datetime | None,
+    expected_state: str | None,
+    before: Callable[[RefundCase], None] | None = None,
+    after: Callable[[RefundCase], None] | None = None,
+) -> RefundCase:
+    """Lock, check, transition, snapshot the decision, save, log and mail: one staff or system action.
+
+    ``before`` validates input against the locked case (and may fill ``step``); ``after`` does the
+    action's other writes once the state has moved. Either may raise CaseActionError, which rolls
+    everything back.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         case = _locked(case, now)
@@ -239,21 +257,23 @@ def case_start_fix(
 
     step = Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="fix_started")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.REQUESTED), before=window)
+    return run_transition(
+        case, actor, step, now=now, expected_state=_seen(case, State.REQUESTED, expected_state), before=window,
+    )
 
 
 def case_fix_succeeded(
     *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     step = Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.AWAITING_FIX))
+    return run_transition(case, actor, step, now=now, expected_state=_seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_fix_failed(
     *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     step = Step("fix_failed", {}, comment=note)
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.AWAITING_FIX))
+    return run_transition(case, actor, step, now=now, expected_state=_seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_request_evidence(
@@ -268,14 +288,18 @@ def case_request_evidence(
 
     step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.REQUESTED), before=due)
+    return run_transition(
+        case, actor, step, now=now, expected_state=_seen(case, State.REQUESTED, expected_state), before=due,
+    )
 
 
 def case_evidence_received(
     *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     step = Step("evidence_received", {}, comment=note)
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.EVIDENCE_REQUESTED))
+    return run_transition(
+        case, actor, step, now=now, expected_state=_seen(case, State.EVIDENCE_REQUESTED, expected_state),
+    )
 
 
 def case_approve(
@@ -440,7 +464,9 @@ def case_pay(
                      "reference": reference, "arrival_business_days": window.as_dict()}
 
     step = Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state or _seen(case, State.APPROVED), after=pay_out)
+    return run_transition(
+        case, actor, step, now=now, expected_state=_seen(case, State.APPROVED, expected_state), after=pay_out,
+    )
 
 
 def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
