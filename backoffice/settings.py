@@ -24,13 +24,15 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-PRODUCTION = os.environ.get("DJANGO_ENV", "").lower() == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+DEBUG = env_bool("DEBUG", os.environ.get("DJANGO_ENV", "").lower() != "production")
+# DEBUG off is production, however it was asked for: real key, real hosts, secure cookies, SMTP.
+PRODUCTION = not DEBUG
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
+    # The local key is published in this file: only a DEBUG (local) run may use it.
     if PRODUCTION:
-        raise RuntimeError("SECRET_KEY must be set when DJANGO_ENV=production")
+        raise RuntimeError("SECRET_KEY must be set when DJANGO_ENV=production or DEBUG is off")
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production-0123456789"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")

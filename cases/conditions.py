@@ -56,6 +56,13 @@ def _refund_blocked_why(case: RefundCase) -> str:
     return f"The policy does not allow a refund ({_clauses(decision)}): {decision.explanation}"
 
 
+@explained(lambda case: "Confirm the reason first: the request came without one, and the policy "
+                        "decides by reason (e.g. S0-NO-CHANGE, S0-FIX-FIRST).")
+def reason_confirmed(case: RefundCase) -> bool:
+    """Requests that arrive without a reason code (e-mail) are judged as 'other' until an agent says."""
+    return case.reason_confirmed
+
+
 @explained(_refund_blocked_why)
 def refund_allowed_now(case: RefundCase) -> bool:
     """The policy decision, taken now, lets money move (any refund outcome with an amount)."""

@@ -7,10 +7,11 @@ The mailbox reader (IMAP, a provider webhook) is not part of this module: it han
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils import timezone
 from cases import services
 from cases.errors import CaseActionError
 from cases.models import RefundCase
+from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from orders.models import Order, Storefront
 
@@ -34,20 +36,29 @@ class IntakeResult:
 
 def find_order(*, storefront: Storefront, sender: str, text: str) -> Order | None:
     """The sender's own order whose number appears in ``text`` ('#1234', 'order 1234', ...)."""
-    tokens = {token.lstrip("#").upper() for token in ORDER_TOKEN.findall(text)}
+    tokens = {token.upper() for token in ORDER_TOKEN.findall(text)}
     if not tokens:
         return None
     orders = Order.objects.filter(storefront=storefront, customer__email__iexact=sender.strip())
-    for order in orders.only("id", "number").order_by("-purchased_at"):
+    # A customer has a handful of orders: load them whole, ready for case_create.
+    for order in orders.select_related("storefront", "plan", "customer", "subscription").order_by("-purchased_at"):
         if order.number.upper() in tokens:
             return order
     return None
 
 
 def intake_email(
-    *, storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime | None = None
+    *,
+    storefront: Storefront,
+    sender: str,
+    subject: str,
+    body: str,
+    received_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> IntakeResult:
     received_at = received_at or timezone.now()
+    if is_automatic(headers or {}):
+        return IntakeResult(case=None, replied=False, reason="automatic message")
     if SUBJECT_MARKER not in (subject or "").lower():
         return _reply(storefront, sender, subject, "subject", received_at)
     order = find_order(storefront=storefront, sender=sender, text=f"{subject}\n{body}")
@@ -59,6 +70,7 @@ def intake_email(
             reason=Reason.OTHER,
             description=body.strip(),
             channel=Channel.EMAIL,
+            reason_confirmed=False,
             requested_at=received_at,
             now=received_at,
         )
@@ -69,12 +81,22 @@ def intake_email(
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
     context = {"storefront": storefront, "subject": subject, "missing": missing}
-    message = EmailMessage(
+    transaction.on_commit(partial(
+        send_storefront_mail,
+        storefront=storefront,
+        to=sender,
         subject=f"Re: {subject}".strip() if subject else "Your refund request",
         body=render_to_string("cases/email/intake_reply.txt", context),
-        from_email=f"{storefront.name} <{storefront.support_email}>",
-        to=[sender],
-        reply_to=[storefront.support_email],
-    )
-    transaction.on_commit(message.send)
+    ))
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
+
+
+def is_automatic(headers: Mapping[str, str]) -> bool:
+    """RFC 3834 auto-replies, bulk mail and bounces: answering them risks a mail loop."""
+    lowered = {key.lower(): (value or "").lower() for key, value in headers.items()}
+    return (
+        lowered.get("auto-submitted", "no") != "no"
+        or lowered.get("precedence", "") in {"bulk", "junk", "list", "auto_reply"}
+        or "x-autoreply" in lowered
+        or lowered.get("return-path", "") == "<>"
+    )

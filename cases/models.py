@@ -48,6 +48,9 @@ class RefundCase(FSMModelMixin, models.Model):
     reason = models.CharField(max_length=32, choices=Reason.choices)
     description = models.TextField(blank=True, help_text="The customer's own words.")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ADMIN)
+    reason_confirmed = models.BooleanField(
+        default=True, help_text="False until an agent confirms the reason of a request that came without one (e-mail)."
+    )
     requested_at = models.DateTimeField(help_text="First contact that asked for money back, on any channel.")
     outage_hours = models.DecimalField(
         max_digits=7, decimal_places=1, default=Decimal("0"), help_text="For server outages: hours without access."
@@ -158,6 +161,10 @@ class RefundCase(FSMModelMixin, models.Model):
     def forget_decision(self) -> None:
         self._decision_cache = None
 
+    def clear_flag(self) -> None:
+        self.flagged = False
+        self.flag_reason = ""
+
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
@@ -221,8 +228,7 @@ class RefundCase(FSMModelMixin, models.Model):
         """The customer answered; back to review."""
         self.evidence_due_at = None
         self.next_deadline = None
-        self.flagged = False
-        self.flag_reason = ""
+        self.clear_flag()
 
     @transition(field=state, source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
                 conditions=[conditions.evidence_overdue_after_reminder])
@@ -234,7 +240,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.flag_reason = "Evidence request overdue: the customer did not answer the reminder."
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
-                conditions=[conditions.refund_allowed_now], permission=conditions.can_approve)
+                conditions=[conditions.reason_confirmed, conditions.refund_allowed_now],
+                permission=conditions.can_approve)
     def approve(self, *, amount: Decimal, by, at: datetime, note: str = "") -> None:
         """Approve a refund of ``amount``; checked against the decision by the service.
 
@@ -250,8 +257,7 @@ class RefundCase(FSMModelMixin, models.Model):
         self.statutory_override = bool(statutory_basis)
         self.statutory_basis = statutory_basis
         self.next_deadline = None
-        self.flagged = False
-        self.flag_reason = ""
+        self.clear_flag()
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
                 conditions=[conditions.statutory_override_available], permission=conditions.can_override)
@@ -263,12 +269,12 @@ class RefundCase(FSMModelMixin, models.Model):
         self._record_approval(amount=amount, by=by, at=at, note="", statutory_basis=basis)
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.RESOLVED,
-                conditions=[conditions.extension_offered], permission=conditions.can_work)
+                conditions=[conditions.reason_confirmed, conditions.extension_offered], permission=conditions.can_work)
     def extend(self) -> None:
         """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money."""
         self.resolution = Resolution.EXTENDED
         self.next_deadline = None
-        self.flagged = False
+        self.clear_flag()
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_work)
     def deny(self, *, reason: str) -> None:
@@ -276,21 +282,21 @@ class RefundCase(FSMModelMixin, models.Model):
         self.resolution = Resolution.DENIED
         self.deny_reason = reason
         self.next_deadline = None
-        self.flagged = False
+        self.clear_flag()
 
     @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_work)
     def withdraw(self) -> None:
         """The customer no longer wants the refund."""
         self.resolution = Resolution.WITHDRAWN
         self.next_deadline = None
-        self.flagged = False
+        self.clear_flag()
 
     @transition(field=state, source=State.APPROVED, target=State.PAID,
                 conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
     def pay(self) -> None:
         """Mark the approved refund paid; the service writes the payout row and updates the order."""
         self.resolution = Resolution.REFUNDED
-        self.flagged = False
+        self.clear_flag()
 
 
 class Payout(models.Model):
@@ -379,6 +385,7 @@ class CaseEvent(models.Model):
         EVIDENCE = "evidence", "Evidence added"
         REMINDER = "reminder", "Reminder sent"
         ASSIGNED = "assigned", "Assigned"
+        REASON = "reason", "Reason set"
         CHARGEBACK = "chargeback", "Chargeback"
 
     class Visibility(models.TextChoices):

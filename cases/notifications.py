@@ -6,11 +6,32 @@ Called from ``transaction.on_commit`` so a rolled-back action never mails the cu
 from __future__ import annotations
 
 import logging
+from email.utils import formataddr
 
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
+
+
+def send_storefront_mail(*, storefront, to: str, subject: str, body: str) -> bool:
+    """Send one message from the storefront's support address; False (logged) if it failed.
+
+    The action behind the mail is already committed: a mail outage must not hide that or undo it.
+    """
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=formataddr((storefront.name, storefront.support_email)),
+        to=[to],
+        reply_to=[storefront.support_email],
+    )
+    try:
+        message.send()
+    except Exception:
+        logger.exception("Could not send %r to %s", subject, to)
+        return False
+    return True
 
 
 def send_case_email(*, case_id: int, template: str, extra: dict | None = None) -> None:
@@ -26,16 +47,9 @@ def send_case_email(*, case_id: int, template: str, extra: dict | None = None) -
         "payout": getattr(case, "payout", None),
         **(extra or {}),
     }
-    subject = render_to_string(f"cases/email/{template}_subject.txt", context).strip()
-    body = render_to_string(f"cases/email/{template}.txt", context)
-    message = EmailMessage(
-        subject=subject,
-        body=body,
-        from_email=f"{storefront.name} <{storefront.support_email}>",
-        to=[case.order.customer.email],
-        reply_to=[storefront.support_email],
+    send_storefront_mail(
+        storefront=storefront,
+        to=case.order.customer.email,
+        subject=render_to_string(f"cases/email/{template}_subject.txt", context).strip(),
+        body=render_to_string(f"cases/email/{template}.txt", context),
     )
-    try:
-        message.send()
-    except Exception:  # the case is already committed; a mail outage must not hide that
-        logger.exception("Could not send %s e-mail for case %s", template, case.number)

@@ -20,7 +20,7 @@ from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import OPEN_STATES, Channel, DenyReason, Reason, State
-from orders.models import Extension, Order
+from orders.models import Extension, Order, Subscription
 from policies.engine import CENT, PAYMENT_METHODS, Outcome, add_business_days
 from policies.selectors import policy_for_order
 
@@ -132,10 +132,12 @@ def run_transition(
             before(case)
         from_state = case.state
         getattr(case, step.name)(**step.kwargs)
-        if after is not None:
-            after(case)
+        # The decision the action was taken under: after the transition (a failed fix changes the
+        # facts) but before its side effects (a payout would otherwise read as "nothing left").
         case.decision = case.evaluate(as_of=now).as_dict()
         case.decided_at = now
+        if after is not None:
+            after(case)
         case.save()
         record_event(
             case,
@@ -156,11 +158,15 @@ def run_transition(
 # --- input helpers ------------------------------------------------------------------------
 
 
+MAX_MONEY = Decimal("9999999999.99")  # orders.models.MONEY: 12 digits, 2 decimals
+
+
 def parse_money(value) -> Decimal:
+    """A positive amount of at most two decimals that the money columns can hold."""
     try:
         amount = Decimal(str(value).strip())
         # quantize() itself raises InvalidOperation for huge exponents such as "1e30".
-        valid = amount.is_finite() and amount > 0 and amount == amount.quantize(CENT)
+        valid = amount.is_finite() and 0 < amount <= MAX_MONEY and amount == amount.quantize(CENT)
     except (InvalidOperation, ValueError):
         valid = False
     if not valid:
@@ -204,11 +210,18 @@ def case_create(
     outage_hours: Decimal | int = 0,
     actor=None,
     assignee=None,
+    reason_confirmed: bool = True,
     now: datetime | None = None,
 ) -> RefundCase:
-    """Open a case on ``order``. Side effects: 'created' event, acknowledgement e-mail."""
+    """Open a case on ``order``. Side effects: 'created' event, acknowledgement e-mail.
+
+    ``reason_confirmed=False`` for requests that came without a reason code (e-mail intake): no
+    refund or extension until an agent sets the reason (:func:`case_set_reason`).
+    """
     now = now or timezone.now()
     requested_at = requested_at or now
+    if not isinstance(requested_at, datetime) or timezone.is_naive(requested_at):
+        raise CaseActionError(Code.INVALID_INPUT, why="Give the request time with its time zone.")
     if requested_at < order.purchased_at:
         raise CaseActionError(Code.INVALID_INPUT, why="The request time is before the purchase time.")
     if requested_at > now + timedelta(minutes=5):
@@ -226,6 +239,7 @@ def case_create(
         requested_at=requested_at,
         outage_hours=outage_hours,
         assignee=assignee,
+        reason_confirmed=reason_confirmed,
     )
     try:
         with transaction.atomic():
@@ -325,9 +339,14 @@ def case_approve(
             step.kwargs["note"] = _required_text(note, "A written justification (S1-DISCRETION)")
         step.kwargs["amount"] = granted
         step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
+        # The policy's explanation describes its own amount; a smaller or discretionary one gets none.
+        as_decided = decision.outcome in (Outcome.FULL_REFUND, Outcome.PARTIAL_REFUND) and (
+            granted == decision.refund_amount
+        )
+        step.email_extra = {"customer_message": decision.explanation if as_decided else ""}
 
-    step = Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(),
-                 visibility=CaseEvent.Visibility.CUSTOMER, email="approved")
+    # Internal: the note is the staff's justification; the customer learns of the approval by e-mail.
+    step = Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(), email="approved")
     return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
 
 
@@ -369,7 +388,8 @@ def case_extend(
         )
 
     def add_days(locked: RefundCase) -> None:
-        subscription = getattr(locked.order, "subscription", None)
+        # Locked after the case, as everywhere: a chargeback may be suspending this subscription.
+        subscription = Subscription.objects.select_for_update().filter(order_id=locked.order_id).first()
         if subscription is None or subscription.delivered_at is None:
             raise CaseActionError(Code.INVALID_INPUT, why="The order has no delivered subscription to extend.")
         lost = locked.evaluate(as_of=now).extension_days or 0
@@ -398,6 +418,8 @@ def case_deny(
         if decision.allows_refund:
             step.comment = _required_text(note, "A note explaining why a refund the policy allows is denied")
         step.data = {"deny_reason": reason, "clauses": list(decision.clauses)}
+        # The policy's own words only when the policy denies; otherwise the agent's reason.
+        step.email_extra = {"customer_message": decision.explanation if not decision.allows_refund else step.comment}
 
     step = Step("deny", {"reason": reason}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
                  email="denied")
@@ -449,8 +471,8 @@ def case_pay(
             case=locked, order=order, amount=amount, currency=order.currency, method=payout_method,
             method_note=note, reference=reference, paid_by=actor, paid_at=now,
             arrival_min_days=window.min, arrival_max_days=window.max, arrival_worst_days=window.worst,
-            expected_by=add_business_days(now.date(), window.max),
-            expected_worst_by=add_business_days(now.date(), window.worst),
+            expected_by=add_business_days(timezone.localdate(now), window.max),
+            expected_worst_by=add_business_days(timezone.localdate(now), window.worst),
         )
         order.refunded_amount += amount
         if order.status != Order.Status.CHARGEBACK:  # the dispute stays the order's headline
@@ -458,8 +480,6 @@ def case_pay(
                 Order.Status.REFUNDED if order.refunded_amount >= order.amount else Order.Status.PARTIALLY_REFUNDED
             )
         order.save(update_fields=["refunded_amount", "status"])
-        locked.order = order
-        locked.forget_decision()
         step.data = {"amount": f"{amount:.2f}", "currency": order.currency, "method": payout_method,
                      "reference": reference, "arrival_business_days": window.as_dict()}
 
@@ -467,6 +487,41 @@ def case_pay(
     return run_transition(
         case, actor, step, now=now, expected_state=_seen(case, State.APPROVED, expected_state), after=pay_out,
     )
+
+
+def case_set_reason(
+    *, case, actor, reason: str, outage_hours=None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
+) -> RefundCase:
+    """Set (or confirm) the case's reason code, and its outage hours; the decision follows.
+
+    Only while nothing hangs on the old reason: a case awaiting a fix, or decided, keeps its reason.
+    """
+    now = now or timezone.now()
+    if reason not in Reason.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown reason {reason!r}.")
+    hours = None if outage_hours in (None, "") else _parse_outage_hours(outage_hours)
+    if not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    with transaction.atomic():
+        locked = _locked(case, now)
+        if expected_state is not None and locked.state != expected_state:
+            raise CaseActionError(Code.ALREADY_DONE, state=locked.get_state_display().lower())
+        if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):
+            raise CaseActionError(Code.WRONG_STATE, state=locked.get_state_display().lower())
+        before = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
+        locked.reason = reason
+        if hours is not None:
+            locked.outage_hours = hours
+        locked.reason_confirmed = True
+        locked.forget_decision()
+        locked.decision = locked.evaluate(as_of=now).as_dict()
+        locked.decided_at = now
+        locked.save()
+        after = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
+        record_event(locked, actor=actor, kind=CaseEvent.Kind.REASON, comment=note.strip(), now=now,
+                     data={"from": before, "to": after})
+    return locked
 
 
 def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:

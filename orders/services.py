@@ -8,7 +8,6 @@ payout running at the same moment.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,9 +15,9 @@ from django.utils import timezone
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
+from cases.services import parse_money
 from cases.states import OPEN_STATES
 from orders.models import Chargeback, Customer, Order, Subscription
-from policies.engine import CENT
 from policies.selectors import policy_for_order
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -48,7 +47,7 @@ def chargeback_record(
     now = now or timezone.now()
     if actor is None or not actor.has_perm("orders.add_chargeback"):
         raise CaseActionError(Code.NO_PERMISSION, permission="record chargebacks")
-    amount = _positive_amount(amount)
+    amount = parse_money(amount)
     reference = (processor_reference or "").strip()
     if len(reference) > Chargeback._meta.get_field("processor_reference").max_length:
         raise _invalid("The processor reference is too long (120 characters at most).")
@@ -152,18 +151,6 @@ def chargeback_lift_sanction(*, chargeback: Chargeback, actor, note: str, now: d
 
 def _invalid(why: str) -> CaseActionError:
     return CaseActionError(Code.INVALID_INPUT, why=why)
-
-
-def _positive_amount(value) -> Decimal:
-    if isinstance(value, bool):
-        raise _invalid("Give the chargeback amount, greater than zero, with at most two decimals.")
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise _invalid("Give the chargeback amount, greater than zero, with at most two decimals.") from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-        raise _invalid("Give the chargeback amount, greater than zero, with at most two decimals.")
-    return amount.quantize(CENT)
 
 
 def _lock_open_case(order_id: int) -> RefundCase | None:

@@ -100,6 +100,10 @@ class PolicyVersion(models.Model):
         unknown = sorted(set(self.exclusions) - set(REASONS))
         if unknown:
             raise ValidationError({"exclusions": f"Unknown reason code(s): {', '.join(unknown)}."})
+        uncited = sorted(r for r, clause in self.exclusions.items() if not isinstance(clause, str) or not clause.strip())
+        if uncited:
+            # An exclusion is only as good as the clause it cites to the customer.
+            raise ValidationError({"exclusions": f"Name the clause that excludes: {', '.join(uncited)}."})
 
     def to_policy(self) -> Policy:
         return Policy(

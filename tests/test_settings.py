@@ -36,3 +36,10 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
 def test_it_runs_locally_with_no_configuration():
     result = run_manage("check")
     assert result.returncode == 0, result.stderr
+
+
+def test_it_treats_debug_off_as_production():
+    """The published local key never runs with DEBUG off, however production was asked for."""
+    result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="refunds.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr

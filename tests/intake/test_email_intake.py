@@ -52,3 +52,19 @@ def test_it_does_not_open_a_second_case_on_an_order_with_an_open_one(s0, django_
     assert first.case is not None
     assert second.case is None and first.case.number in second.reason
     assert RefundCase.objects.count() == 1
+
+
+def test_it_ignores_automatic_replies(s0, mailoutbox, django_capture_on_commit_callbacks):
+    """An out-of-office answer to our own reply must not start a mail loop."""
+    with django_capture_on_commit_callbacks(execute=True):
+        result = intake_email(storefront=s0, sender="kim@example.com", subject="Out of office", body="Away.",
+                              headers={"Auto-Submitted": "auto-replied"})
+    assert result.case is None and not result.replied
+    assert mailoutbox == []
+
+
+def test_it_opens_emailed_cases_with_the_reason_still_to_confirm(s0):
+    order = make_order(s0, email="kim@example.com")
+    case = intake_email(storefront=s0, sender="kim@example.com", subject="Refund Request",
+                        body=f"#{order.number}", received_at=at("2026-01-02 08:00")).case
+    assert case.reason == "other" and case.reason_confirmed is False

@@ -115,24 +115,25 @@ def test_it_keeps_an_unrelated_restriction_of_the_customer_as_it_was(s1, agent, 
 
 
 @pytest.mark.parametrize(
-    ("amount", "message"),
+    ("amount", "code", "message"),
     [
-        ("0", "greater than zero"),
-        ("-5.00", "greater than zero"),
-        ("abc", "greater than zero"),
-        ("1.234", "two decimals"),
-        ("NaN", "greater than zero"),
-        (True, "greater than zero"),
-        ("60.00", "above what the order was paid (59.99 USD)"),
+        ("0", Code.AMOUNT_INVALID, "greater than zero"),
+        ("-5.00", Code.AMOUNT_INVALID, "greater than zero"),
+        ("abc", Code.AMOUNT_INVALID, "greater than zero"),
+        ("1.234", Code.AMOUNT_INVALID, "two decimals"),
+        ("NaN", Code.AMOUNT_INVALID, "greater than zero"),
+        ("1e30", Code.AMOUNT_INVALID, "greater than zero"),
+        (True, Code.AMOUNT_INVALID, "greater than zero"),
+        ("60.00", Code.INVALID_INPUT, "above what the order was paid (59.99 USD)"),
     ],
 )
-def test_it_refuses_bad_amounts(s1, agent, amount, message):
+def test_it_refuses_bad_amounts(s1, agent, amount, code, message):
     order = make_order(s1)
 
     with pytest.raises(CaseActionError) as caught:
         record(order, agent, amount=amount)
 
-    assert caught.value.code == Code.INVALID_INPUT and message in caught.value.message
+    assert caught.value.code == code and message in caught.value.message
     assert not Chargeback.objects.exists()
     assert state_of(order) == ("paid", "active", False, "")
 

@@ -14,8 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--url", default=ADMIN_URL, help="the admin's address, printed with the logins")
 
     def handle(self, *args, **options):
-        if getattr(settings, "PRODUCTION", False):
-            raise CommandError("seed_demo creates accounts with published passwords; refused with DJANGO_ENV=production.")
+        if settings.PRODUCTION:
+            raise CommandError(
+                "seed_demo creates accounts with published passwords; refused in production (DEBUG off)."
+            )
         report = seed_demo()
         if report.created:
             chargeback = ", one chargeback without prior contact" if report.chargeback else ""
