@@ -30,6 +30,7 @@ from PIL import Image, ImageOps
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, Evidence, RefundCase
+from cases.services import lock_case
 from cases.states import CLOSED_STATES, State
 
 PNG, JPEG, WEBP, GIF = "image/png", "image/jpeg", "image/webp", "image/gif"
@@ -121,7 +122,9 @@ def evidence_add(
     stored_name = ""
     try:
         with transaction.atomic():
-            locked = _lock(case)
+            # Held until commit: an agent closing the case right now cannot slip between the state
+            # check and the insert, and a sweep moving the case waits for the flag written here.
+            locked = lock_case(case, now)
             if locked.state in CLOSED_STATES:
                 raise _refuse(
                     f"Case {locked.number} is closed ({locked.get_state_display().lower()}); "
@@ -162,12 +165,6 @@ def _check_actor(*, kind: str, actor, from_customer: bool) -> None:
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     if actor is not None and not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
-
-
-def _lock(case: RefundCase) -> RefundCase:
-    # Held until commit: an agent closing the case right now cannot slip between the state check
-    # and the insert, and a sweep moving the case waits for the flag written here.
-    return RefundCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
 
 
 def _record_evidence(case: RefundCase, evidence: Evidence, *, actor, now: datetime) -> CaseEvent:

@@ -63,7 +63,7 @@ def _permission_error(*, case: RefundCase, user, permission) -> CaseActionError:
     return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))
 
 
-def _locked(case: RefundCase | int, now: datetime) -> RefundCase:
+def lock_case(case: RefundCase | int, now: datetime) -> RefundCase:
     case_id = case if isinstance(case, int) else case.pk
     # Lock the case row for the whole transaction: two people clicking at once (or a sweep and
     # an agent) would otherwise both pass the checks against the same old state.
@@ -126,7 +126,7 @@ def run_transition(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        case = _locked(case, now)
+        case = lock_case(case, now)
         _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state)
         if before is not None:
             before(case)
@@ -504,7 +504,7 @@ def case_set_reason(
     if not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     with transaction.atomic():
-        locked = _locked(case, now)
+        locked = lock_case(case, now)
         if expected_state is not None and locked.state != expected_state:
             raise CaseActionError(Code.ALREADY_DONE, state=locked.get_state_display().lower())
         if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):
@@ -531,7 +531,7 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     comment = _required_text(comment, "A comment")
     visibility = CaseEvent.Visibility.CUSTOMER if customer_visible else CaseEvent.Visibility.INTERNAL
     with transaction.atomic():
-        locked = _locked(case, now)
+        locked = lock_case(case, now)
         event = record_event(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
                         now=now)
         if customer_visible:
@@ -544,7 +544,7 @@ def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
     if not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     with transaction.atomic():
-        locked = _locked(case, now)
+        locked = lock_case(case, now)
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
         record_event(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
