@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 
+from backoffice.admin_site import use_order_picker
 from cases.models import Evidence, RefundCase
 from cases.selectors import assignable_users
+from cases.services import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
 from policies.engine import Decision, Outcome
@@ -102,7 +104,7 @@ class DenyForm(TransitionForm):
 
 
 class ExtendForm(TransitionForm):
-    bonus_days = forms.IntegerField(min_value=0, max_value=365, initial=0, label="Bonus days")
+    bonus_days = forms.IntegerField(min_value=0, max_value=MAX_BONUS_DAYS, initial=0, label="Bonus days")
     note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
 
     def __init__(self, *args, **kwargs) -> None:
@@ -217,9 +219,7 @@ class CaseCreateForm(forms.Form):
         self.fields["assignee"].queryset = assignable_users()
         self.fields["requested_at"].initial = timezone.now
         if admin_site is not None:
-            field = self.fields["order"]
-            field.widget = AutocompleteSelect(RefundCase._meta.get_field("order"), admin_site)
-            field.widget.choices = field.choices
+            use_order_picker(self.fields["order"], RefundCase._meta.get_field("order"), admin_site)
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

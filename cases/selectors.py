@@ -33,12 +33,16 @@ TRANSITION_LABELS = dict(STAFF_TRANSITIONS)
 
 
 def overdue_q(*, now: datetime) -> Q:
-    """A deadline the case waits for has passed, or a sweep flagged it for its assignee."""
+    """The queue of cases needing attention: overdue, or flagged for the assignee (see ``is_overdue``)."""
     return Q(next_deadline__lt=now) | Q(flagged=True)
 
 
 def is_overdue(case: RefundCase, *, now: datetime) -> bool:
-    return case.flagged or (case.next_deadline is not None and case.next_deadline < now)
+    """A deadline the case waits for has passed.
+
+    A flag is a different signal (the customer answered, a chargeback came in): it is shown on its own.
+    """
+    return case.next_deadline is not None and case.next_deadline < now
 
 
 def case_list_queryset() -> QuerySet[RefundCase]:

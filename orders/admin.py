@@ -11,7 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice.admin_site import ReadOnlyAdmin
+from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
 from cases.admin.service_add import service_add_view
 from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
@@ -37,21 +37,8 @@ class StorefrontAdmin(admin.ModelAdmin):
         return False
 
 
-class CustomerForm(forms.ModelForm):
-    class Meta:
-        model = Customer
-        fields = ["storefront", "email", "name", "phone", "restricted_from_ordering", "restriction_reason"]
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("restricted_from_ordering") and not (data.get("restriction_reason") or "").strip():
-            self.add_error("restriction_reason", "Say why the customer may not order.")
-        return data
-
-
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    form = CustomerForm
     list_display = ["email", "name", "storefront", "phone", "restricted_from_ordering", "created_at"]
     list_filter = ["storefront", "restricted_from_ordering"]
     search_fields = ["email", "name", "phone"]
@@ -60,6 +47,8 @@ class CustomerAdmin(admin.ModelAdmin):
         (None, {"fields": ["storefront", "email", "name", "phone"]}),
         ("Restriction (S1-CHARGEBACK)", {"fields": ["restricted_from_ordering", "restriction_reason"]}),
     ]
+    # Set by recording a chargeback and cleared only by lifting its sanction, which keeps a note.
+    readonly_fields = ["restricted_from_ordering", "restriction_reason"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -73,12 +62,38 @@ class PlanAdmin(admin.ModelAdmin):
     list_select_related = ["storefront"]
 
 
+# What the policy read when it decided on the order's cases; changing them later would rewrite history.
+POLICY_INPUT_FIELDS = ["amount", "currency", "payment_method", "purchased_at", "storefront", "plan", "customer",
+                       "number"]
+
+
+def order_has_history(order: Order | None) -> bool:
+    """Whether a case, payout or chargeback already rests on the order's terms."""
+    if order is None or order.pk is None:
+        return False
+    if not hasattr(order, "_has_history"):  # asked several times while one change page is built
+        order._has_history = (
+            order.cases.exists() or order.payouts.exists() or order.chargebacks.exists()
+        )
+    return order._has_history
+
+
 class SubscriptionInline(admin.StackedInline):
     model = Subscription
     can_delete = False
     fields = ["delivered_at", "status", "access_reference", "extension_days", "period_end"]
     # A suspension is lifted with the chargeback's own action, which needs a note (S1-CHARGEBACK).
     readonly_fields = ["status", "extension_days", "period_end"]
+
+    def get_queryset(self, request):
+        # The period end reads the plan's months through the order.
+        return super().get_queryset(request).select_related("order__plan")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Delivery time decides "used on delivery" and the refund windows (S1-USED-ON-DELIVERY).
+        if order_has_history(obj):
+            return ["delivered_at", *self.readonly_fields]
+        return self.readonly_fields
 
     @admin.display(description="Period ends (S1-PERIOD)")
     def period_end(self, subscription: Subscription) -> str:
@@ -107,11 +122,17 @@ class CaseInline(ReadOnlyInline):
     readonly_fields = fields
     verbose_name_plural = "Refund cases"
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("assignee")
+
 
 class PayoutInline(ReadOnlyInline):
     model = Payout
     fields = ["case", "amount", "currency", "method", "reference", "paid_by", "paid_at", "expected_by"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("case", "paid_by")
 
 
 class ChargebackInline(ReadOnlyInline):
@@ -128,7 +149,6 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["storefront", "status", "payment_method"]
     search_fields = ["=number", "customer__email", "processor_reference"]
     search_help_text = "Order number, customer e-mail or processor reference."
-    list_select_related = ["storefront", "customer", "plan"]
     autocomplete_fields = ["customer"]
     readonly_fields = ["refunded_amount", "status", "refundable_remainder", "created_at"]
     date_hierarchy = "purchased_at"
@@ -141,8 +161,13 @@ class OrderAdmin(admin.ModelAdmin):
     change_form_template = "admin/orders/order/change_form.html"
 
     def get_queryset(self, request):
-        # The order picker (autocomplete) labels each order with its customer and amount.
-        return super().get_queryset(request).select_related("customer", "storefront")
+        # The list shows, and the order picker (autocomplete) labels each order with, these rows.
+        return super().get_queryset(request).select_related("customer", "storefront", "plan")
+
+    def get_readonly_fields(self, request, obj=None):
+        if order_has_history(obj):
+            return [*POLICY_INPUT_FIELDS, *self.readonly_fields]
+        return self.readonly_fields
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.strip().lstrip("#"))
@@ -192,9 +217,7 @@ class ChargebackRecordForm(forms.Form):
     def __init__(self, *args, admin_site=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if admin_site is not None:
-            field = self.fields["order"]
-            field.widget = AutocompleteSelect(Chargeback._meta.get_field("order"), admin_site)
-            field.widget.choices = field.choices
+            use_order_picker(self.fields["order"], Chargeback._meta.get_field("order"), admin_site)
 
 
 class LiftSanctionForm(forms.Form):
@@ -238,9 +261,9 @@ class ChargebackAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def add_view(self, request, form_url="", extra_context=None):
-        initial = {"order": request.GET["order"]} if request.GET.get("order", "").isdigit() else {}
         form = ChargebackRecordForm(
-            request.POST if request.method == "POST" else None, initial=initial, admin_site=self.admin_site
+            request.POST if request.method == "POST" else None, initial=order_initial(request),
+            admin_site=self.admin_site,
         )
         return service_add_view(
             self, request, form=form, form_url=form_url, extra_context=extra_context,

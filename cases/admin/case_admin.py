@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from backoffice.admin_site import order_initial
 from cases import services
 from cases.admin.case_list import AssigneeFilter, CaseListColumns, OverdueFilter, StateFilter
 from cases.admin.case_page import case_page_context
@@ -80,11 +81,9 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     # --- add: through services.case_create -----------------------------------------------
 
     def add_view(self, request, form_url="", extra_context=None):
-        initial = {}
-        if request.GET.get("order", "").isdigit():
-            initial["order"] = request.GET["order"]
         form = CaseCreateForm(
-            request.POST if request.method == "POST" else None, initial=initial, admin_site=self.admin_site
+            request.POST if request.method == "POST" else None, initial=order_initial(request),
+            admin_site=self.admin_site,
         )
         return service_add_view(
             self, request, form=form, fieldsets=ADD_FIELDSETS, form_url=form_url, extra_context=extra_context,

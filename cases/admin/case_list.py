@@ -18,6 +18,10 @@ def state_badge(case: RefundCase) -> str:
     return format_html('<span class="rb-badge rb-state-{}">{}</span>', case.state, case.get_state_display())
 
 
+def flagged_badge(case: RefundCase) -> str:
+    return format_html('<span class="rb-flagged" title="{}">{}</span>', case.flag_reason or "Flagged", "Flagged")
+
+
 def short_duration(delta: timedelta) -> str:
     seconds = int(abs(delta.total_seconds()))
     days, rest = divmod(seconds, 86400)
@@ -117,7 +121,9 @@ class CaseListColumns:
             )
         if is_overdue(case, now=now):
             parts.append(format_html('<span class="rb-overdue">{}</span>', "Overdue"))
-            if case.flagged and case.flag_reason:
+        if case.flagged:
+            parts.append(flagged_badge(case))
+            if case.flag_reason:
                 parts.append(format_html('<div class="rb-quiet">{}</div>', case.flag_reason))
         return mark_safe(" ".join(parts)) if parts else "—"  # noqa: S308 - every part is escaped above
 

@@ -160,12 +160,9 @@ def _forms_for(options, *, case, decision, retry: dict | None, site_name: str) -
     for option in options:
         if not option.allowed:
             continue
-        form_class = TRANSITION_FORMS[option.name]
-        if retry and retry.get("action") == option.name:
-            form = form_class(retry.get("data") or {}, case=case, decision=decision, prefix=option.name)
-            form.is_valid()  # shows the field errors of the rejected attempt next to its fields
-        else:
-            form = form_class(case=case, decision=decision, prefix=option.name)
+        form = _retry_form(
+            TRANSITION_FORMS[option.name], retry, option.name, case=case, decision=decision, prefix=option.name
+        )
         cards.append(
             ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BUTTON_STYLE.get(option.name, ""))
         )
@@ -175,7 +172,7 @@ def _forms_for(options, *, case, decision, retry: dict | None, site_name: str) -
 def _retry_form(form_class, retry: dict | None, action: str, **kwargs):
     if retry and retry.get("action") == action:
         form = form_class(retry.get("data") or {}, **kwargs)
-        form.is_valid()
+        form.is_valid()  # shows the field errors of the rejected attempt next to its fields
         return form
     return form_class(**kwargs)
 
@@ -186,6 +183,8 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
     decision = case.evaluate(as_of=now)
     options = transition_options(case=case, user=request.user)
     snapshot = case.decision or {}
+    # Evidence holds the customer's screenshots and pasted logs: only people allowed to see it get it.
+    can_view_evidence = request.user.has_perm("cases.view_evidence")
     evidence = [
         EvidenceItem(
             item,
@@ -193,7 +192,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
             _url(site_name, "evidence_thumbnail", case.pk, item.pk) if item.file and item.is_image else "",
         )
         for item in case_evidence(case=case)
-    ]
+    ] if can_view_evidence else []
     return {
         "case": case,
         "now": now,
@@ -217,6 +216,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "evidence_form": EvidenceUploadForm(),
         "can_work": request.user.has_perm("cases.work_refundcase"),
         "can_add_evidence": request.user.has_perm("cases.add_evidence"),
+        "can_view_evidence": can_view_evidence,
         "urls": {
             "comment": _url(site_name, "comment", case.pk),
             "assign": _url(site_name, "assign", case.pk),

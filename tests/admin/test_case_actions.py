@@ -208,3 +208,18 @@ def test_it_refuses_actions_to_staff_without_case_permissions(s0, outsider):
     assert client.post(act_url(case, "approve"), {"approve-expected_state": "requested"}).status_code == 403
     assert client.post(case_url(case, "comment"), {"comment": "hi"}).status_code == 403
     assert RefundCase.objects.get(pk=case.pk).state == "requested"
+
+
+def test_it_grants_as_many_bonus_days_from_the_page_as_the_service_allows(s0, agent):
+    from cases.services import MAX_BONUS_DAYS
+
+    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"))
+    client = client_for(agent)
+    response = post_action(client, case, "extend", {"bonus_days": str(MAX_BONUS_DAYS + 1)})
+    assert RefundCase.objects.get(pk=case.pk).state == "requested"
+    form = next(card.form for card in response.context["actions"] if card.option.name == "extend")
+    assert "bonus_days" in form.errors  # the rejected value is shown back next to its field
+    post_action(client, case, "extend", {"bonus_days": str(MAX_BONUS_DAYS)})
+    case.refresh_from_db()
+    assert case.state == "resolved"
+    assert case.order.subscription.extension_days == 3 + MAX_BONUS_DAYS

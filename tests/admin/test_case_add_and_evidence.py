@@ -145,3 +145,21 @@ def test_it_labels_orders_in_the_picker_with_customer_and_amount(s0, agent):
     assert response.status_code == 200
     assert response.json()["results"] == [
         {"id": str(order.pk), "text": f"#{order.number} · picker@example.com · 19.90 USD"}]
+
+
+def test_it_shows_evidence_on_the_case_page_only_to_those_who_may_view_it(s0, agent):
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    case = open_case(s0, reason="other")
+    evidence_add(case=case, kind="screenshot", actor=agent, from_customer=True, text="PASTED-ROUTER-PASSWORD hunter2",
+                 upload=SimpleUploadedFile("s.png", png(), content_type="image/png"))
+    reader = make_user("rita")
+    reader.user_permissions.add(Permission.objects.get(codename="view_refundcase", content_type__app_label="cases"))
+    response = client_for(reader).get(case_url(case))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert response.context["evidence"] == []
+    assert "PASTED-ROUTER-PASSWORD" not in html and 'id="evidence"' not in html
+    assert "PASTED-ROUTER-PASSWORD" in client_for(agent).get(case_url(case)).content.decode()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.models import RefundCase
-from tests.admin.conftest import client_for, open_case
+from tests.admin.conftest import case_url, client_for, open_case
 
 
 def listed(response) -> set[str]:
@@ -42,8 +42,15 @@ def test_it_flags_overdue_and_flagged_cases(s0, agent, changelist_url):
     on_time = open_case(s0, reason="other")
     client = client_for(agent)
     html = client.get(changelist_url).content.decode()
-    assert html.count('class="rb-overdue"') == 2
+    # Late is overdue; flagged is only flagged (amber), with the reason, not "Overdue".
+    assert html.count('class="rb-overdue"') == 1
+    assert html.count('<span class="rb-flagged" title="Customer sent evidence">Flagged</span>') == 1
     assert "Customer sent evidence" in html
+    late_page = client.get(case_url(late)).content.decode()
+    assert 'class="rb-overdue"' in late_page and 'class="rb-flagged"' not in late_page
+    flagged_page = client.get(case_url(flagged)).content.decode()
+    assert 'class="rb-overdue"' not in flagged_page
+    assert '<span class="rb-flagged" title="Customer sent evidence">Flagged</span>' in flagged_page
     assert listed(client.get(changelist_url, {"overdue": "yes"})) == {late.number, flagged.number}
     assert listed(client.get(changelist_url, {"overdue": "no"})) == {on_time.number}
 

@@ -72,14 +72,23 @@ def test_it_lifts_a_sanction_only_for_a_manager_with_a_note(s1, agent, manager):
     assert "already lifted" in response.content.decode()
 
 
-def test_it_requires_a_reason_to_restrict_a_customer(s0, manager):
-    customer = make_order(s0).customer
+def test_it_keeps_a_chargeback_sanction_on_the_customer_when_the_customer_is_edited(s1, agent, manager):
+    from orders.services import chargeback_record
+
+    order = make_order(s1, purchased_at=recent(48))
+    chargeback_record(order=order, actor=agent, amount="59.99", opened_at=recent(1))
+    customer = Customer.objects.get(pk=order.customer_id)
+    reason = customer.restriction_reason
+    assert customer.restricted_from_ordering and reason
     url = reverse("admin:orders_customer_change", args=[customer.pk])
-    data = {"storefront": str(s0.pk), "email": customer.email, "name": "", "phone": "",
-            "restricted_from_ordering": "on", "restriction_reason": ""}
-    response = client_for(manager).post(url, data)
-    assert response.status_code == 200 and "restriction_reason" in response.context["adminform"].form.errors
-    assert not Customer.objects.get(pk=customer.pk).restricted_from_ordering
+    response = client_for(manager).get(url)
+    assert "restricted_from_ordering" not in response.context["adminform"].form.fields
+    data = {"storefront": str(s1.pk), "email": customer.email, "name": "Renamed", "phone": "",
+            "restriction_reason": ""}
+    assert client_for(manager).post(url, data).status_code == 302
+    customer.refresh_from_db()
+    assert customer.name == "Renamed"
+    assert customer.restricted_from_ordering and customer.restriction_reason == reason
 
 
 def test_it_edits_policy_versions_with_exclusions_checked_by_the_model(s0, manager, agent):
