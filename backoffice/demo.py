@@ -23,6 +23,7 @@ from cases.models import RefundCase
 from cases.states import DenyReason, State
 from cases.sweeps import sweep_deadlines
 from orders.models import Customer, Order, Plan, Storefront, Subscription
+from orders.services import chargeback_record
 
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
 ORDER_PREFIX = "DEMO-"
@@ -484,22 +485,10 @@ class _Builder:
             self.order(storefront, purchased=self.ago(days=14), months=6)
             self.order(storefront, purchased=self.ago(days=45), months=12, method="crypto")
         order = self.order(self.s1, purchased=self.ago(days=10), months=12)
-        self.chargeback = _record_chargeback(order=order, actor=self.carla, opened_at=self.ago(days=2),
-                                             now=self.ago(days=1))
-
-
-def _record_chargeback(*, order: Order, actor: User, opened_at: datetime, now: datetime) -> bool:
-    """S1-CHARGEBACK without prior contact, when the chargeback service is installed."""
-    try:
-        from orders import services as order_services
-    except ImportError:
-        return False
-    record = getattr(order_services, "chargeback_record", None)
-    if record is None:
-        return False
-    record(order=order, actor=actor, amount=order.amount, opened_at=opened_at,
-           processor_reference="dp_demo_CB1", now=now)
-    return True
+        # S1-CHARGEBACK without prior contact: the order's subscription is suspended, its customer restricted.
+        chargeback_record(order=order, actor=self.carla, amount=order.amount, opened_at=self.ago(days=2),
+                          processor_reference="dp_demo_CB1", now=self.ago(days=1))
+        self.chargeback = True
 
 
 def login_block(logins: Iterable[tuple[Login, bool]], *, url: str = ADMIN_URL) -> str:

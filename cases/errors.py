@@ -16,7 +16,6 @@ class Code:
     REFERENCE_REQUIRED = "reference_required"
     ALREADY_DONE = "already_done"
     INVALID_INPUT = "invalid_input"
-    CUSTOMER_RESTRICTED = "customer_restricted"
 
 
 MESSAGES = {
@@ -32,7 +31,6 @@ MESSAGES = {
     Code.REFERENCE_REQUIRED: "The payout reference is required.",
     Code.ALREADY_DONE: "Someone else already changed this case (it is now {state}); reload the page.",
     Code.INVALID_INPUT: "{why}",
-    Code.CUSTOMER_RESTRICTED: "{why}",
 }
 
 

@@ -168,6 +168,12 @@ class CommentForm(forms.Form):
     )
 
 
+class ReasonForm(forms.Form):
+    reason = forms.ChoiceField(choices=Reason.choices)
+    outage_hours = forms.CharField(required=False, label="Outage hours", help_text="For server outages.")
+    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— Unassigned —")
 

@@ -540,9 +540,14 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
 
 
 def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
+    """Hand the case to someone who can work it (or to nobody)."""
     now = now or timezone.now()
     if not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    if assignee is not None and not (assignee.is_active and assignee.has_perm("cases.work_refundcase")):
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"{assignee.get_username()} cannot work refund cases, so cannot be assigned one."
+        )
     with transaction.atomic():
         locked = lock_case(case, now)
         locked.assignee = assignee

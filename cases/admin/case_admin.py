@@ -42,7 +42,7 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
         "assignee_name",
     ]
     list_display_links = ["case_number"]
-    list_filter = [StateFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter]
+    list_filter = [StateFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter, "statutory_override"]
     search_fields = ["=number", "=order__number", "order__customer__email"]
     search_help_text = "Case number, order number or customer e-mail."
     list_per_page = 50

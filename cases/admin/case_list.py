@@ -140,7 +140,10 @@ class CaseListColumns:
         value, currency = case_display_amount(case)
         if value is None:
             return "—"
-        label = "approved" if case.approved_amount is not None else "policy"
+        if case.statutory_override:  # S1-STATUTORY: set apart wherever approvals are listed
+            label = "statutory override"
+        else:
+            label = "approved" if case.approved_amount is not None else "policy"
         return format_html('{} {} <span class="rb-quiet">{}</span>', f"{value:.2f}", currency, label)
 
     @admin.display(description="Assignee", ordering="assignee__username")

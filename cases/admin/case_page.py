@@ -9,7 +9,7 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm
+from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
     TransitionOption,
@@ -19,6 +19,7 @@ from cases.selectors import (
     other_cases_on_order,
     transition_options,
 )
+from cases.states import State
 from orders.models import Subscription
 from policies.engine import Decision, Outcome, add_business_days
 from policies.selectors import clause_texts
@@ -213,6 +214,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "evidence": evidence,
         "comment_form": _retry_form(CommentForm, retry, "comment"),
         "assign_form": AssignForm(initial={"assignee": case.assignee_id}),
+        "reason_form": ReasonForm(initial={"reason": case.reason, "outage_hours": case.outage_hours}),
+        "can_set_reason": request.user.has_perm("cases.work_refundcase")
+        and case.state in (State.REQUESTED, State.EVIDENCE_REQUESTED),
         "evidence_form": EvidenceUploadForm(),
         "can_work": request.user.has_perm("cases.work_refundcase"),
         "can_add_evidence": request.user.has_perm("cases.add_evidence"),
@@ -220,6 +224,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "urls": {
             "comment": _url(site_name, "comment", case.pk),
             "assign": _url(site_name, "assign", case.pk),
+            "reason": _url(site_name, "reason", case.pk),
             "evidence": _url(site_name, "evidence_add", case.pk),
             "order": reverse(f"{site_name}:orders_order_change", args=[case.order_id]),
         },

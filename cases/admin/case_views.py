@@ -19,7 +19,7 @@ from cases import services
 from cases.admin.transitions import RUNNERS
 from cases.errors import CaseActionError
 from cases.evidence import evidence_add, evidence_thumbnail
-from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm
+from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import Evidence, RefundCase
 from cases.selectors import TRANSITION_LABELS
 
@@ -60,6 +60,7 @@ class CaseViewsMixin:
             path("<int:pk>/act/<str:name>/", view(self.transition_view), name="%s_%s_act" % info),
             path("<int:pk>/comment/", view(self.comment_view), name="%s_%s_comment" % info),
             path("<int:pk>/assign/", view(self.assign_view), name="%s_%s_assign" % info),
+            path("<int:pk>/reason/", view(self.reason_view), name="%s_%s_reason" % info),
             path("<int:pk>/evidence/add/", view(self.evidence_add_view), name="%s_%s_evidence_add" % info),
             path(
                 "<int:pk>/evidence/<int:evidence_id>/thumbnail/",
@@ -161,6 +162,24 @@ class CaseViewsMixin:
             return self._refuse(request, pk, error.message)
         who = case.assignee.get_username() if case.assignee else "nobody"
         messages.success(request, f"Case {case.number} is now assigned to {who}.")
+        return self._back(pk)
+
+    def reason_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form))
+        try:
+            case = services.case_set_reason(
+                case=case, actor=request.user, reason=form.cleaned_data["reason"],
+                outage_hours=form.cleaned_data["outage_hours"], note=form.cleaned_data["note"],
+                expected_state=request.POST.get("expected_state") or None,
+            )
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message)
+        messages.success(request, f"Case {case.number}: reason set to {case.get_reason_display().lower()}.")
         return self._back(pk)
 
     def evidence_add_view(self, request, pk: int):

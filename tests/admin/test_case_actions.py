@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.urls import reverse
+
 from cases.models import CaseEvent, RefundCase
 from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case
 
@@ -165,6 +167,15 @@ def test_it_approves_on_statutory_rights_for_a_manager_only(s1, agent, manager):
     post_action(client_for(manager), case, "approve_statutory", {"amount": "5.00", "basis": "EU law"})
     case.refresh_from_db()
     assert case.state == "approved" and case.statutory_override
+
+    # Marked as an override wherever it is shown: the case page, the list, and a list filter.
+    page = client_for(manager).get(case_url(case)).content.decode()
+    assert "statutory override" in page and "EU law" in page
+    listed = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=1")
+    assert case.number in listed.content.decode()
+    assert "5.00 USD <span class=\"rb-quiet\">statutory override</span>" in listed.content.decode()
+    plain = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=0")
+    assert case.number not in plain.content.decode()
 
 
 def test_it_withdraws_an_open_case(s0, agent):

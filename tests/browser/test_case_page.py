@@ -21,23 +21,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def migrated_rows_back(django_db_setup, django_db_blocker):
-    """Put the migrations' rows (groups, storefronts, policies) back once the module is done.
-
-    A live-server test is transactional, and its teardown flushes every table; tests that read the
-    shipped policies outside a transaction would otherwise find them gone.
-    """
-    yield
-    from django.db import connections
-
-    with django_db_blocker.unblock():
-        for connection in connections.all():
-            contents = getattr(connection, "_test_serialized_contents", None)
-            if contents:
-                connection.creation.deserialize_db_from_string(contents)
-
-
 @pytest.fixture
 def page(monkeypatch):
     from playwright.sync_api import sync_playwright

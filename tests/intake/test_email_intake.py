@@ -68,3 +68,22 @@ def test_it_opens_emailed_cases_with_the_reason_still_to_confirm(s0):
     case = intake_email(storefront=s0, sender="kim@example.com", subject="Refund Request",
                         body=f"#{order.number}", received_at=at("2026-01-02 08:00")).case
     assert case.reason == "other" and case.reason_confirmed is False
+
+
+def test_it_finds_the_marker_anywhere_in_the_subject(s0):
+    order = make_order(s0, email="kim@example.com")
+    result = intake_email(storefront=s0, sender="kim@example.com",
+                          subject=f"Re: Refund Request - order #{order.number}", body="Please.",
+                          received_at=at("2026-01-02 08:00"))
+    assert result.case is not None and result.case.order == order
+
+
+def test_it_only_matches_orders_of_the_mailbox_storefront(s0, s1, mailoutbox, django_capture_on_commit_callbacks):
+    """Order numbers are unique per storefront only: a smarters-pro order mailed to s0 is unknown there."""
+    other = make_order(s1, email="kim@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = intake_email(storefront=s0, sender="kim@example.com", subject="Refund Request",
+                              body=f"order {other.number}")
+    assert result.case is None and result.replied
+    assert RefundCase.objects.count() == 0
+    assert mailoutbox[0].from_email == "IPTV Smarters Pro <support@iptvsmarterspro.org>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import importlib
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,8 +15,7 @@ from hypothesis import strategies as st
 
 from orders.models import Storefront
 from policies.engine import Facts, FixAttempt, Policy, decide
-from policies.models import Clause
-from tests.policies.conftest import policy_of
+from policies.models import PolicyVersion
 
 UTC = UTC
 SLUGS = ("iptv-smarters-pro", "smarters-pro")
@@ -27,16 +27,21 @@ REASONS = ("technical_issue", "setup_difficulty", "intermittent_streams", "chang
            "adult_channels_missing", "server_outage", "not_delivered", "duplicate_payment", "other")
 TWO_DECIMALS = re.compile(r"^\d+\.\d{2}$")
 FAST = settings(max_examples=200, deadline=None)
-# Ordered with the database tests, before any transactional test flushes the migrated policies away.
-pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
-def shipped(django_db_setup, django_db_blocker) -> tuple[dict[str, Policy], frozenset[str]]:
-    """The migrated policies (read once: the properties themselves touch no database) and clause IDs."""
-    with django_db_blocker.unblock():
-        policies = {slug: policy_of(Storefront.objects.get(slug=slug)) for slug in SLUGS}
-        clause_ids = frozenset(Clause.objects.values_list("clause_id", flat=True))
+def shipped() -> tuple[dict[str, Policy], frozenset[str]]:
+    """The policies and clause IDs exactly as the data migration ships them, built without a database.
+
+    The properties touch no database, so nothing here depends on what other tests left in it.
+    """
+    shipped_data = importlib.import_module("policies.migrations.0002_shipped_policies")
+    policies = {}
+    for data in shipped_data.VERSIONS:
+        fields = {key: value for key, value in data.items() if key != "storefront"}
+        version = PolicyVersion(storefront=Storefront(slug=data["storefront"]), **fields)
+        policies[data["storefront"]] = version.to_policy()
+    clause_ids = frozenset(clause_id for clause_id, *_ in shipped_data.CLAUSES)
     return policies, clause_ids
 
 
