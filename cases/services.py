@@ -22,6 +22,7 @@ from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import OPEN_STATES, Channel, DenyReason, Reason, State
 from orders.models import Extension, Order, Subscription
 from policies.engine import CENT, PAYMENT_METHODS, Outcome, add_business_days
+from policies.facts_json import MAX_OUTAGE_HOURS
 from policies.selectors import policy_for_order
 
 PERMISSION_NAMES = {
@@ -172,9 +173,6 @@ def parse_money(value) -> Decimal:
     if not valid:
         raise CaseActionError(Code.AMOUNT_INVALID)
     return amount.quantize(CENT)
-
-
-MAX_OUTAGE_HOURS = Decimal("999999.9")  # RefundCase.outage_hours: 7 digits, 1 decimal
 
 
 def _parse_outage_hours(value) -> Decimal:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import services
+from cases.errors import CaseActionError
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
@@ -100,10 +101,11 @@ def _act(case: RefundCase, now: datetime) -> str | None:
 
 
 def _expire(case: RefundCase, step, now: datetime) -> bool:
-    if services.transition_error(case=case, user=None, name=step.name) is not None:
-        logger.warning("Case %s is past its deadline but %s is not possible", case.number, step.name)
+    try:
+        services.run_transition(case.pk, None, step, now=now, expected_state=case.state)
+    except CaseActionError as refused:
+        logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, step.name, refused)
         return False
-    services.run_transition(case.pk, None, step, now=now, expected_state=case.state)
     return True
 
 

@@ -226,8 +226,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
 
     # H-DUPLICATE: the customer was charged twice; refund the duplicate whatever the dates.
     if facts.reason == "duplicate_payment":
-        return made.refund(
-            remainder,
+        return made.refund_remainder(
             ("H-DUPLICATE",),
             "This order was a duplicate charge, so it is refunded in full.",
         )
@@ -239,8 +238,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if facts.reason == "server_outage" and policy.outage_guarantee_hours is not None:
         if facts.outage_hours > policy.outage_guarantee_hours:
             lost_days = days_for_hours(facts.outage_hours)
-            return made.refund(
-                remainder,
+            return made.refund_remainder(
                 (policy.clause("OUTAGE"),),
                 f"The service was unavailable for more than {policy.outage_guarantee_hours} hours "
                 f"because of a server-side problem, so you may choose a full refund of "
@@ -258,15 +256,13 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if policy.used_on_delivery:
         delivered = facts.delivered_at is not None and facts.delivered_at <= facts.requested_at
         if not delivered:
-            return made.refund(
-                remainder,
+            return made.refund_remainder(
                 (policy.clause("USED-ON-DELIVERY"),),
                 "The access details had not been sent when the refund was requested, so the service "
                 "was never used and is refunded in full.",
             )
         if policy.discretion_after_delivery:
-            return made.refund(
-                remainder,
+            return made.refund_remainder(
                 (policy.clause("DISCRETION"), policy.clause("USED-ON-DELIVERY")),
                 "The access details were already sent, so the service counts as used; a manager may "
                 f"still grant a partial or full refund of up to {money(remainder, facts.currency)}.",
@@ -310,8 +306,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         hours = policy.full_refund_window_hours
         prefix = "The issue could not be resolved within the fix window, and the" if fix_clauses else "The"
         if within:
-            return made.refund(
-                remainder,
+            return made.refund_remainder(
                 fix_clauses + (policy.clause("WINDOW"),),
                 f"{prefix} refund was requested within {hours} hours of purchase, so it is refunded in full.",
             )
@@ -327,13 +322,12 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         )
 
     if fix_clauses:
-        return made.refund(
-            remainder, fix_clauses, "The issue could not be resolved in time, so it is refunded in full."
+        return made.refund_remainder(
+            fix_clauses, "The issue could not be resolved in time, so it is refunded in full."
         )
 
     # A version with no rule switched on still owes a citation: the cap is the one rule that bounds it.
-    return made.refund(
-        remainder,
+    return made.refund_remainder(
         ("H-CAP",),
         "No clause of the policy settles this case; a manager decides, up to the refundable remainder.",
         outcome=Outcome.MANAGER_DISCRETION,
@@ -375,11 +369,9 @@ class _Maker:
     def no_money(self, outcome: str, clauses, explanation: str) -> Decision:
         return self._decision(outcome, None, clauses, explanation)
 
-    def refund(self, amount: Decimal, clauses, explanation: str, *, outcome: str = Outcome.FULL_REFUND, **extra):
-        remainder = self.facts.remainder
-        if amount > remainder:  # H-CAP
-            amount, clauses = remainder, tuple(clauses) + ("H-CAP",)
-        return self._decision(outcome, amount.quantize(CENT), clauses, explanation, **extra)
+    def refund_remainder(self, clauses, explanation: str, *, outcome: str = Outcome.FULL_REFUND, **extra):
+        """Everything still refundable: by construction never above the remainder (H-CAP)."""
+        return self._decision(outcome, self.facts.remainder, clauses, explanation, **extra)
 
     def prorated(self, clauses, explanation: str) -> Decision:
         amount = prorated_amount(self.facts)
