@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from io import StringIO
+from pathlib import Path
 
+from django.core.management import call_command
 from django.urls import reverse
-from django.utils import timezone
 
-from policies.simulator import simulate_one
 from tests.admin.conftest import client_for
 
 URL = "admin:policies_policyversion_simulate"
@@ -45,7 +47,16 @@ def test_it_answers_exactly_as_the_command_does(s0, s1, manager):
         "refunded_so_far": "5.00", "requested_at": "2026-01-03T10:00:00+00:00", "reason": "not_delivered",
         "fix_attempt": None, "outage_hours": 0, "as_of": "2026-01-03T10:00:00+00:00",
     }
-    expected = simulate_one(item, now=timezone.now())
+    out = StringIO()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(item, handle)
+    call_command("simulate_refund", handle.name, stdout=out)
+    Path(handle.name).unlink()
+    expected = json.loads(out.getvalue())
+    # SIMULATOR.md and CLAUSES.md: never delivered on smarters-pro → the whole remainder (30.00 − 5.00).
+    assert (expected["outcome"], expected["refund_amount"]) == ("full_refund", "25.00")
+    assert expected["clauses"] == ["S1-USED-ON-DELIVERY"]
+    assert expected["arrival_business_days"] == {"min": 3, "max": 10, "worst": 10}
     client = client_for(manager)
     response = client.post(reverse(URL), {"mode": "json", "raw_json": json.dumps([item, item])})
     assert response.context["ok"] is True
