@@ -6,20 +6,28 @@ rows; nothing of ours is mocked.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import override_settings
+from hypothesis import settings as hypothesis_settings
+from PIL import Image
 
 from cases.errors import CaseActionError
 from orders.models import Customer, Order, Plan, Storefront, Subscription
 
-UTC = UTC
+# CI replays the same examples every run: a red build names a failure anyone can reproduce.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -164,3 +172,27 @@ def race(action: Callable[[int], object], threads: int = 8) -> tuple[list[object
     assert not any(worker.is_alive() for worker in workers), "a thread is stuck"
     assert crashed == [], crashed
     return done, refused
+
+
+@pytest.fixture
+def media(settings, tmp_path) -> Path:
+    """Uploads go to a directory of the test's own, removed with it."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def image_bytes(fmt: str = "PNG", size=(64, 48), exif_orientation: int | None = None, noise: bool = False) -> bytes:
+    """A real image of ``fmt``, optionally with an EXIF orientation or incompressible pixels."""
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.new("RGB", size, color=(20, 120, 200))
+        image.putpixel((0, 0), (255, 0, 0))
+    out = BytesIO()
+    extra = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        extra["exif"] = exif
+    image.save(out, format=fmt, **extra)
+    return out.getvalue()

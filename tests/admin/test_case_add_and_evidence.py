@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,21 +14,16 @@ from PIL import Image
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, RefundCase
 from tests.admin.conftest import case_url, client_for, messages_of, open_case, recent
-from tests.conftest import make_order
+from tests.conftest import image_bytes, make_order
 
 ADD_URL = "admin:cases_refundcase_add"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("media")
 
 
 def png(size=(320, 200)) -> bytes:
-    out = BytesIO()
-    Image.new("RGB", size, color=(200, 40, 40)).save(out, format="PNG")
-    return out.getvalue()
+    return image_bytes("PNG", size=size)
 
 
 def add_form_data(order, **overrides) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from io import BytesIO
 from pathlib import Path
 
@@ -19,31 +18,13 @@ from cases.models import CaseEvent, Evidence
 from cases.states import State
 from cases.sweeps import sweep_deadlines
 from tests.cases import fresh, later, open_case
+from tests.conftest import image_bytes
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 LOG_BYTES = b"2026-01-01 10:05:12 login ok user=t0001 ip=203.0.113.9\n2026-01-01 10:06:40 stream 4K ok\n"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-def image_bytes(fmt: str = "PNG", size=(64, 48), exif_orientation: int | None = None, noise: bool = False) -> bytes:
-    if noise:
-        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    else:
-        image = Image.new("RGB", size, color=(20, 120, 200))
-        image.putpixel((0, 0), (255, 0, 0))
-    out = BytesIO()
-    extra = {}
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        extra["exif"] = exif
-    image.save(out, format=fmt, **extra)
-    return out.getvalue()
+pytestmark = pytest.mark.usefixtures("media")
 
 
 def upload(content: bytes, name: str = "screenshot.png", content_type: str = "") -> SimpleUploadedFile:
