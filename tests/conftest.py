@@ -23,6 +23,7 @@ from PIL import Image
 
 from cases.errors import CaseActionError
 from orders.models import Customer, Order, Plan, Storefront, Subscription
+from policies.models import PolicyVersion
 
 # CI replays the same examples every run: a red build names a failure anyone can reproduce.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -69,6 +70,19 @@ def s0(db) -> Storefront:
 def s1(db) -> Storefront:
     """Smarters Pro: CLAUSES.md file 001 (used on delivery, manager discretion)."""
     return Storefront.objects.get(slug="smarters-pro")
+
+
+@pytest.fixture
+def march_version(s1) -> PolicyVersion:
+    """S1-VERSIONING: a later smarters-pro text that also excludes server switches and pays faster."""
+    first = PolicyVersion.objects.get(storefront=s1, version="2025-12-05")
+    return PolicyVersion.objects.create(
+        storefront=s1, version="2026-03-01", effective_from=at("2026-03-01 00:00"), code="S1",
+        used_on_delivery=True, discretion_after_delivery=True,
+        exclusions={**first.exclusions, "server_switch": "S1-NOT-ELIGIBLE"},
+        arrival_card_min=2, arrival_card_max=5, arrival_card_worst=5,
+        arrival_other_min=2, arrival_other_max=5, arrival_other_worst=5,
+    )
 
 
 @pytest.fixture

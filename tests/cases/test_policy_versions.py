@@ -6,21 +6,7 @@ import pytest
 
 from cases import services
 from cases.errors import CaseActionError
-from policies.models import PolicyVersion
 from tests.conftest import at, make_order
-
-
-@pytest.fixture
-def march_version(s1) -> PolicyVersion:
-    """A later text of smarters-pro that also excludes server switches."""
-    first = PolicyVersion.objects.get(storefront=s1, version="2025-12-05")
-    return PolicyVersion.objects.create(
-        storefront=s1, version="2026-03-01", effective_from=at("2026-03-01 00:00"), code="S1",
-        used_on_delivery=True, discretion_after_delivery=True,
-        exclusions={**first.exclusions, "server_switch": "S1-NOT-ELIGIBLE"},
-        arrival_card_min=3, arrival_card_max=10, arrival_card_worst=10,
-        arrival_other_min=3, arrival_other_max=10, arrival_other_worst=10,
-    )
 
 
 def test_it_judges_each_case_by_the_version_of_its_purchase(s1, march_version, manager):

@@ -65,19 +65,6 @@ def test_it_states_three_to_ten_business_days_s1_arrival(p1, payment_method):
 # --- S1-VERSIONING -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def march_version(s1) -> PolicyVersion:
-    """A later text that also excludes server switches and pays faster."""
-    first = PolicyVersion.objects.get(storefront=s1, version="2025-12-05")
-    return PolicyVersion.objects.create(
-        storefront=s1, version="2026-03-01", effective_from=at("2026-03-01 00:00"), code="S1",
-        used_on_delivery=True, discretion_after_delivery=True,
-        exclusions={**first.exclusions, "server_switch": "S1-NOT-ELIGIBLE"},
-        arrival_card_min=2, arrival_card_max=5, arrival_card_worst=5,
-        arrival_other_min=2, arrival_other_max=5, arrival_other_worst=5,
-    )
-
-
 def test_it_judges_by_the_version_in_force_at_purchase_s1_versioning(s1, march_version):
     """S1-VERSIONING: purchased in March → the March text; the decision names it."""
     facts = make_facts(reason="server_switch", purchased_at=at("2026-03-15 10:00"),
