@@ -42,16 +42,6 @@ class Outcome:
     AWAITING_FIX = "awaiting_fix"
     RESOLVED = "resolved"
 
-    ALL = (
-        FULL_REFUND,
-        PARTIAL_REFUND,
-        REFUND_OR_EXTENSION,
-        MANAGER_DISCRETION,
-        DENY,
-        NEEDS_FIX_ATTEMPT,
-        AWAITING_FIX,
-        RESOLVED,
-    )
     # Outcomes under which money may move (the amount is then the most that may be refunded).
     REFUNDABLE = (FULL_REFUND, PARTIAL_REFUND, REFUND_OR_EXTENSION, MANAGER_DISCRETION)
 
