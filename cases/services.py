@@ -297,6 +297,8 @@ def case_request_evidence(
 
     def due(locked: RefundCase) -> None:
         step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
+        clause = policy_for_order(locked.order).evidence_clause
+        step.data = {"clauses": [clause] if clause else []}
 
     step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})

@@ -59,3 +59,11 @@ def test_it_explains_the_policy_when_approving_what_it_grants(
         services.case_approve(case=open_case(s0), actor=agent, now=NOW)
 
     assert "within 48 hours of purchase, so it is refunded in full" in mailoutbox[-1].body
+
+
+def test_it_cites_the_evidence_clause_of_each_storefronts_policy(s0, s1, agent):
+    """S0-EVIDENCE and S1-VERIFY: the request is logged under the clause that allows it."""
+    for storefront, clause in ((s0, "S0-EVIDENCE"), (s1, "S1-VERIFY")):
+        case = services.case_request_evidence(case=open_case(storefront), actor=agent,
+                                              message="Please send a screenshot.", now=NOW)
+        assert case.events.get(transition="request_evidence").data == {"clauses": [clause]}
