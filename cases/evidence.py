@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, Evidence, RefundCase
-from cases.services import lock_case
+from cases.services.base import lock_case
 from cases.states import CLOSED_STATES, State
 
 PNG, JPEG, WEBP, GIF = "image/png", "image/jpeg", "image/webp", "image/gif"

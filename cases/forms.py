@@ -11,7 +11,7 @@ from django.utils import timezone
 from backoffice.admin_site import use_order_picker
 from cases.models import Evidence, RefundCase
 from cases.selectors import assignable_users
-from cases.services import MAX_BONUS_DAYS
+from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
 from policies.engine import Decision, Outcome

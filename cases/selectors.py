@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from cases import services
+from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES
@@ -117,6 +117,6 @@ def transition_options(*, case: RefundCase, user) -> list[TransitionOption]:
     Pin ``case.as_of`` first so that all checks and the decision panel agree on one moment.
     """
     return [
-        TransitionOption(name=name, label=label, error=services.transition_error(case=case, user=user, name=name))
+        TransitionOption(name=name, label=label, error=transition_error(case=case, user=user, name=name))
         for name, label in STAFF_TRANSITIONS
     ]

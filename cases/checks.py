@@ -1,0 +1,42 @@
+"""Reads shared by the services and the admin: may this user take this transition now, and if not, why."""
+
+from __future__ import annotations
+
+from cases import conditions
+from cases.errors import CaseActionError, Code
+from cases.models import RefundCase
+
+PERMISSION_NAMES = {
+    conditions.can_work: "work refund cases",
+    conditions.can_approve: "approve refunds",
+    conditions.can_override: "statutory override",
+    conditions.can_pay: "mark refunds paid",
+}
+
+
+def transition_error(*, case: RefundCase, user, name: str) -> CaseActionError | None:
+    """Why ``user`` may not take transition ``name`` now, or ``None`` if they may.
+
+    ``user=None`` is the system (sweeps), which needs no permission.
+    """
+    meta = getattr(case, name)._django_fsm
+    if not meta.has_transition(case.state):
+        return CaseActionError(Code.WRONG_STATE, state=case.get_state_display().lower())
+    transition = meta.get_transition(case.state)
+    # The policy speaks first: "not on this storefront's policy" says more than "managers only".
+    for condition in transition.conditions:
+        if not condition(case):
+            return CaseActionError(Code.POLICY_BLOCKS, why=condition.why(case))
+    if user is not None and not transition.has_perm(case, user):
+        return _permission_error(case=case, user=user, permission=transition.permission)
+    return None
+
+
+def _permission_error(*, case: RefundCase, user, permission) -> CaseActionError:
+    if permission is conditions.can_pay and user.has_perm("cases.pay_refundcase"):
+        return CaseActionError(Code.FOUR_EYES)
+    if permission is conditions.can_approve and user.has_perm("cases.work_refundcase"):
+        return CaseActionError(Code.MANAGER_ONLY, why="S1-DISCRETION: the decision is at a manager's discretion")
+    if permission is conditions.can_override:
+        return CaseActionError(Code.MANAGER_ONLY, why="S1-STATUTORY")
+    return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))

@@ -1,0 +1,50 @@
+"""Every write to a refund case goes through here.
+
+Each service locks the case row, checks the actor and the policy (the same named conditions the
+admin uses to explain a blocked button), runs the FSM transition, saves, appends an event with the
+decision snapshot, and mails the customer only once the transaction has committed. The machinery is
+in ``base``; the services are grouped by what they do to a case.
+"""
+
+from cases.checks import transition_error
+from cases.errors import CaseActionError
+from cases.services.base import MAX_MONEY, Step, lock_case, parse_money, run_transition
+from cases.services.decisions import MAX_BONUS_DAYS, case_approve, case_approve_statutory, case_deny, case_extend
+from cases.services.opening import case_create, case_set_reason
+from cases.services.payouts import case_pay
+from cases.services.work import (
+    case_assign,
+    case_comment,
+    case_evidence_received,
+    case_fix_failed,
+    case_fix_succeeded,
+    case_request_evidence,
+    case_start_fix,
+    case_withdraw,
+)
+
+__all__ = [
+    "MAX_BONUS_DAYS",
+    "MAX_MONEY",
+    "CaseActionError",
+    "Step",
+    "case_approve",
+    "case_approve_statutory",
+    "case_assign",
+    "case_comment",
+    "case_create",
+    "case_deny",
+    "case_evidence_received",
+    "case_extend",
+    "case_fix_failed",
+    "case_fix_succeeded",
+    "case_pay",
+    "case_request_evidence",
+    "case_set_reason",
+    "case_start_fix",
+    "case_withdraw",
+    "lock_case",
+    "parse_money",
+    "run_transition",
+    "transition_error",
+]

@@ -1,0 +1,149 @@
+"""The machinery every case service runs on: lock, check, transition, snapshot, log, mail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.checks import transition_error
+from cases.errors import CaseActionError, Code
+from cases.events import mail_customer_after_commit, record_event
+from cases.models import CaseEvent, RefundCase
+from policies.engine import CENT
+from policies.facts_json import MAX_OUTAGE_HOURS
+
+
+def lock_case(case: RefundCase | int, now: datetime) -> RefundCase:
+    case_id = case if isinstance(case, int) else case.pk
+    # Lock the case row for the whole transaction: two people clicking at once (or a sweep and
+    # an agent) would otherwise both pass the checks against the same old state.
+    locked = RefundCase.objects.select_for_update(of=("self",)).select_related(
+        "order__storefront", "order__plan", "order__customer"
+    ).get(pk=case_id)
+    locked.as_of = now
+    return locked
+
+
+def seen(case: RefundCase | int, state: str, given: str | None = None) -> str | None:
+    """The state the caller expects: ``given`` if it said, else ``state`` as its copy showed it.
+
+    A caller who saw the case in ``state`` and finds it changed under the lock lost a race
+    (ALREADY_DONE); a caller who acted on a case it knew to be elsewhere gets WRONG_STATE.
+    """
+    if given is not None:
+        return given
+    if isinstance(case, RefundCase) and case.state != state:
+        return None
+    return state
+
+
+def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
+    if expected_state is not None and case.state != expected_state:
+        raise CaseActionError(Code.ALREADY_DONE, state=case.get_state_display().lower())
+    error = transition_error(case=case, user=actor, name=name)
+    if error is not None:
+        raise error
+
+
+@dataclass
+class Step:
+    """One transition as the services run it."""
+
+    name: str
+    kwargs: dict
+    comment: str = ""
+    visibility: str = CaseEvent.Visibility.INTERNAL
+    email: str | None = None
+    email_extra: dict | None = None
+    data: dict | None = None
+
+
+def run_transition(
+    case: RefundCase | int,
+    actor,
+    step: Step,
+    *,
+    now: datetime | None,
+    expected_state: str | None,
+    before: Callable[[RefundCase], None] | None = None,
+    after: Callable[[RefundCase], None] | None = None,
+) -> RefundCase:
+    """Lock, check, transition, snapshot the decision, save, log and mail: one staff or system action.
+
+    ``before`` validates input against the locked case (and may fill ``step``); ``after`` does the
+    action's other writes once the state has moved. Either may raise CaseActionError, which rolls
+    everything back.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = lock_case(case, now)
+        _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state)
+        if before is not None:
+            before(case)
+        from_state = case.state
+        getattr(case, step.name)(**step.kwargs)
+        # The decision the action was taken under: after the transition (a failed fix changes the
+        # facts) but before its side effects (a payout would otherwise read as "nothing left").
+        case.decision = case.evaluate(as_of=now).as_dict()
+        case.decided_at = now
+        if after is not None:
+            after(case)
+        case.save()
+        record_event(
+            case,
+            actor=actor,
+            kind=CaseEvent.Kind.TRANSITION,
+            transition=step.name,
+            from_state=from_state,
+            comment=step.comment,
+            visibility=step.visibility,
+            data=step.data,
+            now=now,
+        )
+        if step.email:
+            mail_customer_after_commit(case, step.email, **(step.email_extra or {}))
+    return case
+
+
+# --- input helpers ------------------------------------------------------------------------
+
+
+MAX_MONEY = Decimal("9999999999.99")  # orders.models.MONEY: 12 digits, 2 decimals
+
+
+def parse_money(value) -> Decimal:
+    """A positive amount of at most two decimals that the money columns can hold."""
+    try:
+        amount = Decimal(str(value).strip())
+        # quantize() itself raises InvalidOperation for huge exponents such as "1e30".
+        valid = amount.is_finite() and 0 < amount <= MAX_MONEY and amount == amount.quantize(CENT)
+    except (InvalidOperation, ValueError):
+        valid = False
+    if not valid:
+        raise CaseActionError(Code.AMOUNT_INVALID)
+    return amount.quantize(CENT)
+
+
+def parse_outage_hours(value) -> Decimal:
+    try:
+        hours = Decimal(str(value).strip())
+        valid = hours.is_finite() and 0 <= hours <= MAX_OUTAGE_HOURS and hours == hours.quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError):
+        valid = False
+    if not valid:
+        raise CaseActionError(
+            Code.INVALID_INPUT, why="Outage hours must be a number of hours, 0 or more, with at most one decimal."
+        )
+    return hours
+
+
+def required_text(value: str, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise CaseActionError(Code.NOTE_REQUIRED, what=what)
+    return text

@@ -1,0 +1,110 @@
+"""Opening a case and setting what it is about."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.errors import CaseActionError, Code
+from cases.events import mail_customer_after_commit, record_event
+from cases.models import CaseEvent, RefundCase
+from cases.services.base import lock_case, parse_outage_hours
+from cases.states import OPEN_STATES, Channel, Reason, State
+from orders.models import Order
+
+
+def case_create(
+    *,
+    order: Order,
+    reason: str,
+    requested_at: datetime | None = None,
+    description: str = "",
+    channel: str = "admin",
+    outage_hours: Decimal | int = 0,
+    actor=None,
+    assignee=None,
+    reason_confirmed: bool = True,
+    now: datetime | None = None,
+) -> RefundCase:
+    """Open a case on ``order``. Side effects: 'created' event, acknowledgement e-mail.
+
+    ``reason_confirmed=False`` for requests that came without a reason code (e-mail intake): no
+    refund or extension until an agent sets the reason (:func:`case_set_reason`).
+    """
+    now = now or timezone.now()
+    requested_at = requested_at or now
+    if not isinstance(requested_at, datetime) or timezone.is_naive(requested_at):
+        raise CaseActionError(Code.INVALID_INPUT, why="Give the request time with its time zone.")
+    if requested_at < order.purchased_at:
+        raise CaseActionError(Code.INVALID_INPUT, why="The request time is before the purchase time.")
+    if requested_at > now + timedelta(minutes=5):
+        raise CaseActionError(Code.INVALID_INPUT, why="The request time is in the future.")
+    if reason not in Reason.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown refund reason {reason!r}.")
+    if channel not in Channel.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown channel {channel!r}.")
+    outage_hours = parse_outage_hours(outage_hours)
+    case = RefundCase(
+        order=order,
+        reason=reason,
+        description=description,
+        channel=channel,
+        requested_at=requested_at,
+        outage_hours=outage_hours,
+        assignee=assignee,
+        reason_confirmed=reason_confirmed,
+    )
+    try:
+        with transaction.atomic():
+            case.decision = case.evaluate(as_of=now).as_dict()
+            case.decided_at = now
+            case.save()
+            record_event(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
+                    visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": channel, "reason": reason}, now=now)
+            mail_customer_after_commit(case, "received")
+    except IntegrityError:
+        open_case = RefundCase.objects.filter(order=order, state__in=OPEN_STATES).first()
+        if open_case is None:
+            raise
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"Order {order} already has an open case, {open_case.number}."
+        ) from None
+    return case
+
+
+def case_set_reason(
+    *, case, actor, reason: str, outage_hours=None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
+) -> RefundCase:
+    """Set (or confirm) the case's reason code, and its outage hours; the decision follows.
+
+    Only while nothing hangs on the old reason: a case awaiting a fix, or decided, keeps its reason.
+    """
+    now = now or timezone.now()
+    if reason not in Reason.values:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown reason {reason!r}.")
+    hours = None if outage_hours in (None, "") else parse_outage_hours(outage_hours)
+    if not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        if expected_state is not None and locked.state != expected_state:
+            raise CaseActionError(Code.ALREADY_DONE, state=locked.get_state_display().lower())
+        if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):
+            raise CaseActionError(Code.WRONG_STATE, state=locked.get_state_display().lower())
+        before = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
+        locked.reason = reason
+        if hours is not None:
+            locked.outage_hours = hours
+        locked.reason_confirmed = True
+        locked.forget_decision()
+        locked.decision = locked.evaluate(as_of=now).as_dict()
+        locked.decided_at = now
+        locked.save()
+        after = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
+        record_event(locked, actor=actor, kind=CaseEvent.Kind.REASON, comment=note.strip(), now=now,
+                     data={"from": before, "to": after})
+    return locked

@@ -1,0 +1,115 @@
+"""Working a case: fix attempts, evidence, comments, assignment, withdrawal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.errors import CaseActionError, Code
+from cases.events import mail_customer_after_commit, record_event
+from cases.models import CaseEvent, RefundCase
+from cases.services.base import Step, lock_case, required_text, run_transition, seen
+from cases.states import State
+from policies.selectors import policy_for_order
+
+
+def case_start_fix(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H)."""
+    now = now or timezone.now()
+
+    def window(locked: RefundCase) -> None:
+        hours = policy_for_order(locked.order).fix_window_hours
+        step.kwargs["deadline"] = now + timedelta(hours=hours)
+
+    step = Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
+                 email="fix_started")
+    return run_transition(
+        case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=window,
+    )
+
+
+def case_fix_succeeded(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
+    return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
+
+
+def case_fix_failed(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("fix_failed", {}, comment=note)
+    return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
+
+
+def case_request_evidence(
+    *, case, actor, message: str, now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """S0-EVIDENCE / S1-VERIFY: ask the customer; due after the storefront's evidence days."""
+    now = now or timezone.now()
+    message = required_text(message, "A message to the customer")
+
+    def due(locked: RefundCase) -> None:
+        step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
+        clause = policy_for_order(locked.order).evidence_clause
+        step.data = {"clauses": [clause] if clause else []}
+
+    step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
+                 email="evidence_requested", email_extra={"message": message})
+    return run_transition(
+        case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=due,
+    )
+
+
+def case_evidence_received(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    step = Step("evidence_received", {}, comment=note)
+    return run_transition(
+        case, actor, step, now=now, expected_state=seen(case, State.EVIDENCE_REQUESTED, expected_state),
+    )
+
+
+def case_withdraw(
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """The customer no longer wants the refund; possible from any open state."""
+    step = Step("withdraw", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="withdrawn")
+    return run_transition(case, actor, step, now=now, expected_state=expected_state)
+
+
+def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
+    now = now or timezone.now()
+    if actor is not None and not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    comment = required_text(comment, "A comment")
+    visibility = CaseEvent.Visibility.CUSTOMER if customer_visible else CaseEvent.Visibility.INTERNAL
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        event = record_event(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
+                        now=now)
+        if customer_visible:
+            mail_customer_after_commit(locked, "comment", comment=comment)
+    return event
+
+
+def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
+    """Hand the case to someone who can work it (or to nobody)."""
+    now = now or timezone.now()
+    if not actor.has_perm("cases.work_refundcase"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
+    if assignee is not None and not (assignee.is_active and assignee.has_perm("cases.work_refundcase")):
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"{assignee.get_username()} cannot work refund cases, so cannot be assigned one."
+        )
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee", "updated_at"])
+        record_event(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
+                comment=f"Assigned to {assignee.get_username()}" if assignee else "Unassigned", now=now)
+    return locked
