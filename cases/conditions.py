@@ -77,8 +77,8 @@ def fix_attempt_needed(case: RefundCase) -> bool:
 
 @explained(lambda case: "The fix window has not run out yet.")
 def fix_window_over(case: RefundCase) -> bool:
-    """S0-FIX-48H: the attempt is still pending and its deadline has passed."""
-    return case.fix_outcome == "pending" and case.fix_deadline is not None and _now(case) > case.fix_deadline
+    """S0-FIX-48H: the attempt is still pending and its deadline has come (at exactly 48 h it has run out)."""
+    return case.fix_outcome == "pending" and case.fix_deadline is not None and _now(case) >= case.fix_deadline
 
 
 @explained(lambda case: "The evidence request is not overdue after a reminder.")

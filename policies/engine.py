@@ -195,6 +195,32 @@ def hours_between(start: datetime, end: datetime) -> Decimal:
     return Decimal((end - start) / timedelta(hours=1))
 
 
+def outage_hours_bound(delivered_at: datetime | None, requested_at: datetime) -> Decimal:
+    """The most outage a customer can have had: the time they had the service before asking.
+
+    Never delivered, or delivered only after the request: no access to lose, so no outage.
+    """
+    if delivered_at is None or delivered_at >= requested_at:
+        return Decimal(0)
+    return hours_between(delivered_at, requested_at)
+
+
+def outage_hours_problem(*, outage_hours: Decimal, delivered_at: datetime | None, requested_at: datetime) -> str | None:
+    """Why ``outage_hours`` cannot be true for this order, or ``None``: the one wording of S0-OUTAGE's bound."""
+    if outage_hours <= 0:
+        return None
+    if delivered_at is None:
+        return "the order was never delivered, so it had no outage; give 0"
+    bound = outage_hours_bound(delivered_at, requested_at)
+    if outage_hours <= bound:
+        return None
+    shown = bound.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    return (
+        f"{outage_hours.normalize():f} hours is more than the {shown:f} hours between the delivery "
+        f"and the request"
+    )
+
+
 def money(amount: Decimal, currency: str) -> str:
     return f"{amount:.2f} {currency}"
 
@@ -221,13 +247,26 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             "This order was a duplicate charge, so it is refunded in full.",
         )
 
+    # S1-USED-ON-DELIVERY comes before S1-NOT-ELIGIBLE: the exclusions concern a delivered service,
+    # so an order whose access details were not sent by the request is refunded whatever the reason.
+    delivered = facts.delivered_at is not None and facts.delivered_at <= facts.requested_at
+    if policy.used_on_delivery and not delivered:
+        return made.refund_remainder(
+            (policy.clause("USED-ON-DELIVERY"),),
+            "The access details had not been sent when the refund was requested, so the service "
+            "was never used and is refunded in full.",
+        )
+
     excluding_clause = policy.exclusions.get(facts.reason)
     if excluding_clause:
         return made.deny((excluding_clause,), _EXCLUSION_TEXT.get(facts.reason, _EXCLUSION_DEFAULT))
 
     if facts.reason == "server_outage" and policy.outage_guarantee_hours is not None:
-        if facts.outage_hours > policy.outage_guarantee_hours:
-            lost_days = days_for_hours(facts.outage_hours)
+        # Input is checked against this bound (facts_json, case services); the cap keeps a record
+        # entered before the check, or an order whose delivery moved later, from buying extra days.
+        outage = min(facts.outage_hours, outage_hours_bound(facts.delivered_at, facts.requested_at))
+        if outage > policy.outage_guarantee_hours:
+            lost_days = days_for_hours(outage)
             return made.refund_remainder(
                 (policy.clause("OUTAGE"),),
                 f"The service was unavailable for more than {policy.outage_guarantee_hours} hours "
@@ -244,13 +283,6 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             )
 
     if policy.used_on_delivery:
-        delivered = facts.delivered_at is not None and facts.delivered_at <= facts.requested_at
-        if not delivered:
-            return made.refund_remainder(
-                (policy.clause("USED-ON-DELIVERY"),),
-                "The access details had not been sent when the refund was requested, so the service "
-                "was never used and is refunded in full.",
-            )
         if policy.discretion_after_delivery:
             return made.refund_remainder(
                 (policy.clause("DISCRETION"), policy.clause("USED-ON-DELIVERY")),
@@ -280,7 +312,8 @@ def decide(facts: Facts, policy: Policy) -> Decision:
                 (policy.clause("FIX-FIRST"),),
                 "The technical issue was resolved, so no refund is due.",
             )
-        if attempt.outcome == "pending" and hours_between(attempt.started_at, facts.as_of) <= window:
+        # S0-FIX-48H: at exactly 48 h the window has run out.
+        if attempt.outcome == "pending" and hours_between(attempt.started_at, facts.as_of) < window:
             ends = attempt.started_at + timedelta(hours=window)
             return made.no_money(
                 Outcome.AWAITING_FIX,

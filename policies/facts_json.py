@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from policies.engine import FIX_OUTCOMES, PAYMENT_METHODS, PLAN_MONTHS, REASONS, Facts, FixAttempt
+from policies.engine import (
+    FIX_OUTCOMES,
+    PAYMENT_METHODS,
+    PLAN_MONTHS,
+    REASONS,
+    Facts,
+    FixAttempt,
+    outage_hours_problem,
+)
 
 
 class FactsError(ValueError):
@@ -125,6 +133,9 @@ def parse_facts(obj: Any, *, now: datetime) -> Facts:
         raise FactsError("outage_hours: must be a number of hours, 0 or more")
     if outage_hours > MAX_OUTAGE_HOURS:
         raise FactsError(f"outage_hours: must be at most {MAX_OUTAGE_HOURS}")
+    problem = outage_hours_problem(outage_hours=outage_hours, delivered_at=delivered_at, requested_at=requested_at)
+    if problem:
+        raise FactsError(f"outage_hours: {problem}")
     as_of_raw = obj.get("as_of")
     as_of = now if as_of_raw is None else parse_datetime_value(as_of_raw, "as_of")
     return Facts(

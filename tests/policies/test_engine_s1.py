@@ -45,10 +45,9 @@ def test_it_leaves_delivered_cases_to_a_manager_s1_discretion(p1, reason):
     assert decision.extension_days is None
 
 
-@pytest.mark.parametrize("delivered_at", [None, at("2026-01-01 10:05")])
-def test_it_denies_a_change_of_mind_s1_not_eligible(p1, delivered_at):
-    """S1-NOT-ELIGIBLE: changed_mind is denied, delivered or not."""
-    decision = decide(make_facts(reason="changed_mind", delivered_at=delivered_at), p1)
+def test_it_denies_a_change_of_mind_s1_not_eligible(p1):
+    """S1-NOT-ELIGIBLE: changed_mind on a delivered order is denied."""
+    decision = decide(make_facts(reason="changed_mind", delivered_at=at("2026-01-01 10:05")), p1)
     assert decision.outcome == "deny"
     assert decision.refund_amount is None
     assert decision.arrival is None
@@ -144,7 +143,8 @@ def test_it_only_denies_when_nothing_is_left_to_refund_h_cap(db, slug, reason):
     ("slug", "facts_kwargs", "outcome"),
     [
         ("iptv-smarters-pro", {}, "full_refund"),  # S0-WINDOW
-        ("iptv-smarters-pro", {"reason": "server_outage", "outage_hours": "72"}, "refund_or_extension"),
+        ("iptv-smarters-pro", {"reason": "server_outage", "outage_hours": "72", "requested_at": at("2026-01-05 10:00")},
+         "refund_or_extension"),
         ("iptv-smarters-pro", {"delivered_at": None, "requested_at": at("2026-02-01 10:00")}, "full_refund"),
         ("smarters-pro", {"delivered_at": None}, "full_refund"),
         ("smarters-pro", {}, "manager_discretion"),

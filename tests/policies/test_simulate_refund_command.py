@@ -105,7 +105,7 @@ def test_it_answers_an_array_with_an_array_in_the_same_order(db, tmp_path):
     items = [
         case(reason="setup_difficulty"),
         case(storefront="smarters-pro", currency="EUR", payment_method="paypal"),
-        case(reason="server_outage", outage_hours=49.5),
+        case(reason="server_outage", outage_hours=49.5, requested_at="2026-01-03T12:00:00Z"),
         case(requested_at="2026-01-03T10:00:01Z", price="59.99"),
         case(reason="technical_issue"),
     ]
