@@ -14,6 +14,16 @@ from cases.models import CaseEvent, RefundCase
 from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
 from orders.models import Order
+from policies.engine import outage_hours_problem
+
+
+def _check_outage_hours(*, order: Order, outage_hours: Decimal, requested_at: datetime) -> None:
+    """S0-OUTAGE: no more outage than the time the customer had the service before asking."""
+    subscription = getattr(order, "subscription", None)
+    delivered_at = subscription.delivered_at if subscription is not None else None
+    problem = outage_hours_problem(outage_hours=outage_hours, delivered_at=delivered_at, requested_at=requested_at)
+    if problem:
+        raise CaseActionError(Code.INVALID_INPUT, why=f"Outage hours: {problem}.")
 
 
 def case_create(
@@ -47,6 +57,7 @@ def case_create(
     if channel not in Channel.values:
         raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown channel {channel!r}.")
     outage_hours = parse_outage_hours(outage_hours)
+    _check_outage_hours(order=order, outage_hours=outage_hours, requested_at=requested_at)
     case = RefundCase(
         order=order,
         reason=reason,
@@ -98,6 +109,7 @@ def case_set_reason(
         before = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
         locked.reason = reason
         if hours is not None:
+            _check_outage_hours(order=locked.order, outage_hours=hours, requested_at=locked.requested_at)
             locked.outage_hours = hours
         locked.reason_confirmed = True
         locked.forget_decision()

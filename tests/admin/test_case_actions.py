@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.urls import reverse
 
 from cases.models import CaseEvent, RefundCase
-from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case
+from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case, recent
 
 
 def post_action(client, case, action: str, data: dict | None = None, *, expected_state: str | None = None):
@@ -151,8 +151,12 @@ def test_it_pays_with_the_orders_method_by_default_and_asks_why_for_another(s0, 
     assert "re_1" in response.content.decode()
 
 
+# Bought four days ago, asked an hour ago: a 60-hour outage fits between delivery and request (S0-OUTAGE).
+SINCE_OUTAGE = {"order_kwargs": {"purchased_at": recent(96)}, "requested_at": recent(1)}
+
+
 def test_it_extends_a_long_outage_instead_of_refunding(s0, agent):
-    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"))
+    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"), **SINCE_OUTAGE)
     post_action(client_for(agent), case, "extend", {"bonus_days": "3", "note": "Sorry."})
     case.refresh_from_db()
     assert case.state == "resolved"
@@ -224,7 +228,7 @@ def test_it_refuses_actions_to_staff_without_case_permissions(s0, outsider):
 def test_it_grants_as_many_bonus_days_from_the_page_as_the_service_allows(s0, agent):
     from cases.services import MAX_BONUS_DAYS
 
-    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"))
+    case = open_case(s0, reason="server_outage", outage_hours=Decimal("60"), **SINCE_OUTAGE)
     client = client_for(agent)
     response = post_action(client, case, "extend", {"bonus_days": str(MAX_BONUS_DAYS + 1)})
     assert RefundCase.objects.get(pk=case.pk).state == "requested"

@@ -22,6 +22,8 @@ from tests.conftest import at, make_order
 PURCHASED = at("2026-01-01 10:00")
 WITHIN_WINDOW = at("2026-01-02 09:00")  # 23 h after purchase
 PRICE = Decimal("59.99")
+# Bought early enough that a 100-hour outage fits before a request at WITHIN_WINDOW (S0-OUTAGE's bound).
+BEFORE_OUTAGE = at("2025-12-28 10:00")
 
 
 def open_case(

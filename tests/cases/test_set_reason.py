@@ -8,7 +8,7 @@ from cases import services
 from cases.errors import CaseActionError, Code
 from cases.intake import intake_email
 from cases.models import CaseEvent
-from tests.cases import WITHIN_WINDOW, fresh, later
+from tests.cases import BEFORE_OUTAGE, WITHIN_WINDOW, fresh, later
 from tests.conftest import make_order
 
 NOW = later(WITHIN_WINDOW, hours=1)
@@ -56,8 +56,8 @@ def test_it_refunds_once_the_agent_confirms_other(s0, agent):
 
 def test_it_sets_the_outage_hours_with_the_reason(s0, agent):
     """S0-OUTAGE needs the hours: an e-mailed outage becomes a refund-or-extension decision."""
-    case = services.case_set_reason(case=emailed_case(s0), actor=agent, reason="server_outage",
-                                    outage_hours="60", now=NOW)
+    case = services.case_set_reason(case=emailed_case(s0, purchased_at=BEFORE_OUTAGE), actor=agent,
+                                    reason="server_outage", outage_hours="60", now=NOW)
 
     assert case.decision["outcome"] == "refund_or_extension" and case.decision["extension_days"] == 3
 

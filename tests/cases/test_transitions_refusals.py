@@ -11,7 +11,7 @@ from cases.errors import Code
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES, State
 from tests.cases import (
-    PURCHASED,
+    BEFORE_OUTAGE,
     WITHIN_WINDOW,
     assert_refused,
     drive,
@@ -58,7 +58,7 @@ def case_ready_for(name: str, s0, s1, agent, manager) -> RefundCase:
     """A case on which ``name`` is allowed for a manager who did not approve it."""
     state, _ = ACTIONS[name]
     if name == "extend":
-        return open_case(s0, reason="server_outage", outage_hours=72)
+        return open_case(s0, reason="server_outage", outage_hours=72, purchased_at=BEFORE_OUTAGE)
     if name == "approve_statutory":
         return open_case(s1, reason="changed_mind")
     case = open_case(s0, reason=reason_for(name, state))
@@ -312,7 +312,7 @@ def test_it_refuses_a_second_open_case_on_one_order(s0, agent, mailoutbox, djang
 
 
 def test_it_opens_a_case_with_its_created_event(s0, agent, mailoutbox, django_capture_on_commit_callbacks):
-    order = make_order(s0, purchased_at=PURCHASED)
+    order = make_order(s0, purchased_at=BEFORE_OUTAGE)
 
     with django_capture_on_commit_callbacks(execute=True):
         case = services.case_create(order=order, reason="server_outage", outage_hours="72.5", channel="email",

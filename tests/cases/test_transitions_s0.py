@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 
 from cases import services
-from cases.errors import Code
+from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent
 from cases.states import State
 from orders.models import Extension
@@ -24,7 +25,7 @@ from tests.cases import (
     open_case,
     transitions,
 )
-from tests.conftest import at
+from tests.conftest import at, make_order
 
 S0_FROM = "IPTV Smarters Pro <support@iptvsmarterspro.org>"
 # 2026-01-10 10:00 is 8 d 23 h 55 min after delivery: 9 started days used of 90, 81 left.
@@ -158,11 +159,25 @@ def test_it_waits_while_the_fix_window_is_open(s0, agent):
 
     error = assert_refused(lambda: services.case_approve(case=case, actor=agent, now=at("2026-01-02 12:00")),
                            case, Code.POLICY_BLOCKS)
-    at_deadline = assert_refused(lambda: services.case_approve(case=case, actor=agent, now=at("2026-01-04 10:00")),
+    last_minute = assert_refused(lambda: services.case_approve(case=case, actor=agent, now=at("2026-01-04 09:59")),
                                  case, Code.POLICY_BLOCKS)
 
     assert error.message.startswith("The fix window is still open for 46 h 00 min (S0-FIX-48H, S0-FIX-FIRST)")
-    assert "0 h 00 min" in at_deadline.message
+    assert "0 h 01 min" in last_minute.message
+
+
+def test_it_allows_a_refund_at_exactly_48_hours_after_the_fix_started_s0_fix_48h(s0, agent):
+    """S0-FIX-48H reading: at exactly 48 h the window has run out; the sweep may also close it then."""
+    case = open_case(s0, reason="technical_issue")
+    started = at("2026-01-02 10:00")
+    case = services.case_start_fix(case=case, actor=agent, now=started)
+    deadline = started + timedelta(hours=48)
+
+    approved = services.case_approve(case=case, actor=agent, now=deadline)
+
+    assert approved.state == State.APPROVED
+    assert approved.approved_amount == PRICE
+    assert approved.decision["clauses"] == ["S0-FIX-48H", "S0-WINDOW"]
 
 
 @pytest.mark.parametrize(
@@ -326,12 +341,19 @@ def test_it_refuses_a_bad_bonus(s0, agent, bonus):
 
 
 def test_it_refuses_to_extend_a_subscription_never_delivered(s0, agent):
-    case = open_case(s0, reason="server_outage", outage_hours=72, requested_at=OUTAGE_REQUEST, delivered_at=None)
+    """A never-delivered order had no outage: the case cannot claim one, so there is nothing to extend."""
+    order = make_order(s0, delivered_at=None)
+    with pytest.raises(CaseActionError) as refused:
+        services.case_create(order=order, reason="server_outage", outage_hours=72, requested_at=OUTAGE_REQUEST,
+                             now=OUTAGE_REQUEST)
+    assert refused.value.code == Code.INVALID_INPUT
+    assert refused.value.message == "Outage hours: the order was never delivered, so it had no outage; give 0."
+    assert not order.cases.exists()
 
+    case = open_case(s0, reason="server_outage", requested_at=OUTAGE_REQUEST, order=order)
     error = assert_refused(lambda: services.case_extend(case=case, actor=agent, now=later(OUTAGE_REQUEST, hours=1)),
-                           case, Code.INVALID_INPUT)
-
-    assert error.message == "The order has no delivered subscription to extend."
+                           case, Code.POLICY_BLOCKS)
+    assert "S0-NO-INTERMITTENT" in error.message
     assert not Extension.objects.exists()
 
 

@@ -9,7 +9,16 @@ import pytest
 from cases import services
 from cases.errors import Code
 from cases.states import State
-from tests.cases import PRICE, WITHIN_WINDOW, assert_refused, last_event, later, mail_names, open_case
+from tests.cases import (
+    BEFORE_OUTAGE,
+    PRICE,
+    WITHIN_WINDOW,
+    assert_refused,
+    last_event,
+    later,
+    mail_names,
+    open_case,
+)
 from tests.conftest import at
 
 S1_FROM = "Smarters Pro <support@smarters-pro.net>"
@@ -96,7 +105,7 @@ def test_it_refuses_an_ineligible_reason_citing_the_clause(s1, agent, manager):
 
 
 def test_it_denies_an_ineligible_reason_citing_the_clause(s1, agent):
-    case = open_case(s1, reason="changed_mind", delivered_at=None)
+    case = open_case(s1, reason="changed_mind")
 
     denied = services.case_deny(case=case, actor=agent, reason="policy_exclusion", now=NOW)
 
@@ -204,7 +213,7 @@ def test_it_has_no_fix_first_rule(s1, agent):
 
 
 def test_it_has_no_outage_extension(s1, agent):
-    case = open_case(s1, reason="server_outage", outage_hours=100)
+    case = open_case(s1, reason="server_outage", outage_hours=100, purchased_at=BEFORE_OUTAGE)
 
     error = assert_refused(lambda: services.case_extend(case=case, actor=agent, bonus_days=3, now=NOW), case,
                            Code.POLICY_BLOCKS)
