@@ -11,8 +11,9 @@ from policies.models import Clause, PolicyVersion
 FIELDSETS = [
     ("Version (S1-VERSIONING)", {
         "fields": ["storefront", "version", "effective_from", "code", "text"],
-        "description": "A case is judged by the version in force at purchase time. To change a policy "
-                       "that cases already used, save it as a new version with a later start.",
+        "description": "A case is judged by the version in force at purchase time. To change a policy, "
+                       "save it as a new version starting from now on, after every existing version; "
+                       "a version in force keeps its start.",
     }),
     ("Refund window (S0-WINDOW, S0-PARTIAL)", {"fields": ["full_refund_window_hours", "prorate_after_window"]}),
     ("Technical issues (S0-FIX-FIRST, S0-FIX-48H)", {"fields": ["fix_first", "fix_window_hours"]}),

@@ -1,5 +1,8 @@
+from __future__ import annotations
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from policies.engine import REASONS, ArrivalWindow, Policy
 
@@ -86,6 +89,7 @@ class PolicyVersion(models.Model):
         return orders.exists()
 
     def clean(self) -> None:
+        stored = None
         if self.pk is not None:
             stored = PolicyVersion.objects.select_related("storefront").get(pk=self.pk)
             changed = [f.name for f in self._meta.concrete_fields if getattr(stored, f.attname) != getattr(self, f.attname)]
@@ -95,6 +99,7 @@ class PolicyVersion(models.Model):
                     "Refund cases were already judged by this version, so it cannot change. "
                     "Use 'Save as new' with a new label and a later start instead."
                 )
+        self._check_start(stored, now=timezone.now())
         if not isinstance(self.exclusions, dict):
             raise ValidationError({"exclusions": "Give an object mapping reason codes to clause IDs."})
         unknown = sorted(set(self.exclusions) - set(REASONS))
@@ -104,6 +109,37 @@ class PolicyVersion(models.Model):
         if uncited:
             # An exclusion is only as good as the clause it cites to the customer.
             raise ValidationError({"exclusions": f"Name the clause that excludes: {', '.join(uncited)}."})
+
+    def _check_start(self, stored: PolicyVersion | None, *, now) -> None:
+        """S1-VERSIONING: a start never reaches back over purchases another version already judged.
+
+        A version in force keeps its start; a new one (or a moved future one) starts from now on, and a
+        new one after every version of its storefront, so the version of a past purchase never changes.
+        """
+        if self.effective_from is None or self.storefront_id is None:
+            return  # the field's own "required" error says it
+        moved = stored is None or (stored.effective_from, stored.storefront_id) != (
+            self.effective_from, self.storefront_id)
+        if not moved:
+            return
+        if stored is not None and stored.effective_from <= now:
+            raise ValidationError({"effective_from": (
+                f"This version has been in force since {_moment(stored.effective_from)}, so its start (and "
+                f"storefront) cannot change. Use 'Save as new' with a new label and a later start instead."
+            )})
+        if self.effective_from < now:
+            raise ValidationError({"effective_from": (
+                f"A policy version cannot start in the past: choose a start from now on "
+                f"(it is now {_moment(now)}). Orders already bought keep the version they were bought under."
+            )})
+        if stored is None:
+            latest = (PolicyVersion.objects.filter(storefront_id=self.storefront_id)
+                      .order_by("-effective_from").first())
+            if latest is not None and self.effective_from <= latest.effective_from:
+                raise ValidationError({"effective_from": (
+                    f"A new version must start after every version of this storefront; the latest, "
+                    f"{latest.version}, starts {_moment(latest.effective_from)}."
+                )})
 
     def to_policy(self) -> Policy:
         return Policy(
@@ -125,6 +161,10 @@ class PolicyVersion(models.Model):
             statutory_override=self.statutory_override,
             evidence_clause=self.evidence_clause,
         )
+
+
+def _moment(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
 
 
 class Clause(models.Model):

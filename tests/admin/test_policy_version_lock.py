@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from policies.models import PolicyVersion
 from policies.selectors import policy_version_for
@@ -59,7 +60,7 @@ def test_it_changes_the_policy_through_a_new_version_in_the_admin(s1, manager):
     version.refresh_from_db()
     assert version.arrival_card_max == 10
 
-    start = version.effective_from + timedelta(days=400)
+    start = (timezone.now() + timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
     created = client.post(url, form_data(
         version, version="2027-01-10", arrival_card_max=8, arrival_card_worst=8, _saveasnew="Save as new",
         effective_from_0=start.strftime("%Y-%m-%d"), effective_from_1="00:00:00",
