@@ -10,6 +10,7 @@ PERMISSION_NAMES = {
     conditions.can_work: "work refund cases",
     conditions.can_approve: "approve refunds",
     conditions.can_override: "statutory override",
+    conditions.can_extend: "work refund cases",
     conditions.can_pay: "mark refunds paid",
 }
 
@@ -32,11 +33,25 @@ def transition_error(*, case: RefundCase, user, name: str) -> CaseActionError | 
     return None
 
 
-def _permission_error(*, case: RefundCase, user, permission) -> CaseActionError:
+def extension_error(*, case: RefundCase, user, bonus_days: int) -> CaseActionError | None:
+    """Why ``user`` may not extend by the lost days plus ``bonus_days``, or ``None``."""
+    if conditions.can_extend(case, user, bonus_days):
+        return None
+    return _permission_error(case=case, user=user, permission=conditions.can_extend, bonus_days=bonus_days)
+
+
+def _permission_error(*, case: RefundCase, user, permission, bonus_days: int = 0) -> CaseActionError:
     if permission is conditions.can_pay and user.has_perm("cases.pay_refundcase"):
         return CaseActionError(Code.FOUR_EYES)
     if permission is conditions.can_approve and user.has_perm("cases.work_refundcase"):
         return CaseActionError(Code.MANAGER_ONLY, why="S1-DISCRETION: the decision is at a manager's discretion")
+    if permission is conditions.can_extend and user.has_perm("cases.work_refundcase"):
+        lost = conditions.extension_days_asked(case)
+        days = f"{lost} lost day(s)" + (f" + {bonus_days} bonus day(s)" if bonus_days else "")
+        limit = case.order.storefront.extension_limit_days
+        return CaseActionError(
+            Code.MANAGER_ONLY, why=f"S0-OUTAGE: {days} is more than this storefront's extension limit of {limit} days"
+        )
     if permission is conditions.can_override:
         return CaseActionError(Code.MANAGER_ONLY, why="S1-STATUTORY")
     return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))

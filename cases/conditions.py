@@ -127,6 +127,28 @@ def can_approve(case: RefundCase, user) -> bool:
     return True
 
 
+def extension_days_asked(case: RefundCase, bonus_days: int = 0) -> int:
+    """S0-OUTAGE: the lost days the decision counts plus the bonus the agent adds."""
+    return (_decision(case).extension_days or 0) + bonus_days
+
+
+def extension_over_limit(case: RefundCase, bonus_days: int = 0) -> bool:
+    return extension_days_asked(case, bonus_days) > case.order.storefront.extension_limit_days
+
+
+def can_extend(case: RefundCase, user, bonus_days: int = 0) -> bool:
+    """Agents extend up to the storefront's limit; longer extensions are a manager's, like discretionary refunds.
+
+    The FSM asks without a bonus (the page, before the click: the lost days alone may be over the
+    limit); the service asks again with the bonus given.
+    """
+    if not user.has_perm("cases.work_refundcase"):
+        return False
+    if extension_over_limit(case, bonus_days):
+        return user.has_perm("cases.approve_exception")
+    return True
+
+
 def can_override(case: RefundCase, user) -> bool:
     return user.has_perm("cases.approve_exception")
 

@@ -110,8 +110,12 @@ class ExtendForm(TransitionForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         lost = self.decision.extension_days
+        limit = self.case.order.storefront.extension_limit_days
         if lost is not None:
-            self.fields["bonus_days"].help_text = f"Added on top of the {lost} lost day(s) (S0-OUTAGE)."
+            self.fields["bonus_days"].help_text = (
+                f"Added on top of the {lost} lost day(s), at most {MAX_BONUS_DAYS} (S0-OUTAGE). "
+                f"More than {limit} days in all needs a support manager."
+            )
 
 
 class PayForm(TransitionForm):

@@ -269,9 +269,12 @@ class RefundCase(FSMModelMixin, models.Model):
         self._record_approval(amount=amount, by=by, at=at, note="", statutory_basis=basis)
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.RESOLVED,
-                conditions=[conditions.reason_confirmed, conditions.extension_offered], permission=conditions.can_work)
+                conditions=[conditions.reason_confirmed, conditions.extension_offered], permission=conditions.can_extend)
     def extend(self) -> None:
-        """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money."""
+        """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money.
+
+        Over the storefront's extension limit (lost + bonus days) only a manager may (``can_extend``).
+        """
         self.resolution = Resolution.EXTENDED
         self.next_deadline = None
         self.clear_flag()

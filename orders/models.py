@@ -19,6 +19,10 @@ class Storefront(models.Model):
     four_eyes = models.BooleanField(
         default=True, help_text="H-FOUR-EYES: the user who approved a refund may not also mark it paid."
     )
+    extension_limit_days = models.PositiveIntegerField(
+        default=30,
+        help_text="S0-OUTAGE: an extension of more days (lost days plus bonus) needs a support manager.",
+    )
     evidence_due_days = models.PositiveIntegerField(
         default=7, help_text="Days a customer has to send requested evidence before a reminder goes out."
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from cases.checks import extension_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, parse_money, required_text, run_transition
@@ -71,7 +72,7 @@ def case_approve_statutory(
     return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
 
 
-MAX_BONUS_DAYS = 366  # a bonus period, not a free subscription; also keeps the day counters in range
+MAX_BONUS_DAYS = 30  # a bonus period, not a free subscription: a month at most, whoever grants it
 
 
 def case_extend(
@@ -86,6 +87,10 @@ def case_extend(
         )
 
     def add_days(locked: RefundCase) -> None:
+        # The FSM checked the lost days alone; the bonus may take the extension over the limit.
+        refused = extension_error(case=locked, user=actor, bonus_days=bonus_days)
+        if refused is not None:
+            raise refused
         # Locked after the case, as everywhere: a chargeback may be suspending this subscription.
         subscription = Subscription.objects.select_for_update().filter(order_id=locked.order_id).first()
         if subscription is None or subscription.delivered_at is None:
