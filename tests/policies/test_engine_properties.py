@@ -101,6 +101,7 @@ def facts(draw) -> Facts:
     )
 
 
+@pytest.mark.clause("H-CAP")
 @FAST
 @given(case=facts(), slug=st.sampled_from(SLUGS))
 def test_it_keeps_every_amount_between_zero_and_the_remainder_in_cents(shipped, case, slug):
@@ -126,6 +127,7 @@ def test_it_moves_money_only_under_a_refunding_outcome(shipped, case, slug):
         assert decision.refund_amount > 0  # H-FULL-LABEL: a 0.00 refund is a denial
 
 
+@pytest.mark.clause("H-FULL-LABEL", "H-CAP")
 @FAST
 @given(case=facts(), slug=st.sampled_from(SLUGS))
 def test_it_labels_full_and_partial_refunds_by_the_remainder_h_full_label(shipped, case, slug):
@@ -178,6 +180,7 @@ def test_it_ignores_the_offset_the_datetimes_are_written_in(shipped, case, slug,
     assert decide(moved, policy) == decide(case, policy)
 
 
+@pytest.mark.clause("S0-PARTIAL")
 @FAST
 @given(delivered=month_edges(), used=st.timedeltas(min_value=timedelta(days=3), max_value=timedelta(days=27)),
        plan_months=st.sampled_from((1, 3, 6, 12)), zone=offsets)
