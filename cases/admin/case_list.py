@@ -76,7 +76,7 @@ class StateFilter(admin.SimpleListFilter):
 class NeedsManagerFilter(admin.SimpleListFilter):
     """Cases only a manager can settle: discretionary decisions and what exceeds an agent's limits."""
 
-    title = "needs a manager"
+    title = "queue"
     parameter_name = "manager"
 
     def lookups(self, request, model_admin):
