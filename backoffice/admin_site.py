@@ -111,7 +111,7 @@ class BackofficeAdminSite(admin.AdminSite):
     def tools_for(self, request) -> list[Tool]:
         """The agent's queues and the manager's tools, first thing on the index page."""
         from cases.models import RefundCase
-        from cases.selectors import open_cases_for, overdue_q
+        from cases.selectors import needs_manager_q, open_cases_for, overdue_q
         from cases.states import OPEN_STATES
 
         user = request.user
@@ -125,6 +125,8 @@ class BackofficeAdminSite(admin.AdminSite):
                 Tool("Overdue or flagged", f"{cases_url}?overdue=yes&state=open", overdue, alert=overdue > 0),
                 Tool("Unassigned open cases", f"{cases_url}?assigned=nobody&state=open",
                      open_cases.filter(assignee__isnull=True).count()),
+                Tool("Needs a manager", f"{cases_url}?manager=yes&state=open",
+                     RefundCase.objects.filter(needs_manager_q()).count()),
             ]
         if user.has_perm("cases.add_refundcase"):
             tools.append(Tool("Open a refund case", reverse(f"{self.name}:cases_refundcase_add")))

@@ -22,9 +22,17 @@ from cases.states import (
     State,
 )
 from orders.models import MONEY
-from policies.engine import Decision, Facts, FixAttempt
+from policies.engine import Decision, Facts, FixAttempt, Outcome
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+
+
+def decision_needs_manager(decision: dict | None) -> bool:
+    """Whether a decision snapshot leaves the case to a manager: a discretionary outcome
+    (S1-DISCRETION, or no clause settles it), or a decision the engine marks as beyond what an
+    agent may grant (``needs_manager``, e.g. an extension over the storefront's limit)."""
+    decision = decision or {}
+    return decision.get("outcome") == Outcome.MANAGER_DISCRETION or decision.get("needs_manager") is True
 
 
 def new_case_number() -> str:
@@ -74,6 +82,10 @@ class RefundCase(FSMModelMixin, models.Model):
 
     decision = models.JSONField(default=dict, blank=True, help_text="The last policy decision, as a snapshot.")
     decided_at = models.DateTimeField(null=True, blank=True)
+    needs_manager = models.BooleanField(
+        default=False, editable=False,
+        help_text="The last decision leaves the case to a manager (kept in step with the snapshot on save).",
+    )
 
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
     deny_reason = models.CharField(max_length=32, choices=DenyReason.choices, blank=True)
@@ -117,10 +129,20 @@ class RefundCase(FSMModelMixin, models.Model):
             models.Index(fields=["-requested_at"], name="case_requested_desc"),  # the queue's order
             models.Index(fields=["state", "next_deadline"]),
             models.Index(fields=["assignee", "state"]),
+            # The managers' queue: few rows, read on every index page.
+            models.Index(fields=["state", "next_deadline"], condition=Q(needs_manager=True),
+                         name="case_needs_manager"),
         ]
 
     def __str__(self) -> str:
         return self.number
+
+    def save(self, *args, **kwargs):
+        self.needs_manager = decision_needs_manager(self.decision)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "decision" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "needs_manager"}
+        super().save(*args, **kwargs)
 
     # --- facts and decisions ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
-from cases.states import OPEN_STATES
+from cases.states import OPEN_STATES, UNDECIDED_STATES
 
 # The transitions staff take by hand, in the order the case page offers them. The sweeps' own
 # transitions (fix_window_expired, evidence_expired) are never offered.
@@ -43,6 +43,11 @@ def is_overdue(case: RefundCase, *, now: datetime) -> bool:
     A flag is a different signal (the customer answered, a chargeback came in): it is shown on its own.
     """
     return case.next_deadline is not None and case.next_deadline < now
+
+
+def needs_manager_q() -> Q:
+    """Undecided cases whose last decision leaves them to a manager (the column mirrors the snapshot)."""
+    return Q(needs_manager=True, state__in=list(UNDECIDED_STATES))
 
 
 def case_list_queryset() -> QuerySet[RefundCase]:

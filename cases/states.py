@@ -1,5 +1,7 @@
 from django.db import models
 
+from policies.engine import FIX_OUTCOME_LABELS, REASON_LABELS
+
 
 class State(models.TextChoices):
     REQUESTED = "requested", "Requested"
@@ -18,17 +20,8 @@ UNDECIDED_STATES = (State.REQUESTED, State.AWAITING_FIX, State.EVIDENCE_REQUESTE
 CLOSED_STATES = (State.DENIED, State.PAID, State.RESOLVED, State.WITHDRAWN)
 
 
-class Reason(models.TextChoices):
-    TECHNICAL_ISSUE = "technical_issue", "Technical issue"
-    SETUP_DIFFICULTY = "setup_difficulty", "Cannot set up own device"
-    INTERMITTENT_STREAMS = "intermittent_streams", "Channels freeze or buffer"
-    CHANGED_MIND = "changed_mind", "Changed mind"
-    SERVER_SWITCH = "server_switch", "Wants to switch servers"
-    ADULT_CHANNELS_MISSING = "adult_channels_missing", "Adult channels missing"
-    SERVER_OUTAGE = "server_outage", "Server outage"
-    NOT_DELIVERED = "not_delivered", "Access never delivered"
-    DUPLICATE_PAYMENT = "duplicate_payment", "Charged twice"
-    OTHER = "other", "Other"
+# Declared once, by the engine that reads them; the model's choices only mirror them.
+Reason = models.TextChoices("Reason", [(code.upper(), (code, label)) for code, label in REASON_LABELS.items()])
 
 
 class Channel(models.TextChoices):
@@ -40,10 +33,9 @@ class Channel(models.TextChoices):
     ADMIN = "admin", "Entered by staff"
 
 
-class FixOutcome(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RESOLVED = "resolved", "Resolved"
-    UNRESOLVED = "unresolved", "Unresolved"
+FixOutcome = models.TextChoices(
+    "FixOutcome", [(code.upper(), (code, label)) for code, label in FIX_OUTCOME_LABELS.items()]
+)
 
 
 class DenyReason(models.TextChoices):

@@ -15,9 +15,9 @@ from django.utils import timezone
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
-from cases.services import parse_money
 from cases.states import OPEN_STATES
 from orders.models import Chargeback, Customer, Order, Subscription
+from policies.money import MoneyError, parse_money
 from policies.selectors import policy_for_order
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -47,7 +47,10 @@ def chargeback_record(
     now = now or timezone.now()
     if actor is None or not actor.has_perm("orders.add_chargeback"):
         raise CaseActionError(Code.NO_PERMISSION, permission="record chargebacks")
-    amount = parse_money(amount)
+    try:
+        amount = parse_money(amount)
+    except MoneyError:
+        raise CaseActionError(Code.AMOUNT_INVALID) from None
     reference = (processor_reference or "").strip()
     if len(reference) > Chargeback._meta.get_field("processor_reference").max_length:
         raise _invalid("The processor reference is too long (120 characters at most).")

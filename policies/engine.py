@@ -2,7 +2,7 @@
 
 Pure Python on purpose: no ORM, no clock, no settings. The FSM conditions, the admin's decision
 panel, the simulator and the customer e-mails all call :func:`decide`, so a clause is written
-once, here, and cited by its ID from ``shared/policies/CLAUSES.md``.
+once, here, and cited by its ID (the clauses are described in ``docs/policies.md``).
 """
 
 from __future__ import annotations
@@ -15,21 +15,25 @@ from decimal import ROUND_DOWN, Decimal
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
-REASONS = (
-    "technical_issue",
-    "setup_difficulty",
-    "intermittent_streams",
-    "changed_mind",
-    "server_switch",
-    "adult_channels_missing",
-    "server_outage",
-    "not_delivered",
-    "duplicate_payment",
-    "other",
-)
+# Every reason code and fix outcome, with the words people see: the case model's choices, the
+# simulator's form and the facts JSON all read these, so a new code is added here and nowhere else.
+REASON_LABELS = {
+    "technical_issue": "Technical issue",
+    "setup_difficulty": "Cannot set up own device",
+    "intermittent_streams": "Channels freeze or buffer",
+    "changed_mind": "Changed mind",
+    "server_switch": "Wants to switch servers",
+    "adult_channels_missing": "Adult channels missing",
+    "server_outage": "Server outage",
+    "not_delivered": "Access never delivered",
+    "duplicate_payment": "Charged twice",
+    "other": "Other",
+}
+REASONS = tuple(REASON_LABELS)
 PAYMENT_METHODS = ("card", "paypal", "crypto", "bank_transfer", "other")
 PLAN_MONTHS = (1, 3, 6, 12)
-FIX_OUTCOMES = ("pending", "resolved", "unresolved")
+FIX_OUTCOME_LABELS = {"pending": "Pending", "resolved": "Resolved", "unresolved": "Unresolved"}
+FIX_OUTCOMES = tuple(FIX_OUTCOME_LABELS)
 
 
 class Outcome:
@@ -172,7 +176,7 @@ def period_end(delivered_at: datetime, plan_months: int) -> datetime:
 
 
 def prorated_amount(facts: Facts) -> Decimal:
-    """CLAUSES.md "Proration": any started day counts as used; rounded down to the cent."""
+    """docs/policies.md "Proration": any started day counts as used; rounded down to the cent."""
     if facts.delivered_at is None:
         return facts.price.quantize(CENT)
     delivered = facts.delivered_at.astimezone(UTC)
@@ -229,7 +233,7 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def decide(facts: Facts, policy: Policy) -> Decision:
-    """Apply ``policy`` to ``facts``. The first rule that settles the case wins; see CLAUSES.md."""
+    """Apply ``policy`` to ``facts``. The first rule that settles the case wins; see docs/policies.md."""
     remainder = facts.remainder
     made = _Maker(facts, policy)
 

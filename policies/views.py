@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from orders.models import Storefront
-from policies.engine import FIX_OUTCOMES, PAYMENT_METHODS, PLAN_MONTHS, REASONS
+from policies.engine import FIX_OUTCOME_LABELS, PAYMENT_METHODS, PLAN_MONTHS, REASON_LABELS
 from policies.selectors import clause_texts
 from policies.simulator import simulate_one, simulate_text
 
@@ -44,10 +44,10 @@ class SimulatorForm(forms.Form):
     delivered_at = _text(help_text="Empty: never delivered.")
     refunded_so_far = _text(initial="0.00")
     requested_at = _text(help_text=DATETIME_HELP)
-    reason = _text(widget=_select(REASONS), initial="technical_issue")
+    reason = _text(widget=forms.Select(choices=list(REASON_LABELS.items())), initial="technical_issue")
     fix_started_at = _text(label="Fix attempt started at", help_text="Empty: no fix attempt.")
     fix_outcome = _text(label="Fix attempt outcome", widget=forms.Select(
-        choices=[("", "—")] + [(o, o) for o in FIX_OUTCOMES]))
+        choices=[("", "—")] + list(FIX_OUTCOME_LABELS.items())))
     outage_hours = _text(initial="0")
     as_of = _text(label="As of", help_text="When the decision is taken. Empty: now.")
 

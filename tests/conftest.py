@@ -62,13 +62,13 @@ def fast_password_hashing():
 
 @pytest.fixture
 def s0(db) -> Storefront:
-    """IPTV Smarters Pro: CLAUSES.md file 000 (48 h window, fix first, proration)."""
+    """IPTV Smarters Pro: docs/policies.md file 000 (48 h window, fix first, proration)."""
     return Storefront.objects.get(slug="iptv-smarters-pro")
 
 
 @pytest.fixture
 def s1(db) -> Storefront:
-    """Smarters Pro: CLAUSES.md file 001 (used on delivery, manager discretion)."""
+    """Smarters Pro: docs/policies.md file 001 (used on delivery, manager discretion)."""
     return Storefront.objects.get(slug="smarters-pro")
 
 

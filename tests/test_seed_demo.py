@@ -50,6 +50,7 @@ def test_it_puts_cases_in_every_state():
     assert resolutions == {"fixed", "extended"}
 
 
+@pytest.mark.clause("S0-NO-SETUP", "S1-NOT-ELIGIBLE", "S0-NO-INTERMITTENT", "H-DUPLICATE", "H-CAP")
 def test_it_covers_the_interesting_policy_outcomes():
     run_seed()
     now = timezone.now()

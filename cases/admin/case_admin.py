@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import F
 from django.http import HttpResponseRedirect
 
 from backoffice.admin_site import order_initial
 from cases import services
-from cases.admin.case_list import AssigneeFilter, CaseListColumns, OverdueFilter, StateFilter
+from cases.admin.case_list import (
+    AssigneeFilter,
+    CaseListColumns,
+    NeedsManagerFilter,
+    OverdueFilter,
+    StateFilter,
+    case_number_fragment,
+)
 from cases.admin.case_page import case_page_context
 from cases.admin.case_views import CaseViewsMixin
 from cases.admin.service_add import service_add_view
@@ -42,12 +50,16 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
         "assignee_name",
     ]
     list_display_links = ["case_number"]
-    list_filter = [StateFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter, "statutory_override"]
+    list_filter = [
+        StateFilter, NeedsManagerFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter,
+        "statutory_override",
+    ]
     search_fields = ["=number", "=order__number", "order__customer__email"]
-    search_help_text = "Case number, order number or customer e-mail."
+    search_help_text = "Case number (or part of it), order number or customer e-mail."
     list_per_page = 50
     show_full_result_count = False
-    ordering = ["-requested_at"]
+    # The queue: the nearest deadline first (cases waiting on nothing after them), then the newest request.
+    ordering = [F("next_deadline").asc(nulls_last=True), "-requested_at"]
     fieldsets = DETAIL_FIELDSETS
     change_form_template = "admin/cases/refundcase/change_form.html"
     add_form_template = "admin/change_form.html"
@@ -73,7 +85,13 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Order numbers are often pasted with the "#" they are displayed with.
-        return super().get_search_results(request, queryset, search_term.strip().lstrip("#"))
+        term = search_term.strip().lstrip("#")
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        fragment = case_number_fragment(term)
+        if fragment is not None:
+            # Agents read out or type only part of a case number ("KX7Q" for RC-KX7QM2PA).
+            results = results | queryset.filter(number__contains=fragment)
+        return results, may_have_duplicates
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, extra_context={"title": "Refund cases", **(extra_context or {})})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.contrib import admin
@@ -10,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from cases.models import RefundCase
-from cases.selectors import case_display_amount, is_overdue, overdue_q
+from cases.selectors import case_display_amount, is_overdue, needs_manager_q, overdue_q
 from cases.states import OPEN_STATES, State
 
 
@@ -39,11 +40,16 @@ def relative(moment: datetime, now: datetime) -> str:
 
 
 class StateFilter(admin.SimpleListFilter):
+    """Opens on the open cases, as a help desk's queue does; "All" shows the closed ones too."""
+
     title = "state"
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
         return [("open", "Open (any)"), *State.choices]
+
+    def value(self):
+        return super().value() or "open"
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -51,6 +57,34 @@ class StateFilter(admin.SimpleListFilter):
             return queryset.filter(state__in=list(OPEN_STATES))
         if value in State.values:
             return queryset.filter(state=value)
+        return queryset
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() == "all",
+            "query_string": changelist.get_query_string({self.parameter_name: "all"}),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class NeedsManagerFilter(admin.SimpleListFilter):
+    """Cases only a manager can settle: discretionary decisions and what exceeds an agent's limits."""
+
+    title = "queue"
+    parameter_name = "manager"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Needs a manager")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(needs_manager_q())
         return queryset
 
 
@@ -149,3 +183,12 @@ class CaseListColumns:
     @admin.display(description="Assignee", ordering="assignee__username")
     def assignee_name(self, case: RefundCase) -> str:
         return case.assignee.get_username() if case.assignee else "—"
+
+
+CASE_NUMBER_FRAGMENT = re.compile(r"(?:RC-?)?([A-Z2-9]{3,8})")
+
+
+def case_number_fragment(term: str) -> str | None:
+    """The part of a case number an agent typed ("KX7Q", "rc-kx7q"), upper-cased; None if it is not one."""
+    match = CASE_NUMBER_FRAGMENT.fullmatch(term.strip().upper())
+    return match.group(1) if match else None

@@ -14,7 +14,7 @@ from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
-from policies.engine import CENT
+from policies import money
 from policies.facts_json import MAX_OUTAGE_HOURS
 
 
@@ -113,20 +113,12 @@ def run_transition(
 # --- input helpers ------------------------------------------------------------------------
 
 
-MAX_MONEY = Decimal("9999999999.99")  # orders.models.MONEY: 12 digits, 2 decimals
-
-
 def parse_money(value) -> Decimal:
     """A positive amount of at most two decimals that the money columns can hold."""
     try:
-        amount = Decimal(str(value).strip())
-        # quantize() itself raises InvalidOperation for huge exponents such as "1e30".
-        valid = amount.is_finite() and 0 < amount <= MAX_MONEY and amount == amount.quantize(CENT)
-    except (InvalidOperation, ValueError):
-        valid = False
-    if not valid:
-        raise CaseActionError(Code.AMOUNT_INVALID)
-    return amount.quantize(CENT)
+        return money.parse_money(value)
+    except money.MoneyError:
+        raise CaseActionError(Code.AMOUNT_INVALID) from None
 
 
 def parse_outage_hours(value) -> Decimal:

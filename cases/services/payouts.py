@@ -35,7 +35,12 @@ def case_pay(
         raise CaseActionError(Code.INVALID_INPUT, why=f"Unknown payout method {method!r}.")
 
     def pay_out(locked: RefundCase) -> None:
-        # The order row is locked too: another case on the same order may be paying right now.
+        # Re-read the order under its row lock. The copy joined to the case row is the snapshot from
+        # before this transaction waited for the case lock, so a chargeback that held that lock and
+        # committed meanwhile is only seen here; the transition's own H-CAP condition judged the
+        # stale copy. Two payouts on one order cannot race (one open case per order is a database
+        # constraint), and chargebacks lock the case first; the order lock keeps the totals right
+        # against any writer that takes only the order's row.
         order = Order.objects.select_for_update().get(pk=locked.order_id)
         locked.order.refunded_amount = order.refunded_amount
         locked.order.charged_back_amount = order.charged_back_amount

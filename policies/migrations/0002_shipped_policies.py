@@ -1,4 +1,4 @@
-"""The two storefronts of CLAUSES.md, their published policies and every clause's text.
+"""The two storefronts of docs/policies.md, their published policies and every clause's text.
 
 Created by a migration so that a bare ``migrate`` gives a working product. Later edits to the
 parameters are made in the admin, as new versions.

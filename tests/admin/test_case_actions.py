@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from django.urls import reverse
 
 from cases.models import CaseEvent, RefundCase
@@ -42,6 +43,7 @@ def test_it_refuses_a_wrong_role_post_and_changes_nothing(s1, agent):
     assert any("Only a support manager" in m for m in messages_of(response))
 
 
+@pytest.mark.clause("S0-FIX-FIRST")
 def test_it_refuses_a_post_the_policy_blocks_citing_the_clause(s0, agent):
     case = open_case(s0, reason="technical_issue")
     before = snapshot(case)
@@ -134,6 +136,7 @@ def test_it_denies_with_a_reason_and_requires_a_note_when_the_policy_would_refun
     assert case.state == "denied" and case.deny_reason == "abuse"
 
 
+@pytest.mark.clause("S1-SAME-METHOD")
 def test_it_pays_with_the_orders_method_by_default_and_asks_why_for_another(s0, agent, manager):
     case = open_case(s0, reason="other", order_kwargs={"payment_method": "card"})
     post_action(client_for(agent), case, "approve", {"amount": "59.99"})
@@ -163,6 +166,7 @@ def test_it_extends_a_long_outage_instead_of_refunding(s0, agent):
     assert case.order.subscription.extension_days == 3 + 3
 
 
+@pytest.mark.clause("S1-STATUTORY")
 def test_it_approves_on_statutory_rights_for_a_manager_only(s1, agent, manager):
     case = open_case(s1, reason="changed_mind", order_kwargs={"purchased_at": None})
     response = post_action(client_for(agent), case, "approve_statutory", {"amount": "5.00", "basis": "EU law"})

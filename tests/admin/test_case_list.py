@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from cases import services
@@ -111,3 +113,52 @@ def test_it_runs_the_same_number_of_queries_for_3_and_30_cases(s0, s1, agent, ag
     assert few == many
     filtered = _list_queries(client, changelist_url + "?overdue=no&assigned=me&state=open")
     assert filtered <= many + 1
+
+
+# --- the help-desk habits: default queue, managers' queue, partial numbers -------------------
+
+
+def test_it_opens_on_the_open_cases_nearest_deadline_first(s0, agent, changelist_url):
+    closed = open_case(s0, reason="other")
+    services.case_deny(case=closed, actor=agent, reason="abuse", note="Same card, five orders.")
+    waiting = open_case(s0, reason="other")
+    soon = open_case(s0, reason="technical_issue")
+    services.case_start_fix(case=soon, actor=agent, now=timezone.now() - timedelta(hours=40))
+    later_fix = open_case(s0, reason="technical_issue")
+    services.case_start_fix(case=later_fix, actor=agent, now=timezone.now() - timedelta(hours=2))
+    client = client_for(agent)
+
+    response = client.get(changelist_url)
+
+    assert [c.number for c in response.context["cl"].result_list] == [soon.number, later_fix.number, waiting.number]
+    everything = client.get(changelist_url, {"state": "all"})
+    assert listed(everything) == {closed.number, waiting.number, soon.number, later_fix.number}
+    assert "?state=all" in response.content.decode()
+
+
+def test_it_queues_the_cases_that_need_a_manager_with_the_count_on_the_index(s0, s1, agent, manager,
+                                                                              changelist_url):
+    discretionary = open_case(s1, reason="technical_issue")
+    assert discretionary.decision["outcome"] == "manager_discretion"
+    decided_by_policy = open_case(s0, reason="other")
+    settled = open_case(s1, reason="technical_issue")
+    services.case_deny(case=settled, actor=manager, reason="service_used", note="Streams fine in our logs.")
+    client = client_for(manager)
+
+    queue = client.get(changelist_url, {"manager": "yes"})
+    index = client.get(reverse("admin:index")).content.decode()
+
+    assert RefundCase.objects.get(pk=discretionary.pk).needs_manager
+    assert not RefundCase.objects.get(pk=decided_by_policy.pk).needs_manager
+    assert listed(queue) == {discretionary.number}
+    assert re.search(r'\?manager=yes&amp;state=open">Needs a manager</a> <span class="rb-count">1</span>', index)
+
+
+def test_it_finds_a_case_by_part_of_its_number(s0, agent, changelist_url):
+    target = open_case(s0, reason="other")
+    open_case(s0, reason="other")
+    client = client_for(agent)
+    fragment = target.number.removeprefix("RC-")[2:6]
+
+    for term in (fragment, fragment.lower(), f"rc-{target.number[3:9].lower()}", target.number):
+        assert target.number in listed(client.get(changelist_url, {"q": term})), term

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from cases import services
 from cases.models import CaseEvent
 from tests.admin.conftest import case_url, client_for, open_case
@@ -21,6 +23,7 @@ def available(response) -> list[str]:
     return [card.option.name for card in response.context["actions"]]
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_renders_the_case_page_for_agent_and_manager(s0, agent, manager):
     case = open_case(s0, reason="other", description="It does not work at all.")
     for user in (agent, manager):
@@ -47,6 +50,7 @@ def test_it_shows_the_live_decision_with_clause_texts_and_arrival_window(s0, age
     assert f"v{decision.policy_version}" in html
 
 
+@pytest.mark.clause("S0-FIX-FIRST")
 def test_it_explains_that_a_technical_issue_needs_a_fix_attempt_before_approval(s0, agent):
     case = open_case(s0, reason="technical_issue")
     response = client_for(agent).get(case_url(case))
@@ -57,6 +61,7 @@ def test_it_explains_that_a_technical_issue_needs_a_fix_attempt_before_approval(
     assert reason in response.content.decode()
 
 
+@pytest.mark.clause("S1-DISCRETION")
 def test_it_tells_an_agent_that_a_delivered_s1_case_is_for_a_manager(s1, agent, manager):
     case = open_case(s1, reason="other", order_kwargs={"purchased_at": None})
     response = client_for(agent).get(case_url(case))
@@ -65,6 +70,7 @@ def test_it_tells_an_agent_that_a_delivered_s1_case_is_for_a_manager(s1, agent, 
     assert "approve" in available(client_for(manager).get(case_url(case)))
 
 
+@pytest.mark.clause("H-FOUR-EYES")
 def test_it_shows_the_approver_that_pay_is_blocked_by_four_eyes(s0, manager, manager2):
     case = open_case(s0, reason="other")
     services.case_approve(case=case, actor=manager)

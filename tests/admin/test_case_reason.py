@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from cases.intake import intake_email
@@ -25,6 +26,7 @@ def test_it_shows_an_unconfirmed_reason_and_blocks_approval_with_the_reason_why(
     assert "Confirm the reason first" in page
 
 
+@pytest.mark.clause("S0-NO-SETUP")
 def test_it_sets_the_reason_and_the_policy_follows(s0, agent):
     case = emailed_case(s0)
     url = reverse("admin:cases_refundcase_reason", args=[case.pk])

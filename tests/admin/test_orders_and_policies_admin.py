@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ def test_it_shows_an_order_with_its_subscription_cases_payouts_and_chargebacks(s
     assert list(search.context["cl"].result_list) == [case.order]
 
 
+@pytest.mark.clause("S1-CHARGEBACK")
 def test_it_records_a_chargeback_through_the_service_and_sanctions_without_prior_contact(s1, agent):
     order = make_order(s1, purchased_at=recent(48))
     opened = timezone.localtime(timezone.now() - timedelta(hours=1))
@@ -91,6 +93,7 @@ def test_it_keeps_a_chargeback_sanction_on_the_customer_when_the_customer_is_edi
     assert customer.restricted_from_ordering and customer.restriction_reason == reason
 
 
+@pytest.mark.clause("S0-FIX-FIRST", "S0-FIX-48H", "S1-NOT-ELIGIBLE", "S0-NO-CHANGE")
 def test_it_edits_policy_versions_with_exclusions_checked_by_the_model(s0, manager, agent):
     version = PolicyVersion.objects.get(storefront=s0)
     url = reverse("admin:policies_policyversion_change", args=[version.pk])

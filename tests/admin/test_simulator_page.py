@@ -7,6 +7,7 @@ import tempfile
 from io import StringIO
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -27,6 +28,7 @@ def facts(**overrides) -> dict:
     return data
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
 def test_it_lets_a_manager_simulate_and_shows_each_clause_text(s0, manager):
     client = client_for(manager)
     assert client.get(reverse(URL)).status_code == 200
@@ -40,6 +42,7 @@ def test_it_lets_a_manager_simulate_and_shows_each_clause_text(s0, manager):
     assert "Refunds must be requested within 48 h of purchase" in html
 
 
+@pytest.mark.clause("S1-USED-ON-DELIVERY")
 def test_it_answers_exactly_as_the_command_does(s0, s1, manager):
     item = {
         "storefront": "smarters-pro", "price": "30.00", "currency": "EUR", "payment_method": "paypal",
@@ -53,7 +56,7 @@ def test_it_answers_exactly_as_the_command_does(s0, s1, manager):
     call_command("simulate_refund", handle.name, stdout=out)
     Path(handle.name).unlink()
     expected = json.loads(out.getvalue())
-    # SIMULATOR.md and CLAUSES.md: never delivered on smarters-pro → the whole remainder (30.00 − 5.00).
+    # docs/simulator.md and docs/policies.md: never delivered on smarters-pro → the whole remainder (30.00 − 5.00).
     assert (expected["outcome"], expected["refund_amount"]) == ("full_refund", "25.00")
     assert expected["clauses"] == ["S1-USED-ON-DELIVERY"]
     assert expected["arrival_business_days"] == {"min": 3, "max": 10, "worst": 10}

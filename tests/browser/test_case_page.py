@@ -47,6 +47,7 @@ def page(monkeypatch):
             connections.close_all()
 
 
+@pytest.mark.clause("S0-WINDOW")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_lets_an_agent_approve_from_the_case_page(live_server, page):
     from orders.models import Storefront

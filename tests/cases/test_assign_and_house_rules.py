@@ -48,6 +48,7 @@ def test_it_keeps_the_chargeback_status_when_a_refund_is_paid_after_it(s1, agent
     assert order.refundable_remainder == order.amount - Decimal("30.00")
 
 
+@pytest.mark.clause("S0-FIX-FIRST", "S1-DISCRETION")
 def test_it_lets_a_manager_approve_a_technical_issue_directly_on_smarters_pro(s1, manager):
     """No S0-FIX-FIRST on smarters-pro: a delivered technical issue is a manager's call (S1-DISCRETION)."""
     case = open_case(s1, reason="technical_issue")

@@ -5,6 +5,8 @@ The threaded tests need PostgreSQL's row locks and real transactions; the backst
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -17,6 +19,7 @@ from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import State
 from orders.models import Order
+from orders.services import chargeback_record
 from tests.cases import PRICE, WITHIN_WINDOW, fresh, later, open_case
 from tests.conftest import at, make_order, make_user, race
 
@@ -93,6 +96,59 @@ def test_it_lets_one_of_a_payment_and_a_withdrawal_at_once_win(s0, agent, manage
     assert Payout.objects.filter(case=case).count() == (1 if winner.state == State.PAID else 0)
     assert Order.objects.get(pk=case.order_id).refunded_amount == (PRICE if winner.state == State.PAID else 0)
     assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.TRANSITION).count() == 2
+
+
+@pytest.mark.clause("H-CAP")
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_rechecks_the_remainder_under_the_order_lock_when_a_chargeback_lands_during_a_payout(s0, agent, manager):
+    """A payout that waited for a chargeback's locks must judge the order as the chargeback left it.
+
+    The payout's first read of the order (joined to the locked case row) is the snapshot from
+    before it waited; only the re-read under the order's row lock sees the chargeback.
+    """
+    case = services.case_approve(case=open_case(s0), actor=agent, now=NOW)
+    holding = threading.Event()
+    paying = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def chargeback() -> None:
+        try:
+            with transaction.atomic():
+                chargeback_record(order=Order.objects.get(pk=case.order_id), actor=user(manager.pk),
+                                  amount=Decimal("10.00"), opened_at=later(NOW, minutes=30),
+                                  now=later(NOW, hours=1))
+                holding.set()
+                paying.wait(timeout=30)
+                time.sleep(0.5)  # the payout is now blocked on the case row this transaction locked
+        finally:
+            connection.close()
+
+    def pay() -> None:
+        holding.wait(timeout=30)
+        paying.set()
+        try:
+            outcome["paid"] = services.case_pay(case=case.pk, actor=user(payer.pk), reference="re_1",
+                                                now=later(NOW, hours=2))
+        except CaseActionError as error:
+            outcome["refused"] = error
+        finally:
+            connection.close()
+
+    payer = make_user("payer", "Support manager")
+    threads = [threading.Thread(target=chargeback), threading.Thread(target=pay)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert "paid" not in outcome
+    assert outcome["refused"].code == Code.POLICY_BLOCKS
+    assert "H-CAP" in outcome["refused"].message
+    order = Order.objects.get(pk=case.order_id)
+    assert (order.refunded_amount, order.charged_back_amount) == (Decimal("0.00"), Decimal("10.00"))
+    assert not Payout.objects.filter(order=order).exists()
+    assert fresh(case).state == State.APPROVED
 
 
 @pytest.mark.postgres

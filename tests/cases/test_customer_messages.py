@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cases import services
 from tests.cases import WITHIN_WINDOW, later, open_case
 
 NOW = later(WITHIN_WINDOW, hours=1)
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_records_the_decision_a_payout_was_made_under(s0, agent, manager):
     case = services.case_approve(case=open_case(s0), actor=agent, now=NOW)
     paid = services.case_pay(case=case, actor=manager, reference="re_1", now=later(NOW, hours=1))
@@ -61,6 +64,7 @@ def test_it_explains_the_policy_when_approving_what_it_grants(
     assert "within 48 hours of purchase, so it is refunded in full" in mailoutbox[-1].body
 
 
+@pytest.mark.clause("S0-EVIDENCE", "S1-VERIFY")
 def test_it_cites_the_evidence_clause_of_each_storefronts_policy(s0, s1, agent):
     """S0-EVIDENCE and S1-VERIFY: the request is logged under the clause that allows it."""
     for storefront, clause in ((s0, "S0-EVIDENCE"), (s1, "S1-VERIFY")):

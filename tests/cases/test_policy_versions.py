@@ -9,6 +9,7 @@ from cases.errors import CaseActionError
 from tests.conftest import at, make_order
 
 
+@pytest.mark.clause("S1-NOT-ELIGIBLE")
 def test_it_judges_each_case_by_the_version_of_its_purchase(s1, march_version, manager):
     """Bought in February, asked in March: the December text (discretion); bought in March: denied."""
     february = make_order(s1, purchased_at=at("2026-02-27 10:00"))

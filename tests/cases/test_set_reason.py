@@ -31,6 +31,7 @@ def test_it_blocks_approving_an_emailed_request_until_the_reason_is_set(s0, agen
     assert fresh(case).state == "requested"
 
 
+@pytest.mark.clause("S0-NO-CHANGE")
 def test_it_judges_the_case_by_the_reason_the_agent_sets(s0, agent):
     """S0-NO-CHANGE reaches e-mailed requests once their reason is known."""
     case = services.case_set_reason(case=emailed_case(s0), actor=agent, reason="changed_mind",
@@ -46,6 +47,7 @@ def test_it_judges_the_case_by_the_reason_the_agent_sets(s0, agent):
     assert "S0-NO-CHANGE" in refused.value.message
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_refunds_once_the_agent_confirms_other(s0, agent):
     case = services.case_set_reason(case=emailed_case(s0), actor=agent, reason="other", now=NOW)
 
@@ -54,6 +56,7 @@ def test_it_refunds_once_the_agent_confirms_other(s0, agent):
     assert approved.decision["clauses"] == ["S0-WINDOW"]
 
 
+@pytest.mark.clause("S0-OUTAGE")
 def test_it_sets_the_outage_hours_with_the_reason(s0, agent):
     """S0-OUTAGE needs the hours: an e-mailed outage becomes a refund-or-extension decision."""
     case = services.case_set_reason(case=emailed_case(s0, purchased_at=BEFORE_OUTAGE), actor=agent,

@@ -57,6 +57,7 @@ def test_it_leaves_a_fix_window_alone_until_it_has_run_out(s0, agent, mailoutbox
     assert len(mailoutbox) == 0
 
 
+@pytest.mark.clause("S0-FIX-48H")
 def test_it_sends_an_expired_fix_window_back_to_review_with_a_refund_now_allowed(
     s0, agent, mailoutbox, django_capture_on_commit_callbacks
 ):

@@ -29,6 +29,7 @@ def approved_case(storefront, approver, **case_fields):
 # --- H-FOUR-EYES ----------------------------------------------------------------------------
 
 
+@pytest.mark.clause("H-FOUR-EYES")
 def test_it_refuses_the_approver_as_payer(s0, manager):
     case = approved_case(s0, manager)
 
@@ -127,6 +128,7 @@ def test_it_pays_to_the_original_method_by_default(s1, agent, manager):
     assert (paid.payout.method, paid.payout.method_note) == ("paypal", "")
 
 
+@pytest.mark.clause("S1-SAME-METHOD")
 def test_it_needs_a_note_for_another_payout_method(s1, agent, manager):
     case = approved_case(s1, agent, delivered_at=None, payment_method="card")
 
@@ -206,6 +208,7 @@ def test_it_caps_the_approval_at_the_remainder(s0, agent, manager):
     assert (order.refunded_amount, order.status) == (PRICE, Order.Status.REFUNDED)
 
 
+@pytest.mark.clause("H-CAP")
 def test_it_refuses_a_payout_the_remainder_no_longer_covers(s0, agent, manager):
     case = approved_case(s0, agent)
     # A refund recorded on the order since the approval (e.g. by the processor's import).
@@ -218,6 +221,7 @@ def test_it_refuses_a_payout_the_remainder_no_longer_covers(s0, agent, manager):
                              "(H-CAP).")
 
 
+@pytest.mark.clause("H-CAP")
 def test_it_only_denies_a_case_with_nothing_left(s1, agent, manager):
     case = open_case(s1, reason="duplicate_payment", refunded=PRICE)
     assert case.decision["outcome"] == "deny" and case.decision["clauses"] == ["H-CAP"]
@@ -255,6 +259,7 @@ def test_it_keeps_the_order_total_equal_to_its_payouts_over_several_cases(s0, ag
 # --- H-DUPLICATE ----------------------------------------------------------------------------
 
 
+@pytest.mark.clause("H-DUPLICATE")
 def test_it_refunds_a_duplicate_charge_in_full_whatever_the_dates(s0, agent):
     case = open_case(s0, reason="duplicate_payment", requested_at=at("2026-03-20 10:00"))
 

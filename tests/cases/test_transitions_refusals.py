@@ -218,6 +218,7 @@ def test_it_needs_a_note_to_deny_a_refund_the_policy_allows(s0, agent, note):
     assert error.message == "A note explaining why a refund the policy allows is denied is required."
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_denies_a_refund_the_policy_allows_with_a_note(s0, agent):
     case = open_case(s0)
 

@@ -36,6 +36,7 @@ PRORATED_LATE = Decimal("53.99")  # 59.99 * 81 / 90 = 53.991, rounded down
 # --- S0-WINDOW / S0-PARTIAL -------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_approves_the_full_price_within_48_hours_by_default(s0, agent):
     case = open_case(s0)
 
@@ -53,6 +54,7 @@ def test_it_approves_the_full_price_within_48_hours_by_default(s0, agent):
     assert fresh(case).approved_amount == PRICE
 
 
+@pytest.mark.clause("S0-WINDOW", "S0-PARTIAL")
 @pytest.mark.parametrize(
     ("requested_at", "outcome", "amount", "clause"),
     [
@@ -91,6 +93,7 @@ def test_it_allows_a_smaller_partial_amount(s0, agent):
     assert last_event(approved).data["amount"] == "20.50"
 
 
+@pytest.mark.clause("S0-PARTIAL")
 @pytest.mark.parametrize("amount", ["54.00", "54", "59.99", "1000", Decimal("53.9901") * 100])
 def test_it_refuses_an_amount_above_the_decision(s0, agent, amount):
     case = open_case(s0, requested_at=LATE)
@@ -101,6 +104,7 @@ def test_it_refuses_an_amount_above_the_decision(s0, agent, amount):
     assert "above what the policy allows (53.99 USD, S0-PARTIAL)" in error.message
 
 
+@pytest.mark.clause("S0-PARTIAL")
 def test_it_denies_a_request_made_after_the_period_ran_out(s0, agent, manager):
     case = open_case(s0, requested_at=at("2026-04-02 10:00"))
     assert case.decision["outcome"] == "deny" and case.decision["clauses"] == ["S0-PARTIAL"]
@@ -117,6 +121,7 @@ def test_it_denies_a_request_made_after_the_period_ran_out(s0, agent, manager):
 # --- S0-FIX-FIRST / S0-FIX-48H ---------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-FIX-FIRST")
 def test_it_refuses_to_approve_a_technical_issue_before_a_fix_attempt(s0, agent, manager):
     case = open_case(s0, reason="technical_issue")
 
@@ -153,6 +158,7 @@ def test_it_refuses_a_fix_attempt_that_is_not_needed(s0, agent):
     assert "No fix attempt is needed" in error.message
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-FIX-FIRST")
 def test_it_waits_while_the_fix_window_is_open(s0, agent):
     case = open_case(s0, reason="technical_issue")
     case = services.case_start_fix(case=case, actor=agent, now=at("2026-01-02 10:00"))
@@ -180,6 +186,7 @@ def test_it_allows_a_refund_at_exactly_48_hours_after_the_fix_started_s0_fix_48h
     assert approved.decision["clauses"] == ["S0-FIX-48H", "S0-WINDOW"]
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW", "S0-PARTIAL")
 @pytest.mark.parametrize(
     ("requested_at", "amount", "clauses"),
     [
@@ -202,6 +209,7 @@ def test_it_allows_a_refund_once_the_fix_failed(s0, agent, requested_at, amount,
     assert transitions(approved) == ["start_fix", "fix_failed", "approve"]
 
 
+@pytest.mark.clause("S0-FIX-48H")
 @pytest.mark.parametrize(
     ("requested_at", "amount"), [(WITHIN_WINDOW, PRICE), (LATE, PRORATED_LATE)]
 )
@@ -307,6 +315,7 @@ def test_it_extends_by_the_lost_days_plus_the_bonus(
     assert f"{subscription.period_end:%Y-%m-%d}" in mailoutbox[0].body
 
 
+@pytest.mark.clause("S0-OUTAGE")
 def test_it_also_allows_a_full_refund_for_a_long_outage_whatever_the_purchase_date(s0, agent):
     case = open_case(s0, reason="server_outage", outage_hours=72, requested_at=OUTAGE_REQUEST)
 
@@ -317,6 +326,7 @@ def test_it_also_allows_a_full_refund_for_a_long_outage_whatever_the_purchase_da
     assert approved.decision["clauses"] == ["S0-OUTAGE"]
 
 
+@pytest.mark.clause("S0-NO-INTERMITTENT")
 @pytest.mark.parametrize("hours", [0, 12, 48])
 def test_it_refuses_to_extend_or_refund_a_short_outage(s0, agent, hours):
     case = open_case(s0, reason="server_outage", outage_hours=hours, requested_at=OUTAGE_REQUEST)
@@ -416,6 +426,7 @@ def test_it_approves_straight_from_an_evidence_request(s0, agent):
 # --- S0-SUPPORT-COMMS -----------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-SUPPORT-COMMS")
 def test_it_sends_every_customer_mail_from_the_support_address(
     s0, agent, manager, mailoutbox, django_capture_on_commit_callbacks
 ):

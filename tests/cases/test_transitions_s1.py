@@ -29,6 +29,7 @@ BASIS = "Consumer Rights Act 2015 s.50: the service did not match its descriptio
 # --- S1-USED-ON-DELIVERY / S1-DISCRETION ----------------------------------------------------
 
 
+@pytest.mark.clause("S1-USED-ON-DELIVERY")
 @pytest.mark.parametrize("delivered_at", [None, at("2026-01-03 10:00")], ids=["never", "after-the-request"])
 def test_it_lets_an_agent_refund_in_full_before_delivery(s1, agent, delivered_at):
     case = open_case(s1, delivered_at=delivered_at)
@@ -40,6 +41,7 @@ def test_it_lets_an_agent_refund_in_full_before_delivery(s1, agent, delivered_at
     assert approved.decision["clauses"] == ["S1-USED-ON-DELIVERY"]
 
 
+@pytest.mark.clause("S1-DISCRETION")
 def test_it_refuses_a_delivered_case_to_an_agent_as_manager_only(s1, agent, outsider):
     case = open_case(s1)
     assert case.decision["outcome"] == "manager_discretion"
@@ -54,6 +56,7 @@ def test_it_refuses_a_delivered_case_to_an_agent_as_manager_only(s1, agent, outs
     assert "approve refunds" in stranger.message
 
 
+@pytest.mark.clause("S1-DISCRETION")
 @pytest.mark.parametrize("note", ["", "  ", None])
 def test_it_needs_a_written_justification_from_the_manager(s1, manager, note):
     case = open_case(s1)
@@ -64,6 +67,7 @@ def test_it_needs_a_written_justification_from_the_manager(s1, manager, note):
     assert error.message == "A written justification (S1-DISCRETION) is required."
 
 
+@pytest.mark.clause("S1-DISCRETION", "S1-USED-ON-DELIVERY")
 @pytest.mark.parametrize(("amount", "expected"), [(None, PRICE), ("59.99", PRICE), ("0.01", Decimal("0.01")),
                                                   ("25", Decimal("25.00"))])
 def test_it_lets_a_manager_grant_any_amount_up_to_the_remainder(s1, manager, amount, expected):
@@ -95,6 +99,7 @@ def test_it_refuses_a_discretionary_amount_above_the_remainder(s1, manager):
 # --- S1-NOT-ELIGIBLE ------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S1-NOT-ELIGIBLE")
 def test_it_refuses_an_ineligible_reason_citing_the_clause(s1, agent, manager):
     case = open_case(s1, reason="changed_mind")
 
@@ -104,6 +109,7 @@ def test_it_refuses_an_ineligible_reason_citing_the_clause(s1, agent, manager):
         assert error.message.startswith("The policy does not allow a refund (S1-NOT-ELIGIBLE):")
 
 
+@pytest.mark.clause("S1-NOT-ELIGIBLE")
 def test_it_denies_an_ineligible_reason_citing_the_clause(s1, agent):
     case = open_case(s1, reason="changed_mind")
 
@@ -116,6 +122,7 @@ def test_it_denies_an_ineligible_reason_citing_the_clause(s1, agent):
 # --- S1-STATUTORY ---------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S1-STATUTORY")
 def test_it_approves_a_statutory_override_despite_the_policy(
     s1, manager, manager2, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -144,6 +151,7 @@ def test_it_approves_a_statutory_override_despite_the_policy(
     assert paid.payout.amount == Decimal("30.00")
 
 
+@pytest.mark.clause("S1-STATUTORY")
 def test_it_keeps_the_statutory_override_to_managers(s1, agent, outsider):
     case = open_case(s1, reason="changed_mind")
 
@@ -153,6 +161,7 @@ def test_it_keeps_the_statutory_override_to_managers(s1, agent, outsider):
         assert error.message == "Only a support manager can do this (S1-STATUTORY)."
 
 
+@pytest.mark.clause("S1-STATUTORY")
 @pytest.mark.parametrize("basis", ["", "   ", None])
 def test_it_needs_the_legal_basis_in_writing(s1, manager, basis):
     case = open_case(s1, reason="changed_mind")
@@ -163,6 +172,7 @@ def test_it_needs_the_legal_basis_in_writing(s1, manager, basis):
     assert error.message == "The legal basis (S1-STATUTORY) is required."
 
 
+@pytest.mark.clause("H-CAP")
 @pytest.mark.parametrize(("amount", "code"), [("60.00", Code.AMOUNT_ABOVE_REMAINDER), ("abc", Code.AMOUNT_INVALID),
                                               ("0", Code.AMOUNT_INVALID), (None, Code.AMOUNT_INVALID)])
 def test_it_keeps_the_statutory_override_within_the_remainder(s1, manager, amount, code):
@@ -175,6 +185,7 @@ def test_it_keeps_the_statutory_override_within_the_remainder(s1, manager, amoun
         assert error.message == "The amount 60.00 is above the order's refundable remainder (59.99 USD, H-CAP)."
 
 
+@pytest.mark.clause("S1-STATUTORY")
 @pytest.mark.parametrize("persona", ["manager", "agent"])
 def test_it_has_no_statutory_override_on_the_first_storefront(s0, persona, request):
     """The policy's reason comes before the role's: an agent is not told to find a manager."""
@@ -221,6 +232,7 @@ def test_it_has_no_outage_extension(s1, agent):
     assert "manager_discretion" in error.message
 
 
+@pytest.mark.clause("H-DUPLICATE")
 def test_it_refunds_a_duplicate_charge_in_full_even_after_delivery(s1, agent):
     case = open_case(s1, reason="duplicate_payment", requested_at=at("2026-03-01 10:00"))
 

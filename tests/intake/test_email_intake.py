@@ -1,10 +1,15 @@
 """S0-REQUEST: refund e-mails open cases; anything else gets a reply asking for the order."""
 
+import pytest
+
 from cases.intake import intake_email
 from cases.models import RefundCase
 from tests.conftest import at, make_order
 
+pytestmark = pytest.mark.clause("S0-REQUEST")
 
+
+@pytest.mark.clause("S0-WINDOW")
 def test_it_opens_a_case_for_a_refund_request_naming_the_senders_order(s0, mailoutbox, django_capture_on_commit_callbacks):
     order = make_order(s0, email="kim@example.com")
     with django_capture_on_commit_callbacks(execute=True):

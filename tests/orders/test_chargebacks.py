@@ -32,6 +32,7 @@ def state_of(order: Order) -> tuple:
 # --- recording ----------------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S1-CHARGEBACK")
 def test_it_sanctions_a_chargeback_without_prior_contact(s1, agent):
     order = make_order(s1)
 
@@ -293,6 +294,7 @@ def test_it_records_a_retried_chargeback_once_when_both_arrive_at_once():
     assert Chargeback.objects.filter(order=order).count() == 1
 
 
+@pytest.mark.clause("H-CAP")
 def test_it_counts_a_chargeback_against_the_refundable_remainder(s0, agent, manager, manager2):
     """H-CAP: money the bank returned cannot be refunded a second time."""
     order = make_order(s0, amount="60.00")

@@ -19,7 +19,7 @@ from policies.models import PolicyVersion
 
 UTC = UTC
 SLUGS = ("iptv-smarters-pro", "smarters-pro")
-# SIMULATOR.md, "Output": the outcomes, and those under which money may move.
+# docs/simulator.md, "Output": the outcomes, and those under which money may move.
 OUTCOMES = {"full_refund", "partial_refund", "refund_or_extension", "manager_discretion", "deny",
             "needs_fix_attempt", "awaiting_fix", "resolved"}
 MONEY_OUTCOMES = {"full_refund", "partial_refund", "refund_or_extension", "manager_discretion"}
@@ -46,7 +46,7 @@ def shipped() -> tuple[dict[str, Policy], frozenset[str]]:
 
 
 offsets = st.integers(min_value=-12 * 4, max_value=14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
-# Boundaries of CLAUSES.md next to arbitrary spans: the 48 h limits, whole days, a second either side.
+# Boundaries of docs/policies.md next to arbitrary spans: the 48 h limits, whole days, a second either side.
 spans = st.one_of(
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
     st.sampled_from([timedelta(0), timedelta(hours=48), timedelta(hours=48, seconds=1),
@@ -101,6 +101,7 @@ def facts(draw) -> Facts:
     )
 
 
+@pytest.mark.clause("H-CAP")
 @FAST
 @given(case=facts(), slug=st.sampled_from(SLUGS))
 def test_it_keeps_every_amount_between_zero_and_the_remainder_in_cents(shipped, case, slug):
@@ -126,6 +127,7 @@ def test_it_moves_money_only_under_a_refunding_outcome(shipped, case, slug):
         assert decision.refund_amount > 0  # H-FULL-LABEL: a 0.00 refund is a denial
 
 
+@pytest.mark.clause("H-FULL-LABEL", "H-CAP")
 @FAST
 @given(case=facts(), slug=st.sampled_from(SLUGS))
 def test_it_labels_full_and_partial_refunds_by_the_remainder_h_full_label(shipped, case, slug):
@@ -178,6 +180,7 @@ def test_it_ignores_the_offset_the_datetimes_are_written_in(shipped, case, slug,
     assert decide(moved, policy) == decide(case, policy)
 
 
+@pytest.mark.clause("S0-PARTIAL")
 @FAST
 @given(delivered=month_edges(), used=st.timedeltas(min_value=timedelta(days=3), max_value=timedelta(days=27)),
        plan_months=st.sampled_from((1, 3, 6, 12)), zone=offsets)

@@ -1,4 +1,4 @@
-"""Storefront iptv-smarters-pro (CLAUSES.md file 000) through the engine, clause by clause."""
+"""Storefront iptv-smarters-pro (docs/policies.md file 000) through the engine, clause by clause."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DELIVERED = at("2026-01-01 10:05")  # make_facts' default: five minutes after th
 
 
 def by_hand(price: str, *, delivered: datetime, period_end: datetime, requested: datetime) -> Decimal:
-    """CLAUSES.md "Proration", step by step, with the period end written out by the test."""
+    """docs/policies.md "Proration", step by step, with the period end written out by the test."""
     total_days = (period_end - delivered).days
     used_days = max(math.ceil((requested - delivered).total_seconds() / 86400), 0)
     remaining = max(total_days - used_days, 0)
@@ -27,6 +27,7 @@ def by_hand(price: str, *, delivered: datetime, period_end: datetime, requested:
 # --- S0-WINDOW ---------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_refunds_in_full_exactly_48_hours_after_purchase_s0_window(p0):
     """S0-WINDOW: the limit is inclusive."""
     decision = decide(make_facts(price="59.99", requested_at=PURCHASED + timedelta(hours=48)), p0)
@@ -36,6 +37,7 @@ def test_it_refunds_in_full_exactly_48_hours_after_purchase_s0_window(p0):
     assert decision.policy_version == "1"
 
 
+@pytest.mark.clause("S0-WINDOW", "S0-PARTIAL")
 def test_it_prorates_one_second_after_the_48_hours_s0_window_s0_partial(p0):
     """S0-WINDOW / S0-PARTIAL: 48 h + 1 s is past the window."""
     requested = PURCHASED + timedelta(hours=48, seconds=1)
@@ -50,6 +52,7 @@ def test_it_prorates_one_second_after_the_48_hours_s0_window_s0_partial(p0):
     assert decision.clauses == ("S0-PARTIAL",)
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_measures_the_window_between_instants_whatever_the_offsets_s0_window(p0):
     """S0-WINDOW: 12:00 at +02:00 two days later is exactly 48 h after 10:00 UTC."""
     requested = datetime(2026, 1, 3, 12, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -61,6 +64,7 @@ def test_it_measures_the_window_between_instants_whatever_the_offsets_s0_window(
 # --- S0-PARTIAL --------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-PARTIAL")
 def test_it_counts_every_started_day_as_used_s0_partial(p0):
     """S0-PARTIAL: exactly 3 days used → 3; one second more → 4."""
     price = Decimal("31.00")
@@ -70,6 +74,7 @@ def test_it_counts_every_started_day_as_used_s0_partial(p0):
     assert started.refund_amount == (price * (31 - 4) / 31).quantize(CENT, rounding=ROUND_DOWN) == Decimal("27.00")
 
 
+@pytest.mark.clause("S0-PARTIAL")
 def test_it_rounds_the_prorated_amount_down_to_the_cent_s0_partial(p0):
     """S0-PARTIAL: 11.00 × 28 / 31 = 9.935…, paid as 9.93, never 9.94."""
     decision = decide(make_facts(price="11.00", requested_at=DELIVERED + timedelta(hours=60)), p0)
@@ -81,6 +86,7 @@ def test_it_rounds_the_prorated_amount_down_to_the_cent_s0_partial(p0):
     )
 
 
+@pytest.mark.clause("S0-PARTIAL", "S1-PERIOD")
 @pytest.mark.parametrize(
     ("delivered", "period_end", "total_days"),
     [
@@ -101,6 +107,7 @@ def test_it_clamps_the_period_to_the_end_of_the_month_s0_partial(p0, delivered, 
     assert decision.refund_amount == by_hand("30.00", delivered=delivered, period_end=period_end, requested=requested)
 
 
+@pytest.mark.clause("S0-PARTIAL", "S1-PERIOD")
 def test_it_counts_the_period_in_utc_whatever_the_delivery_offset_s0_partial(p0):
     """S0-PARTIAL / S1-PERIOD: 2026-03-01 02:00 at +05:00 is Feb 28 21:00 UTC, so a 1-month period has
     28 days (Feb 28 → Mar 28 in UTC), not the 31 of Mar 1 → Apr 1 in the customer's zone."""
@@ -113,6 +120,7 @@ def test_it_counts_the_period_in_utc_whatever_the_delivery_offset_s0_partial(p0)
     assert decision.refund_amount == Decimal("28.00") * (total_days - 7) / total_days == Decimal("21.00")
 
 
+@pytest.mark.clause("S0-PARTIAL")
 def test_it_clamps_a_three_month_period_ending_in_february_s0_partial(p0):
     """S0-PARTIAL: Nov 30 + 3 months = Feb 28 (30 + 31 + 29 = 90 days)."""
     delivered = at("2026-11-30 10:00")
@@ -122,6 +130,7 @@ def test_it_clamps_a_three_month_period_ending_in_february_s0_partial(p0):
     assert decide(facts, p0).refund_amount == Decimal("90.00") * (90 - 5) / 90 == Decimal("85.00")
 
 
+@pytest.mark.clause("S0-PARTIAL")
 @pytest.mark.parametrize(
     ("plan_months", "period_end"),
     [
@@ -143,6 +152,7 @@ def test_it_prorates_over_the_plan_length_s0_partial(p0, plan_months, period_end
     assert decision.refund_amount == by_hand("119.99", delivered=DELIVERED, period_end=period_end, requested=requested)
 
 
+@pytest.mark.clause("S0-PARTIAL", "H-FULL-LABEL")
 def test_it_refunds_the_whole_price_when_never_delivered_s0_partial(p0):
     """S0-PARTIAL: never delivered → nothing used → the whole price (H-FULL-LABEL: a full refund)."""
     decision = decide(make_facts(price="59.99", delivered_at=None, requested_at=at("2026-03-01 10:00")), p0)
@@ -152,6 +162,7 @@ def test_it_refunds_the_whole_price_when_never_delivered_s0_partial(p0):
     assert "H-FULL-LABEL" in decision.clauses
 
 
+@pytest.mark.clause("S0-PARTIAL", "H-FULL-LABEL")
 def test_it_counts_nothing_used_when_the_request_came_before_delivery_s0_partial(p0):
     """S0-PARTIAL: used_days is at least 0, so a request before delivery refunds the whole price."""
     facts = make_facts(price="59.99", delivered_at=at("2026-01-10 10:00"), requested_at=at("2026-01-05 10:00"))
@@ -161,6 +172,7 @@ def test_it_counts_nothing_used_when_the_request_came_before_delivery_s0_partial
     assert decision.clauses == ("S0-PARTIAL", "H-FULL-LABEL")
 
 
+@pytest.mark.clause("H-FULL-LABEL", "S0-PARTIAL")
 def test_it_denies_under_s0_partial_once_the_period_is_used_up_h_full_label(p0):
     """H-FULL-LABEL / S0-PARTIAL: remaining = max(31 − 32, 0) = 0 → 0.00 → a denial citing S0-PARTIAL."""
     decision = decide(make_facts(requested_at=DELIVERED + timedelta(days=31, seconds=1)), p0)
@@ -170,6 +182,7 @@ def test_it_denies_under_s0_partial_once_the_period_is_used_up_h_full_label(p0):
     assert decision.clauses == ("S0-PARTIAL",)
 
 
+@pytest.mark.clause("H-FULL-LABEL", "S0-PARTIAL")
 def test_it_denies_a_prorated_amount_that_rounds_to_zero_h_full_label(p0):
     """H-FULL-LABEL: 0.10 × 1 / 31 = 0.0032 → 0.00 → denied under S0-PARTIAL, not a 0.00 refund."""
     requested = DELIVERED + timedelta(days=30)  # 30 of 31 days used
@@ -179,6 +192,7 @@ def test_it_denies_a_prorated_amount_that_rounds_to_zero_h_full_label(p0):
     assert decision.clauses == ("S0-PARTIAL",)
 
 
+@pytest.mark.clause("H-FULL-LABEL", "S0-PARTIAL")
 def test_it_reports_a_prorated_amount_equal_to_the_remainder_as_full_h_full_label(p0):
     """H-FULL-LABEL: 31.00 × 29 / 31 = 29.00 = 31.00 − 2.00 already refunded."""
     requested = PURCHASED + timedelta(hours=48, seconds=1)  # 1 d 23 h 55 min 1 s: 2 started days
@@ -191,6 +205,7 @@ def test_it_reports_a_prorated_amount_equal_to_the_remainder_as_full_h_full_labe
 # --- S0-FIX-FIRST / S0-FIX-48H -----------------------------------------------------------
 
 
+@pytest.mark.clause("S0-FIX-FIRST")
 def test_it_needs_a_fix_attempt_before_refunding_a_technical_issue_s0_fix_first(p0):
     """S0-FIX-FIRST: no attempt → needs_fix_attempt, even inside the 48 h purchase window."""
     decision = decide(make_facts(reason="technical_issue", requested_at=at("2026-01-01 12:00")), p0)
@@ -200,6 +215,7 @@ def test_it_needs_a_fix_attempt_before_refunding_a_technical_issue_s0_fix_first(
     assert decision.clauses == ("S0-FIX-FIRST",)
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-FIX-FIRST")
 def test_it_waits_while_a_fix_attempt_is_pending_up_to_48_hours_s0_fix_48h(p0):
     """S0-FIX-48H: pending and a microsecond short of 48 h old → still awaiting the fix."""
     started = at("2026-01-01 12:00")
@@ -212,6 +228,7 @@ def test_it_waits_while_a_fix_attempt_is_pending_up_to_48_hours_s0_fix_48h(p0):
     assert "2026-01-03 12:00 UTC" in decision.explanation
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
 def test_it_refunds_in_full_when_a_pending_fix_runs_out_and_the_request_was_in_the_window_s0_fix_48h(p0):
     """S0-FIX-48H: pending for 48 h + 1 s → refund; requested within 48 h of purchase → full."""
     started = at("2026-01-01 12:00")
@@ -223,6 +240,7 @@ def test_it_refunds_in_full_when_a_pending_fix_runs_out_and_the_request_was_in_t
     assert decision.clauses == ("S0-FIX-48H", "S0-WINDOW")
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
 def test_it_counts_the_fix_window_as_run_out_at_exactly_48_hours_s0_fix_48h(p0):
     """S0-FIX-48H reading: at exactly 48 h after the attempt started, the window has run out."""
     started = at("2026-01-01 12:00")
@@ -234,6 +252,7 @@ def test_it_counts_the_fix_window_as_run_out_at_exactly_48_hours_s0_fix_48h(p0):
     assert decision.clauses == ("S0-FIX-48H", "S0-WINDOW")
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
 def test_it_refunds_in_full_when_the_fix_failed_and_the_request_was_in_the_window_s0_fix_48h(p0):
     """S0-FIX-48H: unresolved, request 48 h after purchase (inclusive) → full refund."""
     facts = make_facts(price="59.99", reason="technical_issue", requested_at=PURCHASED + timedelta(hours=48),
@@ -244,6 +263,7 @@ def test_it_refunds_in_full_when_the_fix_failed_and_the_request_was_in_the_windo
     assert decision.clauses == ("S0-FIX-48H", "S0-WINDOW")
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-PARTIAL")
 def test_it_prorates_when_the_fix_failed_and_the_request_came_after_the_window_s0_fix_48h(p0):
     """S0-FIX-48H reading: a request after the 48 h purchase window is prorated (S0-PARTIAL)."""
     requested = at("2026-01-06 09:00")  # 4 d 22 h 55 min after delivery: 5 started days
@@ -258,6 +278,7 @@ def test_it_prorates_when_the_fix_failed_and_the_request_came_after_the_window_s
     assert decision.clauses == ("S0-FIX-48H", "S0-PARTIAL")
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-PARTIAL")
 def test_it_prorates_when_a_pending_fix_ran_out_after_the_window_s0_fix_48h(p0):
     """S0-FIX-48H: pending past 48 h counts as unresolved; the late request is prorated."""
     requested = at("2026-01-11 10:05")  # exactly 10 days after delivery
@@ -270,6 +291,7 @@ def test_it_prorates_when_a_pending_fix_ran_out_after_the_window_s0_fix_48h(p0):
     assert decision.clauses == ("S0-FIX-48H", "S0-PARTIAL")
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-FIX-FIRST")
 def test_it_refunds_nothing_once_the_issue_is_resolved_s0_fix_48h(p0):
     """S0-FIX-48H / S0-FIX-FIRST: a resolved fix leaves nothing to refund."""
     facts = make_facts(reason="technical_issue", requested_at=at("2026-01-01 11:00"),
@@ -284,6 +306,7 @@ def test_it_refunds_nothing_once_the_issue_is_resolved_s0_fix_48h(p0):
 # --- exclusions --------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-NO-SETUP", "S0-NO-INTERMITTENT", "S0-NO-CHANGE", "S0-NO-ADULT")
 @pytest.mark.parametrize(
     ("reason", "clause"),
     [
@@ -305,6 +328,7 @@ def test_it_denies_the_excluded_reasons_even_inside_the_window_s0_no(p0, reason,
     assert decision.explanation
 
 
+@pytest.mark.clause("S0-NO-INTERMITTENT")
 @pytest.mark.parametrize("outage_hours", ["0", "1", "47.9", "48"])
 def test_it_denies_a_server_outage_of_48_hours_or_less_s0_no_intermittent(p0, outage_hours):
     """S0-NO-INTERMITTENT: a server outage up to 48 h is "rarely goes offline"."""
@@ -318,6 +342,7 @@ def test_it_denies_a_server_outage_of_48_hours_or_less_s0_no_intermittent(p0, ou
 # --- S0-OUTAGE ---------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-OUTAGE")
 @pytest.mark.parametrize(("outage_hours", "days"), [("48.1", 3), ("72", 3), ("72.5", 4), ("73", 4), ("500", 21)])
 def test_it_offers_a_refund_or_an_extension_after_a_long_outage_s0_outage(p0, outage_hours, days):
     """S0-OUTAGE: outage > 48 h → refund_or_extension; extension_days = ceil(outage_hours / 24)."""
@@ -332,6 +357,7 @@ def test_it_offers_a_refund_or_an_extension_after_a_long_outage_s0_outage(p0, ou
     assert decision.clauses == ("S0-OUTAGE",)
 
 
+@pytest.mark.clause("S0-OUTAGE")
 def test_it_counts_a_started_day_of_outage_however_small_s0_outage(p0):
     """S0-OUTAGE: 48 h plus a tiny fraction of an hour is 3 lost days, not 2."""
     facts = make_facts(reason="server_outage", outage_hours="48.00000000000000000000000000001",
@@ -339,6 +365,7 @@ def test_it_counts_a_started_day_of_outage_however_small_s0_outage(p0):
     assert decide(facts, p0).extension_days == 3
 
 
+@pytest.mark.clause("S0-OUTAGE")
 def test_it_offers_the_full_remainder_after_an_outage_whatever_the_purchase_date_s0_outage(p0):
     """S0-OUTAGE: full refund whatever the purchase date: no proration even past the period end."""
     facts = make_facts(price="59.99", refunded="9.99", reason="server_outage", outage_hours="96",
@@ -352,6 +379,7 @@ def test_it_offers_the_full_remainder_after_an_outage_whatever_the_purchase_date
 # --- S0-ARRIVAL --------------------------------------------------------------------------
 
 
+@pytest.mark.clause("S0-ARRIVAL")
 @pytest.mark.parametrize(
     ("payment_method", "window"),
     [

@@ -85,6 +85,7 @@ def assert_decision_shape(result: dict) -> None:
         assert TWO_DECIMALS.match(result["refund_amount"])
 
 
+@pytest.mark.clause("S0-WINDOW")
 def test_it_answers_an_object_with_an_object(db, tmp_path):
     result, status = simulate(tmp_path, case(price="60"))
     assert status == 0
@@ -234,6 +235,7 @@ def test_it_writes_nothing_to_the_database(db, tmp_path):
     assert row_counts() == before
 
 
+@pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
 def test_it_decides_a_pending_fix_against_the_current_time_by_default(db, tmp_path):
     """as_of defaults to now: a fix started an hour ago is awaited, one started 49 h ago has run out."""
     now = datetime.now(UTC).replace(microsecond=0)
