@@ -9,22 +9,36 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cases import services
 from cases.errors import CaseActionError
-from cases.models import RefundCase
+from cases.models import IntakeMessage, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from orders.models import Order, Storefront
 
 SUBJECT_MARKER = "refund request"
 ORDER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
+# A sender's Date older than this before we received the message is not believed: mail is rarely
+# held that long, and a backdated Date would otherwise move a request into a refund window.
+MAX_TRANSIT = timedelta(hours=24)
+AUTH_RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)")
+AUTH_DOMAIN = re.compile(r"\b(?:header\.from|header\.d|header\.i|smtp\.mailfrom|smtp\.helo)\s*=\s*([^\s;]+)")
+FAILED = {"fail", "softfail"}
+# Exchange marks its own robot mail (out-of-office, inbox rules, reports) with these.
+EXCHANGE_ROBOT_HEADERS = (
+    "x-auto-response-suppress",
+    "x-ms-exchange-generated-message-source",
+    "x-ms-exchange-inbox-rules-loop",
+    "x-ms-exchange-message-is-ndr",
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +71,37 @@ def intake_email(
     headers: Mapping[str, str] | None = None,
 ) -> IntakeResult:
     received_at = received_at or timezone.now()
-    if is_automatic(headers or {}):
+    headers = headers or {}
+    # PostgreSQL text cannot hold NUL; nobody wrote one on purpose.
+    sender, subject, body = (_clean(value) for value in (sender, subject, body))
+    message_id = _clean(_header(headers, "message-id")).strip().strip("<>").strip()
+    with transaction.atomic():
+        record = None
+        if message_id:
+            try:
+                with transaction.atomic():
+                    record = IntakeMessage.objects.create(
+                        storefront=storefront, message_id=message_id[:998], received_at=received_at
+                    )
+            except IntegrityError:
+                return IntakeResult(case=None, replied=False, reason="already processed")
+        result = _handle(storefront, sender, subject, body, received_at, headers)
+        if record is not None:
+            record.outcome = result.reason[:200]
+            record.case = result.case
+            record.save(update_fields=["outcome", "case"])
+    return result
+
+
+def _handle(
+    storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str]
+) -> IntakeResult:
+    if is_automatic(headers):
         return IntakeResult(case=None, replied=False, reason="automatic message")
-    if SUBJECT_MARKER not in (subject or "").lower():
+    if failed_authentication(headers, sender):
+        # Someone else may be writing in the customer's name: no case, and no reply to the forged address.
+        return IntakeResult(case=None, replied=False, reason="sender authentication failed")
+    if SUBJECT_MARKER not in subject.lower():
         return _reply(storefront, sender, subject, "subject", received_at)
     order = find_order(storefront=storefront, sender=sender, text=f"{subject}\n{body}")
     if order is None:
@@ -71,12 +113,56 @@ def intake_email(
             description=body.strip(),
             channel=Channel.EMAIL,
             reason_confirmed=False,
-            requested_at=received_at,
+            requested_at=request_time(headers, received_at=received_at, purchased_at=order.purchased_at),
             now=received_at,
         )
     except CaseActionError as error:
         return IntakeResult(case=None, replied=False, reason=error.message)
     return IntakeResult(case=case, replied=False, reason="opened")
+
+
+def request_time(headers: Mapping[str, str], *, received_at: datetime, purchased_at: datetime | None) -> datetime:
+    """The sender's Date when it is believable: not after we received it, not before the order."""
+    try:
+        sent = parsedate_to_datetime(_header(headers, "date"))
+    except (TypeError, ValueError, IndexError):
+        return received_at
+    if sent is None or sent.tzinfo is None:  # no zone: no way to place it in time
+        return received_at
+    if sent > received_at or sent < received_at - MAX_TRANSIT:
+        return received_at
+    if purchased_at is not None and sent < purchased_at:
+        return received_at
+    return sent
+
+
+def failed_authentication(headers: Mapping[str, str], sender: str) -> bool:
+    """An Authentication-Results entry that failed DMARC, DKIM or SPF for the sender's own domain.
+
+    A failure for another domain (a mailing list's signature, a forwarder's SPF) says nothing about
+    the sender; a failure naming no domain is taken to be about the message's From.
+    """
+    domain = sender.rpartition("@")[2].strip().strip(">").lower()
+    report = _header(headers, "authentication-results").lower()
+    for entry in report.split(";"):
+        results = AUTH_RESULT.findall(entry)
+        if not any(result in FAILED for _, result in results):
+            continue
+        domains = [found.rpartition("@")[2].strip("<>\"") for found in AUTH_DOMAIN.findall(entry)]
+        if not domains or any(d == domain or d.endswith("." + domain) for d in domains):
+            return True
+    return False
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value or ""
+    return ""
+
+
+def _clean(text: str | None) -> str:
+    return (text or "").replace("\x00", "")
 
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
@@ -85,18 +171,20 @@ def _reply(storefront: Storefront, sender: str, subject: str, missing: str, rece
         send_storefront_mail,
         storefront=storefront,
         to=sender,
-        subject=f"Re: {subject}".strip() if subject else "Your refund request",
+        # Never the intake marker: an auto-responder quoting our subject would open a case or loop.
+        subject=f"About your e-mail to {storefront.name}",
         body=render_to_string("cases/email/intake_reply.txt", context),
+        reply=True,
     ))
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
 
 
 def is_automatic(headers: Mapping[str, str]) -> bool:
-    """RFC 3834 auto-replies, bulk mail and bounces: answering them risks a mail loop."""
-    lowered = {key.lower(): (value or "").lower() for key, value in headers.items()}
+    """Auto-replies (RFC 3834, Exchange), list and bulk mail, bounces: answering them risks a mail loop."""
+    lowered = {key.lower(): (value or "").strip().lower() for key, value in headers.items()}
     return (
-        lowered.get("auto-submitted", "no") != "no"
+        lowered.get("auto-submitted", "no").split(";")[0].strip() not in {"no", ""}
         or lowered.get("precedence", "") in {"bulk", "junk", "list", "auto_reply"}
-        or "x-autoreply" in lowered
+        or any(name in lowered for name in ("x-autoreply", "x-autorespond", "list-id", *EXCHANGE_ROBOT_HEADERS))
         or lowered.get("return-path", "") == "<>"
     )

@@ -446,3 +446,21 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Case events are append-only; they cannot be deleted.")
+
+
+class IntakeMessage(models.Model):
+    """One e-mail the intake has handled, by Message-ID: a second delivery of it is a no-op."""
+
+    storefront = models.ForeignKey("orders.Storefront", on_delete=models.PROTECT, related_name="intake_messages")
+    message_id = models.CharField(max_length=998)
+    received_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=200, blank=True)
+    case = models.ForeignKey(RefundCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["storefront", "message_id"], name="intake_message_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id

@@ -14,7 +14,12 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
-def send_storefront_mail(*, storefront, to: str, subject: str, body: str) -> bool:
+# Messages that answer one of the customer's own e-mails (RFC 3834 "auto-replied"); every other
+# message we send is "auto-generated". Either way the customer's robots must not answer us.
+REPLY_TEMPLATES = frozenset({"received"})
+
+
+def send_storefront_mail(*, storefront, to: str, subject: str, body: str, reply: bool = False) -> bool:
     """Send one message from the storefront's support address; False (logged) if it failed.
 
     The action behind the mail is already committed: a mail outage must not hide that or undo it.
@@ -25,6 +30,11 @@ def send_storefront_mail(*, storefront, to: str, subject: str, body: str) -> boo
         from_email=formataddr((storefront.name, storefront.support_email)),
         to=[to],
         reply_to=[storefront.support_email],
+        headers={
+            # RFC 3834: well-behaved auto-responders stay silent; Exchange honours its own header.
+            "Auto-Submitted": "auto-replied" if reply else "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
     )
     try:
         message.send()
@@ -52,4 +62,5 @@ def send_case_email(*, case_id: int, template: str, extra: dict | None = None) -
         to=case.order.customer.email,
         subject=render_to_string(f"cases/email/{template}_subject.txt", context).strip(),
         body=render_to_string(f"cases/email/{template}.txt", context),
+        reply=template in REPLY_TEMPLATES,
     )

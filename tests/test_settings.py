@@ -1,3 +1,4 @@
+import logging
 import os
 import subprocess
 import sys
@@ -43,3 +44,32 @@ def test_it_treats_debug_off_as_production():
     result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="refunds.example.com")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_it_prints_each_django_log_line_once():
+    """Django's own console handler plus the root handler used to print every django.* line twice."""
+    result = subprocess.run(
+        [sys.executable, "-c", (
+            "import django, logging; django.setup();"
+            "logging.getLogger('django.request').warning('probe-line-%s', 42)"
+        )],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "backoffice.settings"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout + result.stderr).count("probe-line-42") == 1
+
+
+def test_it_logs_a_refused_action_as_one_warning_line_without_a_traceback(s1, agent, caplog):
+    from tests.admin.conftest import client_for, open_case
+    from tests.admin.test_case_actions import post_action
+
+    case = open_case(s1, reason="other", order_kwargs={"purchased_at": None})
+    with caplog.at_level(logging.INFO):
+        post_action(client_for(agent), case, "approve", {"amount": "10.00", "note": "Please."})
+    refused = [record for record in caplog.records if "Only a support manager" in record.getMessage()]
+    assert len(refused) == 1
+    assert refused[0].levelno == logging.WARNING
+    assert refused[0].exc_info is None
+    assert "\n" not in refused[0].getMessage()
+    assert not [record for record in caplog.records if record.exc_info]

@@ -17,6 +17,6 @@ def test_it_approves_and_pays_within_the_window(s0, agent, manager, mailoutbox, 
     order.refresh_from_db()
     assert order.refunded_amount == Decimal("59.99")
     assert [m.subject.split("] ")[1] for m in mailoutbox] == [
-        "We received your refund request", "Your refund is approved", "Your refund has been sent"]
+        "We received your request", "Your refund is approved", "Your refund has been sent"]
     assert all(m.from_email == "IPTV Smarters Pro <support@iptvsmarterspro.org>" for m in mailoutbox)
     assert list(case.events.values_list("transition", flat=True)) == ["", "approve", "pay"]

@@ -7,6 +7,7 @@ back filled in, next to the reason it was refused.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 
 from django.contrib import messages
@@ -26,6 +27,8 @@ from cases.selectors import TRANSITION_LABELS
 RETRY_KEY = "cases.retry"
 # Served inline only when the browser cannot be talked into running them; everything else downloads.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+logger = logging.getLogger(__name__)
 
 
 def _sniff_image_type(data: bytes) -> str:
@@ -90,6 +93,8 @@ class CaseViewsMixin:
         )
 
     def _refuse(self, request, case_pk: int, message: str, *, action: str = "", data=None) -> HttpResponseRedirect:
+        # A refusal is an expected outcome, not a fault: one line, no traceback.
+        logger.warning("Refused %s on case id %s by %s: %s", action or "action", case_pk, request.user, message)
         messages.error(request, message)
         if action:
             request.session[RETRY_KEY] = {"case": case_pk, "action": action, "data": data or {}}

@@ -24,7 +24,7 @@ from tests.conftest import make_user, race
 FIX_STARTED = later(WITHIN_WINDOW, hours=1)
 FIX_DEADLINE = later(FIX_STARTED, hours=48)
 ASKED = later(WITHIN_WINDOW, hours=1)
-BACK_UNDER_REVIEW = "Your refund request is back under review"
+BACK_UNDER_REVIEW = "Your case is back under review"
 REMINDER = "Reminder: we still need your information"
 
 

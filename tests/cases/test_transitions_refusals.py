@@ -124,7 +124,7 @@ def test_it_records_comments_and_assignments_without_a_transition(
     assert assigned.assignee == agent2
     assert fresh(case).state == State.REQUESTED
     assert transitions(case) == []
-    assert mail_names(mailoutbox) == ["A message about your refund request"]
+    assert mail_names(mailoutbox) == ["A message about your case"]
     assert "We are on it" in mailoutbox[0].body
 
 
@@ -199,7 +199,7 @@ def test_it_withdraws_from_every_open_state(s0, agent, manager, state, mailoutbo
     event = last_event(withdrawn)
     assert (event.transition, event.from_state, event.to_state, event.comment) == (
         "withdraw", state, State.WITHDRAWN, "Customer found it")
-    assert mail_names(mailoutbox) == ["Your refund request is closed"]
+    assert mail_names(mailoutbox) == ["Your case is closed"]
     # The order is free for a new request once this one is closed.
     again = open_case(s0, order=case.order, requested_at=NOW)
     assert again.state == State.REQUESTED
@@ -327,7 +327,7 @@ def test_it_opens_a_case_with_its_created_event(s0, agent, mailoutbox, django_ca
     assert (event.kind, event.transition, event.actor, event.comment) == (
         "created", "", agent, "No channels since Friday")
     assert event.data == {"channel": "email", "reason": "server_outage"}
-    assert mail_names(mailoutbox) == ["We received your refund request"]
+    assert mail_names(mailoutbox) == ["We received your request"]
 
 
 # --- the event log --------------------------------------------------------------------------

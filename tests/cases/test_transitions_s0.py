@@ -145,7 +145,7 @@ def test_it_starts_a_fix_with_a_48_hour_deadline(s0, agent, mailoutbox, django_c
     event = last_event(fixing)
     assert (event.from_state, event.to_state, event.comment) == (State.REQUESTED, State.AWAITING_FIX, "Reset the line")
     assert event.visibility == CaseEvent.Visibility.CUSTOMER
-    assert mail_names(mailoutbox) == ["We received your refund request", "We are working on your issue"]
+    assert mail_names(mailoutbox) == ["We received your request", "We are working on your issue"]
     assert "2026-01-04 10:00 UTC" in mailoutbox[1].body
 
 
@@ -279,7 +279,7 @@ def test_it_denies_an_excluded_reason_citing_the_clause(
     assert event.data == {"deny_reason": "policy_exclusion", "clauses": [clause]}
     assert event.decision["clauses"] == [clause]
     assert event.visibility == CaseEvent.Visibility.CUSTOMER
-    assert mail_names(mailoutbox) == ["About your refund request"]
+    assert mail_names(mailoutbox) == ["About your case"]
     assert denied.decision["explanation"] in mailoutbox[0].body
 
 
@@ -441,7 +441,7 @@ def test_it_sends_every_customer_mail_from_the_support_address(
         services.case_pay(case=case, actor=manager, reference="re_9", now=at("2026-01-05 10:00"))
 
     assert mail_names(mailoutbox) == [
-        "We received your refund request", "We are working on your issue", "We need a little more information",
+        "We received your request", "We are working on your issue", "We need a little more information",
         "Your refund is approved", "Your refund has been sent",
     ]
     for message in mailoutbox:

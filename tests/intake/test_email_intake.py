@@ -23,7 +23,7 @@ def test_it_opens_a_case_for_a_refund_request_naming_the_senders_order(s0, mailo
     assert result.case.requested_at == at("2026-01-02 08:00")
     assert result.case.decision["clauses"] == ["S0-WINDOW"]
     assert [m.to for m in mailoutbox] == [["kim@example.com"]]
-    assert "We received your refund request" in mailoutbox[0].subject
+    assert "We received your request" in mailoutbox[0].subject
 
 
 def test_it_replies_and_opens_nothing_without_the_subject(s0, mailoutbox, django_capture_on_commit_callbacks):
