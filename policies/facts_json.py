@@ -1,4 +1,4 @@
-"""Facts from the simulator's JSON (SIMULATOR.md), validated key by key.
+"""Facts from the simulator's JSON (docs/simulator.md), validated key by key.
 
 Pure: the storefront's policy is looked up by the caller; this module only checks shapes.
 """

@@ -1,4 +1,4 @@
-"""The policy simulator (SIMULATOR.md): JSON facts in, JSON decisions out, nothing written."""
+"""The policy simulator (docs/simulator.md): JSON facts in, JSON decisions out, nothing written."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The policy simulator page: "what would the policy say?" for managers (SIMULATOR.md).
+"""The policy simulator page: "what would the policy say?" for managers (docs/simulator.md).
 
 The form only assembles the simulator's JSON; the values are passed on as typed, so a bad value
 gets exactly the error ``manage.py simulate_refund`` would print, naming the key.
@@ -63,7 +63,7 @@ class SimulatorForm(forms.Form):
         self.fields["requested_at"].initial = now.strftime(stamp)
 
     def to_item(self) -> dict:
-        """The simulator input, in SIMULATOR.md's shape."""
+        """The simulator input, in docs/simulator.md's shape."""
         data = self.cleaned_data
         item: dict = {
             "storefront": data["storefront"],

@@ -1,4 +1,4 @@
-"""`manage.py simulate_refund` against SIMULATOR.md: JSON in, JSON out, nothing written."""
+"""`manage.py simulate_refund` against docs/simulator.md: JSON in, JSON out, nothing written."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from policies.simulator import simulate_text
 
 
 class Command(BaseCommand):
-    help = "Print what the refund policy would decide for hypothetical cases (JSON in, JSON out; see SIMULATOR.md)."
+    help = "Print what the refund policy would decide for hypothetical cases (JSON in, JSON out; see docs/simulator.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="a JSON file with one case or an array of cases; '-' reads standard input")

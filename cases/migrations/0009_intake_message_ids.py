@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0007_case_reason_confirmed'),
+        ('cases', '0008_needs_manager'),
         ('orders', '0003_order_charged_back_amount'),
     ]
 
