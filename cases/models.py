@@ -138,11 +138,16 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.number
 
     def save(self, *args, **kwargs):
-        self.needs_manager = decision_needs_manager(self.decision)
+        self.needs_manager = decision_needs_manager(self.decision) or self._extension_over_limit()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "decision" in update_fields:
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
+
+    def _extension_over_limit(self) -> bool:
+        """S0-OUTAGE: the lost days alone are more than an agent may grant on this storefront."""
+        days = (self.decision or {}).get("extension_days") or 0
+        return days > 0 and days > self.order.storefront.extension_limit_days
 
     # --- facts and decisions ------------------------------------------------------------
 

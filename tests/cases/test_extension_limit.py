@@ -8,6 +8,7 @@ from cases import services
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.forms import ExtendForm
+from cases.models import RefundCase
 from cases.services import MAX_BONUS_DAYS
 from cases.states import State
 from orders.models import Extension, Subscription
@@ -77,3 +78,11 @@ def test_it_reads_the_limit_from_the_storefront_s0_outage(s0, agent):
     assert_refused(lambda: services.case_extend(case=case, actor=agent, bonus_days=3, now=NOW), case,
                    Code.MANAGER_ONLY)
     assert services.case_extend(case=case, actor=agent, bonus_days=2, now=NOW).state == State.RESOLVED
+
+
+def test_it_queues_an_extension_over_the_limit_for_a_manager_s0_outage(s0):
+    over = outage_case(s0, 750)  # 32 lost days: more than the storefront's 30
+    within = outage_case(s0, 72)
+
+    assert RefundCase.objects.get(pk=over.pk).needs_manager
+    assert not RefundCase.objects.get(pk=within.pk).needs_manager
