@@ -97,6 +97,14 @@ def extension_offered(case: RefundCase) -> bool:
     return _decision(case).outcome == Outcome.REFUND_OR_EXTENSION
 
 
+@explained(lambda case: "The order's subscription was never delivered, so there is nothing to extend "
+                        "(an undelivered order is refunded instead).")
+def subscription_delivered(case: RefundCase) -> bool:
+    """An extension adds days to a delivered subscription; ``case_extend`` needs one."""
+    subscription = getattr(case.order, "subscription", None)
+    return subscription is not None and subscription.delivered_at is not None
+
+
 @explained(lambda case: "The storefront's policy version has no statutory override (S1-STATUTORY).")
 def statutory_override_available(case: RefundCase) -> bool:
     from policies.selectors import policy_for_order

@@ -9,14 +9,16 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.checks import evidence_error
 from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
     TransitionOption,
     case_evidence,
     case_timeline,
+    customer_history,
     is_overdue,
-    other_cases_on_order,
+    order_chargebacks,
     transition_options,
 )
 from cases.states import State
@@ -141,6 +143,7 @@ def _arrival_dates(decision: Decision, now: datetime) -> dict | None:
 
 def order_glance(case: RefundCase) -> dict:
     order = case.order
+    history = customer_history(case=case)
     subscription = getattr(order, "subscription", None)
     if subscription is not None:
         subscription.order = order  # period_end reads the plan through it; reuse the joined row
@@ -151,8 +154,9 @@ def order_glance(case: RefundCase) -> dict:
         "period_end": subscription.period_end if subscription else None,
         "suspended": subscription is not None and subscription.status == Subscription.Status.SUSPENDED,
         "hours_to_request": (case.requested_at - order.purchased_at).total_seconds() / 3600,
-        "chargebacks": list(order.chargebacks.all()),
-        "other_cases": other_cases_on_order(case=case),
+        "chargebacks": order_chargebacks(order),
+        "other_cases": history.cases_on(order.pk),
+        "history": history,
     }
 
 
@@ -199,7 +203,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "now": now,
         "overdue": is_overdue(case, now=now),
         "decision": decision,
-        "decision_style": OUTCOME_STYLE.get(decision.outcome, "neutral"),
+        "decision_style": "go" if getattr(case, "payout", None) else OUTCOME_STYLE.get(decision.outcome, "neutral"),
         "decision_label": OUTCOME_LABELS.get(decision.outcome, decision.outcome),
         "decision_clauses": clause_lines(decision.clauses),
         "arrival": _arrival_dates(decision, now),
@@ -220,6 +224,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "evidence_form": EvidenceUploadForm(),
         "can_work": request.user.has_perm("cases.work_refundcase"),
         "can_add_evidence": request.user.has_perm("cases.add_evidence"),
+        "evidence_blocked": evidence_error(case=case, user=request.user),
         "can_view_evidence": can_view_evidence,
         "urls": {
             "comment": _url(site_name, "comment", case.pk),
