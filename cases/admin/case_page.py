@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from cases.checks import evidence_error
 from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
+    TRANSITION_LABELS,
     TransitionOption,
     case_evidence,
     case_timeline,
@@ -21,8 +26,8 @@ from cases.selectors import (
     order_chargebacks,
     transition_options,
 )
-from cases.states import State
-from orders.models import Subscription
+from cases.states import Channel, DenyReason, Reason, State
+from orders.models import Order, Subscription
 from policies.engine import Decision, Outcome, add_business_days
 from policies.selectors import clause_texts
 
@@ -71,27 +76,105 @@ HIDDEN_EVENT_DATA = {"sha256", "evidence_id", "content_type", "size", "from_cust
                      "chargeback_id"}
 
 
+# Transitions no button offers (the deadline sweeps') still appear in the history.
+SYSTEM_TRANSITION_LABELS = {
+    "fix_window_expired": "Fix window ran out",
+    "evidence_expired": "Evidence request expired",
+}
+STATE_LABELS = dict(State.choices)
+
+
+def transition_words(name: str) -> str:
+    return TRANSITION_LABELS.get(name) or SYSTEM_TRANSITION_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def outcome_words(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome) or str(outcome).replace("_", " ").capitalize()
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def inline_markup(text: str) -> SafeString:
+    """The small markdown the policy texts use (**bold**, `code`), escaped first so nothing else renders."""
+    escaped = str(escape(text or ""))
+    return mark_safe(_CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escaped)))  # noqa: S308
+
+
 @dataclass
 class TimelineRow:
     event: CaseEvent
     details: list[tuple[str, str]]
 
+    @property
+    def title(self) -> str:
+        if self.event.transition:
+            return transition_words(self.event.transition)
+        return self.event.get_kind_display()
+
+    @property
+    def from_label(self) -> str:
+        return STATE_LABELS.get(self.event.from_state, self.event.from_state)
+
+    @property
+    def to_label(self) -> str:
+        return STATE_LABELS.get(self.event.to_state, self.event.to_state)
+
+    @property
+    def decision_label(self) -> str:
+        return outcome_words((self.event.decision or {}).get("outcome", ""))
+
 
 def _detail_value(value) -> str:
     if isinstance(value, dict) and {"min", "max"} <= value.keys():
         return f"{value['min']}–{value['max']} business days (worst {value.get('worst', value['max'])})"
+    if isinstance(value, dict):
+        # Never a Python dict in front of people: "key value, key value".
+        return ", ".join(" ".join(_detail(k, v)) for k, v in value.items() if v not in ("", None))
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_detail_value(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def _choice_words(choices) -> Callable[[object], str]:
+    labels = dict(choices)
+    return lambda value: str(labels.get(value, value)) if isinstance(value, str) else _detail_value(value)
+
+
+def _when_words(value) -> str:
+    try:
+        return timezone.localtime(datetime.fromisoformat(str(value))).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# Event data is stored in codes (for audits and reports); each key says how to put its value in words.
+EVENT_VALUE_WORDS: dict[str, Callable[[object], str]] = {
+    "outcome": lambda value: outcome_words(str(value)),
+    "deny_reason": _choice_words(DenyReason.choices),
+    "reason": _choice_words(Reason.choices),
+    "channel": _choice_words(Channel.choices),
+    "method": _choice_words(Order.PAYMENT_METHOD_CHOICES),
+    "was_due_at": _when_words,
+    "due_at": _when_words,
+}
+EVENT_KEY_WORDS = {"deny_reason": "denial reason", "from": "before", "to": "after", "was_due_at": "was due",
+                   "due_at": "now due"}
+
+
+def _detail(key: str, value) -> tuple[str, str]:
+    words = EVENT_VALUE_WORDS.get(key)
+    return EVENT_KEY_WORDS.get(key, key.replace("_", " ")), words(value) if words else _detail_value(value)
 
 
 def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
     return [
         TimelineRow(
             event,
-            [(key.replace("_", " "), _detail_value(value)) for key, value in (event.data or {}).items()
+            [_detail(key, value) for key, value in (event.data or {}).items()
              if key not in HIDDEN_EVENT_DATA and value not in ("", None)],
         )
         for event in events
@@ -101,8 +184,8 @@ def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
 @dataclass
 class ClauseLine:
     clause_id: str
-    summary: str
-    action: str
+    summary: SafeString
+    action: SafeString
 
 
 @dataclass
@@ -126,7 +209,9 @@ def clause_lines(clause_ids) -> list[ClauseLine]:
     lines = []
     for clause_id in clause_ids:
         clause = texts.get(clause_id)
-        lines.append(ClauseLine(clause_id, clause.summary if clause else "", clause.action if clause else ""))
+        lines.append(ClauseLine(
+            clause_id, inline_markup(clause.summary if clause else ""), inline_markup(clause.action if clause else "")
+        ))
     return lines
 
 
@@ -204,7 +289,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "overdue": is_overdue(case, now=now),
         "decision": decision,
         "decision_style": "go" if getattr(case, "payout", None) else OUTCOME_STYLE.get(decision.outcome, "neutral"),
-        "decision_label": OUTCOME_LABELS.get(decision.outcome, decision.outcome),
+        "decision_label": outcome_words(decision.outcome),
+        "decision_explanation": inline_markup(decision.explanation),
+        "snapshot_label": outcome_words(snapshot.get("outcome", "")),
         "decision_clauses": clause_lines(decision.clauses),
         "arrival": _arrival_dates(decision, now),
         "snapshot": snapshot,

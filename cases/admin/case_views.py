@@ -11,6 +11,7 @@ import mimetypes
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -24,6 +25,10 @@ from cases.models import Evidence, RefundCase
 from cases.selectors import TRANSITION_LABELS
 
 RETRY_KEY = "cases.retry"
+CONFLICT_MESSAGE = (
+    "This could not be saved: it conflicts with what is already recorded on the case or its order "
+    "(for example more refunded than was paid). Nothing was changed; reload the page and check."
+)
 # Served inline only when the browser cannot be talked into running them; everything else downloads.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
@@ -123,6 +128,9 @@ class CaseViewsMixin:
             case = RUNNERS[name](case, request.user, form.cleaned_data, form.cleaned_data["expected_state"])
         except CaseActionError as error:
             return self._refuse(request, pk, error.message, action=name, data=kept)
+        except IntegrityError:
+            # A database constraint caught what the checks did not (a race): the rule, not its name.
+            return self._refuse(request, pk, CONFLICT_MESSAGE, action=name, data=kept)
         messages.success(
             request, f"{TRANSITION_LABELS[name]}: done. Case {case.number} is now {case.get_state_display().lower()}."
         )

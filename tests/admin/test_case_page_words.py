@@ -145,3 +145,27 @@ def test_it_shows_the_customers_history_across_storefronts(s0, s1, agent):
     assert "10.00 USD refunded" in history
     assert "5.00 USD on" in history, history
     assert stranger.number not in history and stranger.order.number not in history
+
+
+def test_it_renders_clause_markup_escaped_and_never_raw(s0, agent):
+    from policies.models import Clause
+
+    Clause.objects.filter(clause_id="S0-WINDOW").update(summary="Ask **within 48 h** of `purchase` <script>x</script>")
+    case = open_case(s0, reason="other")
+    html = client_for(agent).get(case_url(case)).content.decode()
+    panel = html[html.index('id="decision-panel"'):html.index('id="actions"')]
+    assert "<strong>within 48 h</strong> of <code>purchase</code>" in panel
+    assert "**" not in panel and "`" not in panel
+    assert "<script>x" not in panel and "&lt;script&gt;" in panel
+
+
+def test_it_writes_the_history_in_words_without_codes_or_dicts(s0, agent):
+    case = open_case(s0, reason="other")
+    services.case_approve(case=case, actor=agent)
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.COMMENT, actor_label="system",
+                             data={"limits": {"bonus_days": 3, "lost_days": 2}})
+    timeline = client_for(agent).get(case_url(case)).content.decode().split('id="timeline"')[1]
+    assert "Approve refund" in timeline and "Requested → Approved" in timeline
+    assert "Decision: Full refund" in timeline
+    assert "full_refund" not in timeline and "{" not in timeline.split("rb-comment-form")[0]
+    assert "bonus days 3, lost days 2" in timeline
