@@ -138,21 +138,6 @@ class PayForm(TransitionForm):
         return data
 
 
-TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
-    "start_fix": NoteForm,
-    "fix_succeeded": NoteForm,
-    "fix_failed": NoteForm,
-    "request_evidence": RequestEvidenceForm,
-    "evidence_received": NoteForm,
-    "approve": ApproveForm,
-    "approve_statutory": ApproveStatutoryForm,
-    "extend": ExtendForm,
-    "deny": DenyForm,
-    "withdraw": NoteForm,
-    "pay": PayForm,
-}
-
-
 def _suggested_deny_reason(decision: Decision) -> str:
     if decision.outcome == Outcome.DENY:
         for clause in decision.clauses:

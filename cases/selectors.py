@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,23 +15,6 @@ from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES
 from orders.models import Chargeback, Order
-
-# The transitions staff take by hand, in the order the case page offers them. The sweeps' own
-# transitions (fix_window_expired, evidence_expired) are never offered.
-STAFF_TRANSITIONS: tuple[tuple[str, str], ...] = (
-    ("approve", "Approve refund"),
-    ("pay", "Mark paid"),
-    ("start_fix", "Start a fix attempt"),
-    ("fix_succeeded", "Fix worked"),
-    ("fix_failed", "Fix failed"),
-    ("request_evidence", "Request evidence"),
-    ("evidence_received", "Evidence received"),
-    ("extend", "Extend the subscription instead"),
-    ("approve_statutory", "Approve on statutory rights"),
-    ("deny", "Deny"),
-    ("withdraw", "Withdraw"),
-)
-TRANSITION_LABELS = dict(STAFF_TRANSITIONS)
 
 
 def overdue_q(*, now: datetime) -> Q:
@@ -160,12 +144,12 @@ class TransitionOption:
         return self.error is not None and self.error.code == Code.WRONG_STATE
 
 
-def transition_options(*, case: RefundCase, user) -> list[TransitionOption]:
-    """Every staff transition with why ``user`` may not take it now (``error``), in page order.
+def transition_options(*, case: RefundCase, user, transitions: Iterable[tuple[str, str]]) -> list[TransitionOption]:
+    """Each of ``transitions`` (name, label) with why ``user`` may not take it now (``error``), in that order.
 
     Pin ``case.as_of`` first so that all checks and the decision panel agree on one moment.
     """
     return [
         TransitionOption(name=name, label=label, error=transition_error(case=case, user=user, name=name))
-        for name, label in STAFF_TRANSITIONS
+        for name, label in transitions
     ]

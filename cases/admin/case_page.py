@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
-from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
+from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
-    TRANSITION_LABELS,
     TransitionOption,
     case_evidence,
     case_timeline,
@@ -31,15 +31,6 @@ from orders.models import Order, Subscription
 from policies.engine import Decision, Outcome, add_business_days
 from policies.selectors import clause_texts
 
-# Buttons that move money or close the case get their own colour, so the eye finds them.
-BUTTON_STYLE = {
-    "approve": "go",
-    "approve_statutory": "go",
-    "pay": "go",
-    "extend": "go",
-    "deny": "stop",
-    "withdraw": "stop",
-}
 OUTCOME_STYLE = {
     Outcome.FULL_REFUND: "go",
     Outcome.PARTIAL_REFUND: "go",
@@ -251,10 +242,10 @@ def _forms_for(options, *, case, decision, retry: dict | None, site_name: str) -
         if not option.allowed:
             continue
         form = _retry_form(
-            TRANSITION_FORMS[option.name], retry, option.name, case=case, decision=decision, prefix=option.name
+            BY_NAME[option.name].form, retry, option.name, case=case, decision=decision, prefix=option.name
         )
         cards.append(
-            ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BUTTON_STYLE.get(option.name, ""))
+            ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BY_NAME[option.name].style)
         )
     return cards
 
@@ -271,7 +262,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
     now = timezone.now()
     case.as_of = now  # one moment for the decision panel and every button's check
     decision = case.evaluate(as_of=now)
-    options = transition_options(case=case, user=request.user)
+    options = transition_options(
+        case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS]
+    )
     snapshot = case.decision or {}
     # Evidence holds the customer's screenshots and pasted logs: only people allowed to see it get it.
     can_view_evidence = request.user.has_perm("cases.view_evidence")
