@@ -169,3 +169,9 @@ def test_it_writes_the_history_in_words_without_codes_or_dicts(s0, agent):
     assert "Decision: Full refund" in timeline
     assert "full_refund" not in timeline and "{" not in timeline.split("rb-comment-form")[0]
     assert "bonus days 3, lost days 2" in timeline
+
+
+def test_it_gives_blocked_reasons_in_words_not_outcome_codes(s0, agent):
+    case = open_case(s0, reason="other")
+    reasons = _blocked(client_for(agent).get(case_url(case)))
+    assert "full refund" in reasons["start_fix"] and "full_refund" not in " ".join(reasons.values())

@@ -329,9 +329,10 @@ def test_it_refuses_to_extend_a_subscription_never_delivered(s0, agent):
     case = open_case(s0, reason="server_outage", outage_hours=72, requested_at=OUTAGE_REQUEST, delivered_at=None)
 
     error = assert_refused(lambda: services.case_extend(case=case, actor=agent, now=later(OUTAGE_REQUEST, hours=1)),
-                           case, Code.INVALID_INPUT)
+                           case, Code.POLICY_BLOCKS)
 
-    assert error.message == "The order has no delivered subscription to extend."
+    # The FSM condition refuses, with the sentence the case page shows next to the blocked button.
+    assert "never delivered, so there is nothing to extend" in error.message
     assert not Extension.objects.exists()
 
 
