@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -34,12 +35,8 @@ def test_it_lists_extend_as_blocked_on_an_undelivered_order(s0, agent):
     assert "never delivered" in _blocked(response)["extend"]
     assert "never delivered" in response.content.decode()
     # The service refuses with the same sentence.
-    try:
+    with pytest.raises(CaseActionError, match="never delivered"):
         services.case_extend(case=case, actor=agent, bonus_days=0)
-    except CaseActionError as error:
-        assert "never delivered" in error.message
-    else:
-        raise AssertionError("extend on an undelivered order was allowed")
 
 
 def test_it_shows_evidence_upload_as_blocked_on_a_closed_case(s0, agent):
@@ -83,12 +80,8 @@ def test_it_refuses_an_overlong_comment_with_a_clear_message(s0, agent):
     response = client_for(agent).post(case_url(case, "comment"), {"comment": "x" * (MAX_NOTE_LENGTH + 1)}, follow=True)
     assert any(f"at most {MAX_NOTE_LENGTH} characters" in m for m in messages_of(response))
     assert not CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.COMMENT).exists()
-    try:
+    with pytest.raises(CaseActionError, match="too long"):
         services.case_comment(case=case, actor=agent, comment="x" * (MAX_NOTE_LENGTH + 1))
-    except CaseActionError as error:
-        assert "too long" in error.message
-    else:
-        raise AssertionError("the service stored an overlong comment")
 
 
 def test_it_refuses_an_overlong_note_on_a_transition(s0, agent):
@@ -96,12 +89,8 @@ def test_it_refuses_an_overlong_note_on_a_transition(s0, agent):
     response = _post(client_for(agent), case, "withdraw", {"note": "y" * (MAX_NOTE_LENGTH + 1)})
     assert any(f"at most {MAX_NOTE_LENGTH} characters" in m for m in messages_of(response))
     assert RefundCase.objects.get(pk=case.pk).state == "requested"
-    try:
+    with pytest.raises(CaseActionError, match="too long"):
         services.case_withdraw(case=case, actor=agent, note="y" * (MAX_NOTE_LENGTH + 1))
-    except CaseActionError as error:
-        assert "too long" in error.message
-    else:
-        raise AssertionError("the service stored an overlong note")
     assert RefundCase.objects.get(pk=case.pk).state == "requested"
 
 
@@ -168,7 +157,8 @@ def test_it_writes_the_history_in_words_without_codes_or_dicts(s0, agent):
     assert "Approve refund" in timeline and "Requested → Approved" in timeline
     assert "Decision: Full refund" in timeline
     assert "full_refund" not in timeline and "{" not in timeline.split("rb-comment-form")[0]
-    assert "bonus days 3, lost days 2" in timeline
+    # PostgreSQL's jsonb reorders keys; either order reads as words.
+    assert "bonus days 3, lost days 2" in timeline or "lost days 2, bonus days 3" in timeline
 
 
 def test_it_gives_blocked_reasons_in_words_not_outcome_codes(s0, agent):
