@@ -5,6 +5,7 @@ from __future__ import annotations
 from cases import conditions
 from cases.errors import CaseActionError, Code
 from cases.models import RefundCase
+from cases.states import CLOSED_STATES
 
 PERMISSION_NAMES = {
     conditions.can_work: "work refund cases",
@@ -55,3 +56,15 @@ def _permission_error(*, case: RefundCase, user, permission, bonus_days: int = 0
     if permission is conditions.can_override:
         return CaseActionError(Code.MANAGER_ONLY, why="S1-STATUTORY")
     return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))
+
+
+def evidence_error(*, case: RefundCase, user) -> CaseActionError | None:
+    """Why ``user`` may not add evidence to the case now, or ``None``; ``evidence_add`` checks the same."""
+    if user is not None and not (user.has_perm("cases.work_refundcase") and user.has_perm("cases.add_evidence")):
+        return CaseActionError(Code.NO_PERMISSION, permission="add evidence")
+    if case.state in CLOSED_STATES:
+        return CaseActionError(
+            Code.INVALID_INPUT,
+            why=f"Case {case.number} is closed ({case.get_state_display().lower()}); evidence can no longer be added.",
+        )
+    return None

@@ -36,6 +36,11 @@ def explained(why: Callable[[RefundCase], str]):
     return wrap
 
 
+def _words(outcome: str) -> str:
+    # "full_refund" -> "full refund": these sentences are shown to agents and customers.
+    return str(outcome).replace("_", " ")
+
+
 def _clauses(decision) -> str:
     return ", ".join(decision.clauses) or "no clause"
 
@@ -69,7 +74,7 @@ def refund_allowed_now(case: RefundCase) -> bool:
     return _decision(case).allows_refund
 
 
-@explained(lambda case: f"No fix attempt is needed: the policy says {_decision(case).outcome}.")
+@explained(lambda case: f"No fix attempt is needed: the policy says {_words(_decision(case).outcome)}.")
 def fix_attempt_needed(case: RefundCase) -> bool:
     """S0-FIX-FIRST: a technical issue with no fix attempt yet."""
     return _decision(case).outcome == Outcome.NEEDS_FIX_ATTEMPT
@@ -91,10 +96,18 @@ def evidence_overdue_after_reminder(case: RefundCase) -> bool:
 
 
 @explained(lambda case: f"Only an outage of more than the guaranteed hours can be extended "
-                        f"(the policy says {_decision(case).outcome}, {_clauses(_decision(case))}).")
+                        f"(the policy says {_words(_decision(case).outcome)}, {_clauses(_decision(case))}).")
 def extension_offered(case: RefundCase) -> bool:
     """S0-OUTAGE: the decision offers a refund or an extension."""
     return _decision(case).outcome == Outcome.REFUND_OR_EXTENSION
+
+
+@explained(lambda case: "The order's subscription was never delivered, so there is nothing to extend "
+                        "(an undelivered order is refunded instead).")
+def subscription_delivered(case: RefundCase) -> bool:
+    """An extension adds days to a delivered subscription; ``case_extend`` needs one."""
+    subscription = getattr(case.order, "subscription", None)
+    return subscription is not None and subscription.delivered_at is not None
 
 
 @explained(lambda case: "The storefront's policy version has no statutory override (S1-STATUTORY).")

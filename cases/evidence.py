@@ -27,11 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageOps
 
+from cases.checks import evidence_error
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.services.base import lock_case
-from cases.states import CLOSED_STATES, State
+from cases.states import State
 
 PNG, JPEG, WEBP, GIF = "image/png", "image/jpeg", "image/webp", "image/gif"
 PDF, TEXT = "application/pdf", "text/plain"
@@ -125,11 +126,9 @@ def evidence_add(
             # Held until commit: an agent closing the case right now cannot slip between the state
             # check and the insert, and a sweep moving the case waits for the flag written here.
             locked = lock_case(case, now)
-            if locked.state in CLOSED_STATES:
-                raise _refuse(
-                    f"Case {locked.number} is closed ({locked.get_state_display().lower()}); "
-                    "evidence can no longer be added."
-                )
+            closed = evidence_error(case=locked, user=None)
+            if closed is not None:
+                raise closed
             evidence = Evidence(
                 case=locked, kind=kind, text=text, uploaded_by=actor, from_customer=from_customer,
                 original_name=original_name,

@@ -11,12 +11,15 @@ from django.utils import timezone
 from backoffice.admin_site import use_order_picker
 from cases.models import Evidence, RefundCase
 from cases.selectors import assignable_users
+from cases.services.base import MAX_NOTE_LENGTH
 from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
 from policies.engine import Decision, Outcome
 
 NOTE = forms.Textarea(attrs={"rows": 2, "cols": 40})
+TEXT_LIMIT = {"max_length": MAX_NOTE_LENGTH}
+DESCRIPTION_LIMIT = {"max_length": 10_000}
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 
 # Which denial reason the decision's clause points to, so the deny form starts on the right one.
@@ -45,12 +48,12 @@ class TransitionForm(forms.Form):
 
 
 class NoteForm(TransitionForm):
-    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
 
 class ApproveForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
-    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +70,7 @@ class ApproveForm(TransitionForm):
 
 class ApproveStatutoryForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
-    basis = forms.CharField(widget=NOTE, label="Legal basis (required, S1-STATUTORY)")
+    basis = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Legal basis (required, S1-STATUTORY)")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +82,7 @@ class ApproveStatutoryForm(TransitionForm):
 class RequestEvidenceForm(TransitionForm):
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        **TEXT_LIMIT,
         label="Message to the customer",
         help_text="Sent by e-mail from the storefront's support address.",
     )
@@ -93,7 +97,7 @@ class RequestEvidenceForm(TransitionForm):
 
 class DenyForm(TransitionForm):
     reason = forms.ChoiceField(choices=DenyReason.choices)
-    note = forms.CharField(required=False, widget=NOTE, label="Note")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -105,7 +109,7 @@ class DenyForm(TransitionForm):
 
 class ExtendForm(TransitionForm):
     bonus_days = forms.IntegerField(min_value=0, max_value=MAX_BONUS_DAYS, initial=0, label="Bonus days")
-    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +126,7 @@ class PayForm(TransitionForm):
     reference = forms.CharField(max_length=120, label="Payout reference", help_text="The processor's refund ID.")
     method = forms.ChoiceField(choices=Order.PAYMENT_METHOD_CHOICES, label="Method")
     method_note = forms.CharField(
-        required=False, widget=NOTE, label="Why another method",
+        required=False, widget=NOTE, **TEXT_LIMIT, label="Why another method",
         help_text="Required when the method differs from the order's (S1-SAME-METHOD).",
     )
 
@@ -138,21 +142,6 @@ class PayForm(TransitionForm):
         return data
 
 
-TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
-    "start_fix": NoteForm,
-    "fix_succeeded": NoteForm,
-    "fix_failed": NoteForm,
-    "request_evidence": RequestEvidenceForm,
-    "evidence_received": NoteForm,
-    "approve": ApproveForm,
-    "approve_statutory": ApproveStatutoryForm,
-    "extend": ExtendForm,
-    "deny": DenyForm,
-    "withdraw": NoteForm,
-    "pay": PayForm,
-}
-
-
 def _suggested_deny_reason(decision: Decision) -> str:
     if decision.outcome == Outcome.DENY:
         for clause in decision.clauses:
@@ -166,7 +155,7 @@ def _suggested_deny_reason(decision: Decision) -> str:
 
 
 class CommentForm(forms.Form):
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 40}))
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 40}), **TEXT_LIMIT)
     customer_visible = forms.BooleanField(
         required=False, label="Send to the customer", help_text="Otherwise an internal note only staff see."
     )
@@ -175,7 +164,7 @@ class CommentForm(forms.Form):
 class ReasonForm(forms.Form):
     reason = forms.ChoiceField(choices=Reason.choices)
     outage_hours = forms.CharField(required=False, label="Outage hours", help_text="For server outages.")
-    note = forms.CharField(required=False, widget=NOTE, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
 
 class AssignForm(forms.Form):
@@ -212,7 +201,8 @@ class CaseCreateForm(forms.Form):
     order = forms.ModelChoiceField(queryset=Order.objects.select_related("customer", "storefront"))
     reason = forms.ChoiceField(choices=[("", "---------"), *Reason.choices])
     description = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), help_text="The customer's own words."
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), help_text="The customer's own words.",
+        **DESCRIPTION_LIMIT,
     )
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.ADMIN)
     requested_at = forms.SplitDateTimeField(

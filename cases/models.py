@@ -296,7 +296,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self._record_approval(amount=amount, by=by, at=at, note="", statutory_basis=basis)
 
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.RESOLVED,
-                conditions=[conditions.reason_confirmed, conditions.extension_offered], permission=conditions.can_extend)
+                conditions=[conditions.reason_confirmed, conditions.extension_offered, conditions.subscription_delivered],
+                permission=conditions.can_extend)
     def extend(self) -> None:
         """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money.
 

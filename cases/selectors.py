@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,23 +14,7 @@ from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES
-
-# The transitions staff take by hand, in the order the case page offers them. The sweeps' own
-# transitions (fix_window_expired, evidence_expired) are never offered.
-STAFF_TRANSITIONS: tuple[tuple[str, str], ...] = (
-    ("approve", "Approve refund"),
-    ("pay", "Mark paid"),
-    ("start_fix", "Start a fix attempt"),
-    ("fix_succeeded", "Fix worked"),
-    ("fix_failed", "Fix failed"),
-    ("request_evidence", "Request evidence"),
-    ("evidence_received", "Evidence received"),
-    ("extend", "Extend the subscription instead"),
-    ("approve_statutory", "Approve on statutory rights"),
-    ("deny", "Deny"),
-    ("withdraw", "Withdraw"),
-)
-TRANSITION_LABELS = dict(STAFF_TRANSITIONS)
+from orders.models import Chargeback, Order
 
 
 def overdue_q(*, now: datetime) -> Q:
@@ -56,7 +41,8 @@ def case_list_queryset() -> QuerySet[RefundCase]:
 
 def case_page_queryset() -> QuerySet[RefundCase]:
     return RefundCase.objects.select_related(
-        "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by"
+        "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by",
+        "payout__paid_by",
     )
 
 
@@ -70,15 +56,62 @@ def case_display_amount(case: RefundCase) -> tuple[Decimal | None, str]:
 
 
 def case_timeline(*, case: RefundCase) -> list[CaseEvent]:
-    return list(case.events.select_related("actor").order_by("created_at", "id"))
+    """The case's history, newest first: the agent answering a customer wants the latest word on top."""
+    return list(case.events.select_related("actor").order_by("-created_at", "-id"))
 
 
 def case_evidence(*, case: RefundCase) -> list[Evidence]:
     return list(case.evidence.select_related("uploaded_by").order_by("created_at", "id"))
 
 
-def other_cases_on_order(*, case: RefundCase) -> list[RefundCase]:
-    return list(RefundCase.objects.filter(order_id=case.order_id).exclude(pk=case.pk).order_by("-requested_at"))
+# How much of a customer's past the case page lists; the counts above the lists stay exact enough
+# for a glance ("20+"), and a million cases never reach the page.
+CUSTOMER_HISTORY_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """What the same e-mail did before, on every storefront: abuse shows across shops (001)."""
+
+    email: str
+    order_id: int  # the case's own order
+    orders: list[Order]  # the e-mail's other orders, newest first, with their refunded and charged-back sums
+    cases: list[RefundCase]  # the e-mail's other cases, this order's included
+
+    def cases_on(self, order_id: int) -> list[RefundCase]:
+        return [c for c in self.cases if c.order_id == order_id]
+
+    @property
+    def cases_elsewhere(self) -> list[RefundCase]:
+        return [c for c in self.cases if c.order_id != self.order_id]
+
+    @property
+    def charged_back_elsewhere(self) -> list[Order]:
+        return [o for o in self.orders if o.charged_back_amount]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.orders or self.cases_elsewhere)
+
+
+def customer_history(*, case: RefundCase) -> CustomerHistory:
+    """Two queries, whatever the customer's past; the order's own sums say where chargebacks are."""
+    email = case.order.customer.email
+    limit = CUSTOMER_HISTORY_LIMIT
+    orders = list(
+        Order.objects.filter(customer__email=email).exclude(pk=case.order_id)
+        .select_related("storefront").order_by("-purchased_at", "-id")[:limit]
+    )
+    cases = list(
+        RefundCase.objects.filter(order__customer__email=email).exclude(pk=case.pk)
+        .select_related("order__storefront").order_by("-requested_at", "-id")[:limit]
+    )
+    return CustomerHistory(email=email, order_id=case.order_id, orders=orders, cases=cases)
+
+
+def order_chargebacks(order: Order) -> list[Chargeback]:
+    # The running sum is kept with every chargeback (H-CAP): no query for the many orders without one.
+    return list(order.chargebacks.order_by("opened_at", "id")) if order.charged_back_amount else []
 
 
 def assignable_users() -> QuerySet:
@@ -116,12 +149,12 @@ class TransitionOption:
         return self.error is not None and self.error.code == Code.WRONG_STATE
 
 
-def transition_options(*, case: RefundCase, user) -> list[TransitionOption]:
-    """Every staff transition with why ``user`` may not take it now (``error``), in page order.
+def transition_options(*, case: RefundCase, user, transitions: Iterable[tuple[str, str]]) -> list[TransitionOption]:
+    """Each of ``transitions`` (name, label) with why ``user`` may not take it now (``error``), in that order.
 
     Pin ``case.as_of`` first so that all checks and the decision panel agree on one moment.
     """
     return [
         TransitionOption(name=name, label=label, error=transition_error(case=case, user=user, name=name))
-        for name, label in STAFF_TRANSITIONS
+        for name, label in transitions
     ]

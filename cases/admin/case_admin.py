@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import F
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from backoffice.admin_site import order_initial
 from cases import services
@@ -70,12 +71,6 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     def get_queryset(self, request):
         return case_list_queryset()
 
-    def get_object(self, request, object_id, from_field=None):
-        try:
-            return case_page_queryset().get(pk=int(object_id))
-        except (ValueError, RefundCase.DoesNotExist):
-            return None
-
     def get_readonly_fields(self, request, obj=None):
         # Nothing on a case is edited as a field: every change is an action that writes an event.
         return [f for fieldset in DETAIL_FIELDSETS for f in fieldset[1]["fields"]]
@@ -110,6 +105,24 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
         )
 
     # --- change: the case page ---------------------------------------------------------
+
+    def history_view(self, request, object_id, extra_context=None):
+        # The case keeps its own append-only history (CaseEvent); Django's LogEntry page would show
+        # nothing, since no case is ever edited as a form.
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:cases_refundcase_change", args=[object_id]) + "#timeline"
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        # The change view asks twice (once for permissions, once to render); load the case once per request.
+        cache = request.__dict__.setdefault("_case_cache", {})
+        object_id = str(object_id)
+        if object_id not in cache:
+            try:
+                cache[object_id] = case_page_queryset().get(pk=int(object_id))
+            except (ValueError, RefundCase.DoesNotExist):
+                cache[object_id] = None
+        return cache[object_id]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":

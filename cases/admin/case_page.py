@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
-from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
+from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
+from cases.checks import evidence_error
+from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
     TransitionOption,
     case_evidence,
     case_timeline,
+    customer_history,
     is_overdue,
-    other_cases_on_order,
+    order_chargebacks,
     transition_options,
 )
-from cases.states import State
-from orders.models import Subscription
+from cases.states import Channel, DenyReason, Reason, State
+from orders.models import Order, Subscription
 from policies.engine import Decision, Outcome, add_business_days
 from policies.selectors import clause_texts
 
-# Buttons that move money or close the case get their own colour, so the eye finds them.
-BUTTON_STYLE = {
-    "approve": "go",
-    "approve_statutory": "go",
-    "pay": "go",
-    "extend": "go",
-    "deny": "stop",
-    "withdraw": "stop",
-}
 OUTCOME_STYLE = {
     Outcome.FULL_REFUND: "go",
     Outcome.PARTIAL_REFUND: "go",
@@ -69,27 +67,105 @@ HIDDEN_EVENT_DATA = {"sha256", "evidence_id", "content_type", "size", "from_cust
                      "chargeback_id"}
 
 
+# Transitions no button offers (the deadline sweeps') still appear in the history.
+SYSTEM_TRANSITION_LABELS = {
+    "fix_window_expired": "Fix window ran out",
+    "evidence_expired": "Evidence request expired",
+}
+STATE_LABELS = dict(State.choices)
+
+
+def transition_words(name: str) -> str:
+    return TRANSITION_LABELS.get(name) or SYSTEM_TRANSITION_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def outcome_words(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome) or str(outcome).replace("_", " ").capitalize()
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def inline_markup(text: str) -> SafeString:
+    """The small markdown the policy texts use (**bold**, `code`), escaped first so nothing else renders."""
+    escaped = str(escape(text or ""))
+    return mark_safe(_CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escaped)))  # noqa: S308
+
+
 @dataclass
 class TimelineRow:
     event: CaseEvent
     details: list[tuple[str, str]]
 
+    @property
+    def title(self) -> str:
+        if self.event.transition:
+            return transition_words(self.event.transition)
+        return self.event.get_kind_display()
+
+    @property
+    def from_label(self) -> str:
+        return STATE_LABELS.get(self.event.from_state, self.event.from_state)
+
+    @property
+    def to_label(self) -> str:
+        return STATE_LABELS.get(self.event.to_state, self.event.to_state)
+
+    @property
+    def decision_label(self) -> str:
+        return outcome_words((self.event.decision or {}).get("outcome", ""))
+
 
 def _detail_value(value) -> str:
     if isinstance(value, dict) and {"min", "max"} <= value.keys():
         return f"{value['min']}–{value['max']} business days (worst {value.get('worst', value['max'])})"
+    if isinstance(value, dict):
+        # Never a Python dict in front of people: "key value, key value".
+        return ", ".join(" ".join(_detail(k, v)) for k, v in value.items() if v not in ("", None))
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_detail_value(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def _choice_words(choices) -> Callable[[object], str]:
+    labels = dict(choices)
+    return lambda value: str(labels.get(value, value)) if isinstance(value, str) else _detail_value(value)
+
+
+def _when_words(value) -> str:
+    try:
+        return timezone.localtime(datetime.fromisoformat(str(value))).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# Event data is stored in codes (for audits and reports); each key says how to put its value in words.
+EVENT_VALUE_WORDS: dict[str, Callable[[object], str]] = {
+    "outcome": lambda value: outcome_words(str(value)),
+    "deny_reason": _choice_words(DenyReason.choices),
+    "reason": _choice_words(Reason.choices),
+    "channel": _choice_words(Channel.choices),
+    "method": _choice_words(Order.PAYMENT_METHOD_CHOICES),
+    "was_due_at": _when_words,
+    "due_at": _when_words,
+}
+EVENT_KEY_WORDS = {"deny_reason": "denial reason", "from": "before", "to": "after", "was_due_at": "was due",
+                   "due_at": "now due"}
+
+
+def _detail(key: str, value) -> tuple[str, str]:
+    words = EVENT_VALUE_WORDS.get(key)
+    return EVENT_KEY_WORDS.get(key, key.replace("_", " ")), words(value) if words else _detail_value(value)
 
 
 def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
     return [
         TimelineRow(
             event,
-            [(key.replace("_", " "), _detail_value(value)) for key, value in (event.data or {}).items()
+            [_detail(key, value) for key, value in (event.data or {}).items()
              if key not in HIDDEN_EVENT_DATA and value not in ("", None)],
         )
         for event in events
@@ -99,8 +175,8 @@ def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
 @dataclass
 class ClauseLine:
     clause_id: str
-    summary: str
-    action: str
+    summary: SafeString
+    action: SafeString
 
 
 @dataclass
@@ -124,7 +200,9 @@ def clause_lines(clause_ids) -> list[ClauseLine]:
     lines = []
     for clause_id in clause_ids:
         clause = texts.get(clause_id)
-        lines.append(ClauseLine(clause_id, clause.summary if clause else "", clause.action if clause else ""))
+        lines.append(ClauseLine(
+            clause_id, inline_markup(clause.summary if clause else ""), inline_markup(clause.action if clause else "")
+        ))
     return lines
 
 
@@ -141,6 +219,7 @@ def _arrival_dates(decision: Decision, now: datetime) -> dict | None:
 
 def order_glance(case: RefundCase) -> dict:
     order = case.order
+    history = customer_history(case=case)
     subscription = getattr(order, "subscription", None)
     if subscription is not None:
         subscription.order = order  # period_end reads the plan through it; reuse the joined row
@@ -151,8 +230,9 @@ def order_glance(case: RefundCase) -> dict:
         "period_end": subscription.period_end if subscription else None,
         "suspended": subscription is not None and subscription.status == Subscription.Status.SUSPENDED,
         "hours_to_request": (case.requested_at - order.purchased_at).total_seconds() / 3600,
-        "chargebacks": list(order.chargebacks.all()),
-        "other_cases": other_cases_on_order(case=case),
+        "chargebacks": order_chargebacks(order),
+        "other_cases": history.cases_on(order.pk),
+        "history": history,
     }
 
 
@@ -162,10 +242,10 @@ def _forms_for(options, *, case, decision, retry: dict | None, site_name: str) -
         if not option.allowed:
             continue
         form = _retry_form(
-            TRANSITION_FORMS[option.name], retry, option.name, case=case, decision=decision, prefix=option.name
+            BY_NAME[option.name].form, retry, option.name, case=case, decision=decision, prefix=option.name
         )
         cards.append(
-            ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BUTTON_STYLE.get(option.name, ""))
+            ActionCard(option, form, _url(site_name, "act", case.pk, option.name), BY_NAME[option.name].style)
         )
     return cards
 
@@ -182,7 +262,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
     now = timezone.now()
     case.as_of = now  # one moment for the decision panel and every button's check
     decision = case.evaluate(as_of=now)
-    options = transition_options(case=case, user=request.user)
+    options = transition_options(
+        case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS]
+    )
     snapshot = case.decision or {}
     # Evidence holds the customer's screenshots and pasted logs: only people allowed to see it get it.
     can_view_evidence = request.user.has_perm("cases.view_evidence")
@@ -199,8 +281,10 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "now": now,
         "overdue": is_overdue(case, now=now),
         "decision": decision,
-        "decision_style": OUTCOME_STYLE.get(decision.outcome, "neutral"),
-        "decision_label": OUTCOME_LABELS.get(decision.outcome, decision.outcome),
+        "decision_style": "go" if getattr(case, "payout", None) else OUTCOME_STYLE.get(decision.outcome, "neutral"),
+        "decision_label": outcome_words(decision.outcome),
+        "decision_explanation": inline_markup(decision.explanation),
+        "snapshot_label": outcome_words(snapshot.get("outcome", "")),
         "decision_clauses": clause_lines(decision.clauses),
         "arrival": _arrival_dates(decision, now),
         "snapshot": snapshot,
@@ -220,6 +304,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "evidence_form": EvidenceUploadForm(),
         "can_work": request.user.has_perm("cases.work_refundcase"),
         "can_add_evidence": request.user.has_perm("cases.add_evidence"),
+        "evidence_blocked": evidence_error(case=case, user=request.user),
         "can_view_evidence": can_view_evidence,
         "urls": {
             "comment": _url(site_name, "comment", case.pk),

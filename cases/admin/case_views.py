@@ -12,19 +12,23 @@ import mimetypes
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from cases import services
-from cases.admin.transitions import RUNNERS
+from cases.admin.transitions import BY_NAME
 from cases.errors import CaseActionError
 from cases.evidence import evidence_add, evidence_thumbnail
-from cases.forms import TRANSITION_FORMS, AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
+from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import Evidence, RefundCase
-from cases.selectors import TRANSITION_LABELS
 
 RETRY_KEY = "cases.retry"
+CONFLICT_MESSAGE = (
+    "This could not be saved: it conflicts with what is already recorded on the case or its order "
+    "(for example more refunded than was paid). Nothing was changed; reload the page and check."
+)
 # Served inline only when the browser cannot be talked into running them; everything else downloads.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
@@ -117,19 +121,23 @@ class CaseViewsMixin:
     def transition_view(self, request, pk: int, name: str):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if name not in RUNNERS:
+        transition = BY_NAME.get(name)
+        if transition is None:
             raise Http404("No such action.")
         case = self._case_or_404(request, pk)
-        form = TRANSITION_FORMS[name](request.POST, case=case, decision=case.evaluate(), prefix=name)
+        form = transition.form(request.POST, case=case, decision=case.evaluate(), prefix=name)
         kept = self._kept_input(request, name)
         if not form.is_valid():
             return self._refuse(request, pk, _form_errors_text(form), action=name, data=kept)
         try:
-            case = RUNNERS[name](case, request.user, form.cleaned_data, form.cleaned_data["expected_state"])
+            case = transition.run(case, request.user, form.cleaned_data, form.cleaned_data["expected_state"])
         except CaseActionError as error:
             return self._refuse(request, pk, error.message, action=name, data=kept)
+        except IntegrityError:
+            # A database constraint caught what the checks did not (a race): the rule, not its name.
+            return self._refuse(request, pk, CONFLICT_MESSAGE, action=name, data=kept)
         messages.success(
-            request, f"{TRANSITION_LABELS[name]}: done. Case {case.number} is now {case.get_state_display().lower()}."
+            request, f"{transition.label}: done. Case {case.number} is now {case.get_state_display().lower()}."
         )
         return self._back(pk)
 

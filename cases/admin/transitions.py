@@ -1,10 +1,11 @@
-"""Which service runs each staff transition, given the cleaned form data."""
+"""The staff transitions: one row each with its label, form, service runner and button style."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from cases import services
+from cases import forms, services
 from cases.models import RefundCase
 
 Runner = Callable[[RefundCase, object, dict, str], RefundCase]
@@ -54,16 +55,38 @@ def _pay(case, user, data, expected_state):
     )
 
 
-RUNNERS: dict[str, Runner] = {
-    "start_fix": _noted(services.case_start_fix),
-    "fix_succeeded": _noted(services.case_fix_succeeded),
-    "fix_failed": _noted(services.case_fix_failed),
-    "request_evidence": _request_evidence,
-    "evidence_received": _noted(services.case_evidence_received),
-    "approve": _approve,
-    "approve_statutory": _approve_statutory,
-    "extend": _extend,
-    "deny": _deny,
-    "withdraw": _noted(services.case_withdraw),
-    "pay": _pay,
-}
+@dataclass(frozen=True)
+class StaffTransition:
+    """One transition staff take from the case page.
+
+    Who may take it, and when, is not repeated here: the FSM transition's ``permission`` and
+    ``conditions`` on ``RefundCase`` decide, read through ``cases.checks.transition_error`` by both the
+    page and the service.
+    """
+
+    name: str  # the RefundCase transition
+    label: str  # button, history and messages
+    form: type[forms.TransitionForm]
+    run: Runner
+    style: str = ""  # "go" for money moving or the case settled, "stop" for closing it without money
+
+
+# In the order the case page offers them. The sweeps' own transitions (fix_window_expired,
+# evidence_expired) are never offered. To add one: a row here, its service, its FSM transition.
+STAFF_TRANSITIONS: tuple[StaffTransition, ...] = (
+    StaffTransition("approve", "Approve refund", forms.ApproveForm, _approve, "go"),
+    StaffTransition("pay", "Mark paid", forms.PayForm, _pay, "go"),
+    StaffTransition("start_fix", "Start a fix attempt", forms.NoteForm, _noted(services.case_start_fix)),
+    StaffTransition("fix_succeeded", "Fix worked", forms.NoteForm, _noted(services.case_fix_succeeded)),
+    StaffTransition("fix_failed", "Fix failed", forms.NoteForm, _noted(services.case_fix_failed)),
+    StaffTransition("request_evidence", "Request evidence", forms.RequestEvidenceForm, _request_evidence),
+    StaffTransition("evidence_received", "Evidence received", forms.NoteForm,
+                    _noted(services.case_evidence_received)),
+    StaffTransition("extend", "Extend the subscription instead", forms.ExtendForm, _extend, "go"),
+    StaffTransition("approve_statutory", "Approve on statutory rights", forms.ApproveStatutoryForm,
+                    _approve_statutory, "go"),
+    StaffTransition("deny", "Deny", forms.DenyForm, _deny, "stop"),
+    StaffTransition("withdraw", "Withdraw", forms.NoteForm, _noted(services.case_withdraw), "stop"),
+)
+BY_NAME: dict[str, StaffTransition] = {t.name: t for t in STAFF_TRANSITIONS}
+TRANSITION_LABELS: dict[str, str] = {t.name: t.label for t in STAFF_TRANSITIONS}

@@ -80,6 +80,7 @@ def run_transition(
     everything back.
     """
     now = now or timezone.now()
+    limited_text(step.comment, "The note")
     with transaction.atomic():
         case = lock_case(case, now)
         _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state)
@@ -134,8 +135,22 @@ def parse_outage_hours(value) -> Decimal:
     return hours
 
 
+# Notes and comments are read on the case page and mailed to customers: a page of text, not a log dump
+# (evidence takes pasted logs). The staff forms carry the same limit so the message comes before the POST.
+MAX_NOTE_LENGTH = 4000
+
+
+def limited_text(value: str, what: str) -> str:
+    text = value or ""
+    if len(text) > MAX_NOTE_LENGTH:
+        raise CaseActionError(
+            Code.INVALID_INPUT, why=f"{what} is too long ({len(text)} characters; at most {MAX_NOTE_LENGTH})."
+        )
+    return text
+
+
 def required_text(value: str, what: str) -> str:
-    text = (value or "").strip()
+    text = limited_text(value, what).strip()
     if not text:
         raise CaseActionError(Code.NOTE_REQUIRED, what=what)
     return text

@@ -111,10 +111,10 @@ def test_it_shows_the_timeline_with_transitions_actors_and_decision_snapshots(s0
     html = client_for(manager).get(case_url(case)).content.decode()
     timeline = html[html.index('id="timeline"'):]
     assert "Called the customer." in timeline
-    assert "requested → approved" in timeline
+    assert "Requested → Approved" in timeline
     assert "alice" in timeline
     assert "Internal" in timeline and "Customer-visible" in timeline
-    assert "Decision: full_refund" in timeline
+    assert "Decision: Full refund" in timeline
     assert CaseEvent.objects.filter(case=case).count() == 3
 
 

@@ -79,3 +79,28 @@ def test_it_lets_an_agent_approve_from_the_case_page(live_server, page):
     assert "Inside the 48 h window." in page.locator("#timeline").inner_text()
     case.refresh_from_db()
     assert case.state == "approved" and str(case.approved_amount) == "42.50"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_fits_the_case_page_and_list_at_1024_and_375_px(live_server, page, tmp_path):
+    from orders.models import Storefront
+
+    agent = make_user("alice", "Support agent")
+    case = open_case(Storefront.objects.get(slug="iptv-smarters-pro"), reason="other",
+                     description="https://example.com/" + "x" * 300)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
+    page.fill("#id_username", agent.username)
+    page.fill("#id_password", "pw-alice")
+    page.click("input[type=submit]")
+    page.locator("#decision-panel").wait_for()
+    for width, url in ((1024, f"/admin/cases/refundcase/{case.pk}/change/"),
+                       (375, f"/admin/cases/refundcase/{case.pk}/change/"),
+                       (1024, "/admin/cases/refundcase/")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(live_server.url + url)
+        page.screenshot(path=str(Path("/tmp") / f"case-{width}-{'list' if url.endswith('refundcase/') else 'page'}.png"),
+                        full_page=True)
+        # A long unbroken word wraps instead of widening the page.
+        main = page.evaluate("() => document.querySelector('#content-main, #content').scrollWidth")
+        assert main <= width, f"{url} is {main}px wide at {width}px"

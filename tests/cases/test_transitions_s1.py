@@ -229,7 +229,7 @@ def test_it_has_no_outage_extension(s1, agent):
     error = assert_refused(lambda: services.case_extend(case=case, actor=agent, bonus_days=3, now=NOW), case,
                            Code.POLICY_BLOCKS)
 
-    assert "manager_discretion" in error.message
+    assert "manager discretion" in error.message
 
 
 @pytest.mark.clause("H-DUPLICATE")
