@@ -100,8 +100,7 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
     # Maintained by the pay service under a row lock; the constraint below is the backstop.
     refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    # Money the bank took back. Not constrained by the amount: a chargeback is a fact we record,
-    # even when it doubles a refund we already paid.
+    # Money the bank took back. With the refunds it never exceeds the amount paid (H-CAP).
     charged_back_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -114,6 +113,10 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(charged_back_amount__gte=0), name="order_charged_back_not_negative"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__lte=models.F("amount")), name="order_refunds_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(charged_back_amount__lte=models.F("amount") - models.F("refunded_amount")),
+                name="order_returned_within_amount",
             ),
         ]
         indexes = [models.Index(fields=["purchased_at"])]

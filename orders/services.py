@@ -75,6 +75,14 @@ def chargeback_record(
             )
         if reference and locked.chargebacks.filter(processor_reference=reference).exists():
             raise _invalid(f"A chargeback with processor reference {reference} is already recorded on this order.")
+        # H-CAP, checked here under the order's row lock: two chargebacks read outside it would
+        # both see the same remainder and together take back more than the customer paid.
+        left = locked.amount - locked.refunded_amount - locked.charged_back_amount
+        if amount > left:
+            raise _invalid(
+                f"The chargeback amount {amount:.2f} is above what is left on the order after refunds "
+                f"and earlier chargebacks ({max(left, 0):.2f} {locked.currency}) (H-CAP)."
+            )
 
         # A case opened at this very moment is not seen until it commits: its unique-open-case
         # constraint does not lock the order, so prior contact is judged on committed cases.

@@ -311,3 +311,56 @@ def test_it_counts_a_chargeback_against_the_refundable_remainder(s0, agent, mana
     assert order.refunded_amount == Decimal("0.00")
     fresh = type(case).objects.get(pk=case.pk)
     assert fresh.evaluate(as_of=at("2026-01-04 10:00")).refund_amount == Decimal("20.00")
+
+
+# --- H-CAP: chargebacks and refunds never exceed what was paid ------------------------------------
+
+
+def test_it_refuses_a_chargeback_beyond_what_is_left_after_earlier_ones(s1, agent):
+    order = make_order(s1)
+    record(order, agent, amount="50.00", processor_reference="dp_1")
+
+    with pytest.raises(CaseActionError) as caught:
+        record(order, agent, amount="10.00", processor_reference="dp_2")
+
+    assert caught.value.code == Code.INVALID_INPUT and "9.99 USD" in caught.value.message
+    order.refresh_from_db()
+    assert order.charged_back_amount == Decimal("50.00")
+    assert Chargeback.objects.filter(order=order).count() == 1
+
+
+def test_it_refuses_a_chargeback_of_money_already_refunded(s1, agent):
+    order = make_order(s1, refunded="59.99")
+
+    with pytest.raises(CaseActionError) as caught:
+        record(order, agent, amount="0.01")
+
+    assert "H-CAP" in caught.value.message
+    assert not Chargeback.objects.exists()
+
+
+def test_it_has_the_database_refuse_chargebacks_and_refunds_above_the_amount(s1):
+    from django.db import IntegrityError, transaction
+
+    order = make_order(s1, refunded="30.00")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(charged_back_amount=Decimal("30.00"))
+    order.refresh_from_db()
+    assert order.charged_back_amount == Decimal("0.00")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_caps_25_concurrent_chargebacks_at_the_amount_paid():
+    from orders.models import Storefront
+    from tests.conftest import make_user
+
+    order = make_order(Storefront.objects.get(slug="smarters-pro"))
+    agent = make_user("alice", "Support agent")
+    recorded, refused = race(lambda i: record(order, agent, processor_reference=f"dp_{i}"), threads=25)
+
+    assert len(recorded) == 1 and len(refused) == 24
+    assert {error.code for error in refused} == {Code.INVALID_INPUT}
+    order.refresh_from_db()
+    assert order.charged_back_amount == Decimal("59.99")
+    assert Chargeback.objects.filter(order=order).count() == 1
