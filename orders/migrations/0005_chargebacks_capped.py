@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0003_order_charged_back_amount'),
+        ('orders', '0004_storefront_extension_limit'),
     ]
 
     operations = [
