@@ -15,6 +15,7 @@ class Code:
     NOTE_REQUIRED = "note_required"
     REFERENCE_REQUIRED = "reference_required"
     ALREADY_DONE = "already_done"
+    ALREADY_DONE_BY_YOU = "already_done_by_you"
     INVALID_INPUT = "invalid_input"
 
 
@@ -30,6 +31,7 @@ MESSAGES = {
     Code.NOTE_REQUIRED: "{what} is required.",
     Code.REFERENCE_REQUIRED: "The payout reference is required.",
     Code.ALREADY_DONE: "Someone else already changed this case (it is now {state}); reload the page.",
+    Code.ALREADY_DONE_BY_YOU: "You already did this ({action}); the case is now {state}. Nothing was done twice.",
     Code.INVALID_INPUT: "{why}",
 }
 

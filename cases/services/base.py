@@ -44,7 +44,12 @@ def seen(case: RefundCase | int, state: str, given: str | None = None) -> str | 
 
 def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
     if expected_state is not None and case.state != expected_state:
-        raise CaseActionError(Code.ALREADY_DONE, state=case.get_state_display().lower())
+        state = case.get_state_display().lower()
+        # A double click or a resubmitted form replays the actor's own action: say so, not "someone else".
+        last = case.events.filter(kind=CaseEvent.Kind.TRANSITION).order_by("-created_at", "-pk").first()
+        if actor is not None and last is not None and last.actor_id == actor.pk and last.transition == name:
+            raise CaseActionError(Code.ALREADY_DONE_BY_YOU, action=name.replace("_", " "), state=state)
+        raise CaseActionError(Code.ALREADY_DONE, state=state)
     error = transition_error(case=case, user=actor, name=name)
     if error is not None:
         raise error

@@ -82,6 +82,9 @@ def case_withdraw(
     return run_transition(case, actor, step, now=now, expected_state=expected_state)
 
 
+REPEATED_COMMENT_WINDOW = timedelta(minutes=2)
+
+
 def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
     now = now or timezone.now()
     if actor is not None and not actor.has_perm("cases.work_refundcase"):
@@ -89,7 +92,15 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     comment = required_text(comment, "A comment")
     visibility = CaseEvent.Visibility.CUSTOMER if customer_visible else CaseEvent.Visibility.INTERNAL
     with transaction.atomic():
+        # Under the case lock, so that a comment sent three times at once (double clicks, a retried
+        # request) finds its own first copy and is stored, and mailed, once.
         locked = lock_case(case, now)
+        repeated = locked.events.filter(
+            kind=CaseEvent.Kind.COMMENT, actor=actor, comment=comment, visibility=visibility,
+            created_at__gte=now - REPEATED_COMMENT_WINDOW,
+        ).first()
+        if repeated is not None:
+            return repeated
         event = record_event(locked, actor=actor, kind=CaseEvent.Kind.COMMENT, comment=comment, visibility=visibility,
                         now=now)
         if customer_visible:

@@ -223,3 +223,18 @@ def test_it_surfaces_the_one_open_case_rule_as_a_clear_refusal(s0):
 
     assert caught.value.code == Code.INVALID_INPUT
     assert caught.value.message == f"Order {first.order} already has an open case, {first.number}."
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_stores_a_comment_sent_three_times_at_once_once(s0, agent, mailoutbox):
+    case = open_case(s0)
+    mailoutbox.clear()
+
+    done, refused = race(lambda i: services.case_comment(case=case.pk, actor=user(agent.pk),
+                                                         comment="We are on it", customer_visible=True), threads=3)
+
+    assert refused == []
+    assert len({event.pk for event in done}) == 1
+    assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.COMMENT).count() == 1
+    assert len(mailoutbox) == 1

@@ -187,6 +187,20 @@ def test_it_tells_a_caller_expecting_another_state_that_someone_else_acted(s0, s
     assert "(it is now evidence requested)" in error.message
 
 
+def test_it_tells_a_caller_replaying_their_own_action_that_they_already_did_it(s0, agent, manager):
+    case = open_case(s0)
+    services.case_approve(case=case, actor=agent, expected_state=State.REQUESTED, now=NOW)
+
+    mine = assert_refused(lambda: services.case_approve(case=case, actor=agent, expected_state=State.REQUESTED,
+                                                        now=NOW), case, Code.ALREADY_DONE_BY_YOU)
+    theirs = assert_refused(lambda: services.case_approve(case=case, actor=manager, expected_state=State.REQUESTED,
+                                                          now=NOW), case, Code.ALREADY_DONE)
+
+    assert mine.message == "You already did this (approve); the case is now approved. Nothing was done twice."
+    assert "Someone else" in theirs.message
+    assert CaseEvent.objects.filter(case=case, transition="approve").count() == 1
+
+
 @pytest.mark.parametrize("state", OPEN_STATES)
 def test_it_withdraws_from_every_open_state(s0, agent, manager, state, mailoutbox, django_capture_on_commit_callbacks):
     case = drive(open_case(s0, reason=reason_for("", state)), state, agent=agent, manager=manager)
@@ -349,3 +363,21 @@ def test_it_never_changes_a_written_event(s0, agent):
 
     assert CaseEvent.objects.get(pk=event.pk).comment == ""
     assert case.events.count() == 2
+
+
+def test_it_stores_a_repeated_comment_once_and_a_later_one_again(s0, agent, mailoutbox,
+                                                                  django_capture_on_commit_callbacks):
+    case = open_case(s0)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.case_comment(case=case, actor=agent, comment="We are on it", customer_visible=True, now=NOW)
+        again = services.case_comment(case=case, actor=agent, comment="We are on it", customer_visible=True,
+                                      now=later(NOW, minutes=1))
+        much_later = services.case_comment(case=case, actor=agent, comment="We are on it", customer_visible=True,
+                                           now=later(NOW, hours=1))
+
+    assert again.pk == first.pk
+    assert much_later.pk != first.pk
+    assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.COMMENT).count() == 2
+    assert len(mailoutbox) == 2
