@@ -23,18 +23,74 @@ from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
 from cases.admin.service_add import service_add_view
 from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
-from orders.models import Chargeback, Customer, Extension, Order, Plan, Storefront, Subscription
-from orders.services import chargeback_lift_sanction, chargeback_record
+from orders.models import (
+    Chargeback,
+    Customer,
+    Extension,
+    Order,
+    Plan,
+    Storefront,
+    StorefrontSettingChange,
+    Subscription,
+)
+from orders.services import chargeback_lift_sanction, chargeback_record, storefront_set_four_eyes
+
+
+class StorefrontForm(forms.ModelForm):
+    four_eyes_reason = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why the four-eyes rule changes", help_text="Required when switching the four-eyes rule; kept on record.",
+    )
+
+    class Meta:
+        model = Storefront
+        fields = ["name", "slug", "support_email", "currency", "four_eyes", "extension_limit_days",
+                  "evidence_due_days", "evidence_grace_days"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and "four_eyes" in self.changed_data and not (cleaned.get("four_eyes_reason") or "").strip():
+            self.add_error("four_eyes_reason", "Say why the four-eyes rule changes.")
+        return cleaned
 
 
 @admin.register(Storefront)
 class StorefrontAdmin(admin.ModelAdmin):
+    form = StorefrontForm
     list_display = ["name", "slug", "support_email", "currency", "four_eyes", "evidence_due_days"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def get_readonly_fields(self, request, obj=None):
+        # H-FOUR-EYES controls the managers who edit storefronts: only a distinct permission switches it.
+        if obj is not None and not request.user.has_perm("orders.change_four_eyes"):
+            return ["four_eyes"]
+        return []
+
+    def get_exclude(self, request, obj=None):
+        if obj is None or not request.user.has_perm("orders.change_four_eyes"):
+            return ["four_eyes_reason"]
+        return []
+
+    def save_model(self, request, obj, form, change):
+        if change and "four_eyes" in form.changed_data:
+            wanted = obj.four_eyes
+            obj.four_eyes = not wanted  # written by the service, with its record
+            super().save_model(request, obj, form, change)
+            storefront_set_four_eyes(storefront=obj, actor=request.user, enabled=wanted,
+                                     reason=form.cleaned_data["four_eyes_reason"])
+            obj.four_eyes = wanted
+            return
+        super().save_model(request, obj, form, change)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(StorefrontSettingChange)
+class StorefrontSettingChangeAdmin(ReadOnlyAdmin):
+    list_display = ["changed_at", "storefront", "setting", "old_value", "new_value", "changed_by", "reason"]
+    list_filter = ["storefront", "setting"]
 
 
 @admin.register(Customer)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from policies.engine import PAYMENT_METHODS, period_end
 
@@ -32,9 +33,34 @@ class Storefront(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # H-FOUR-EYES controls the support managers: switching it is not theirs to do.
+        permissions = [("change_four_eyes", "Can switch the four-eyes rule of a storefront")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class StorefrontSettingChange(models.Model):
+    """Append-only record of a change to a storefront setting that controls staff (four-eyes)."""
+
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="setting_changes")
+    setting = models.CharField(max_length=40)
+    old_value = models.CharField(max_length=200)
+    new_value = models.CharField(max_length=200)
+    reason = models.TextField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.storefront}: {self.setting} {self.old_value} -> {self.new_value}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Storefront setting changes are append-only.")
+        super().save(*args, **kwargs)
 
 
 class Customer(models.Model):

@@ -16,7 +16,7 @@ from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES
-from orders.models import Chargeback, Customer, Order, Subscription
+from orders.models import Chargeback, Customer, Order, Storefront, StorefrontSettingChange, Subscription
 from policies.money import MoneyError, parse_money
 from policies.selectors import policy_for_order
 
@@ -237,3 +237,23 @@ def _note_on_case(case: RefundCase, chargeback: Chargeback, *, actor, now: datet
         case.flag_reason = "Chargeback recorded on this order: the customer already got money back."
         case.save(update_fields=["flagged", "flag_reason", "updated_at"])
     record_event(case, actor=actor, kind=CaseEvent.Kind.CHARGEBACK, comment=comment, data=data, now=now)
+
+
+def storefront_set_four_eyes(*, storefront: Storefront, actor, enabled: bool, reason: str) -> Storefront:
+    """H-FOUR-EYES on or off, by someone it does not control, with the reason on record."""
+    if not actor.has_perm("orders.change_four_eyes"):
+        raise CaseActionError(Code.NO_PERMISSION, permission="switch the four-eyes rule")
+    reason = (reason or "").strip()
+    if not reason:
+        raise CaseActionError(Code.NOTE_REQUIRED, what="The reason for switching the four-eyes rule")
+    with transaction.atomic():
+        locked = Storefront.objects.select_for_update().get(pk=storefront.pk)
+        if locked.four_eyes == enabled:
+            return locked
+        StorefrontSettingChange.objects.create(
+            storefront=locked, setting="four_eyes", old_value=str(locked.four_eyes), new_value=str(enabled),
+            reason=reason, changed_by=actor,
+        )
+        locked.four_eyes = enabled
+        locked.save(update_fields=["four_eyes"])
+    return locked

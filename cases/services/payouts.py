@@ -69,6 +69,12 @@ def case_pay(
         order.save(update_fields=["refunded_amount", "status"])
         step.data = {"amount": f"{amount:.2f}", "currency": order.currency, "method": payout_method,
                      "reference": reference, "arrival_business_days": window.as_dict()}
+        if not locked.order.storefront.four_eyes:
+            # H-FOUR-EYES was off: the history says so, and whether the approver paid their own approval.
+            self_paid = actor is not None and locked.approved_by_id == actor.pk
+            step.data["four_eyes"] = "switched off on this storefront" + (
+                "; the approver paid it themselves" if self_paid else ""
+            )
 
     step = Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
     return run_transition(

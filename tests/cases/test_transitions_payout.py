@@ -80,6 +80,7 @@ def test_it_lets_the_approver_pay_when_the_storefront_switched_four_eyes_off(s0,
 
     assert paid.state == State.PAID
     assert paid.payout.paid_by == paid.approved_by == manager
+    assert last_event(paid).data["four_eyes"] == "switched off on this storefront; the approver paid it themselves"
 
 
 def test_it_still_refuses_an_agent_when_four_eyes_is_off(s0, agent):
