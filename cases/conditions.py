@@ -102,6 +102,24 @@ def extension_offered(case: RefundCase) -> bool:
     return _decision(case).outcome == Outcome.REFUND_OR_EXTENSION
 
 
+@explained(lambda case: "The subscription was already extended for this outage (S0-OUTAGE): reopening "
+                        "would compensate it twice. Open a new case if something else went wrong.")
+def not_extended(case: RefundCase) -> bool:
+    """A case closed by an extension stays closed: the customer already has the days."""
+    from cases.states import Resolution
+
+    return case.resolution != Resolution.EXTENDED
+
+
+@explained(lambda case: "The order has another open case; work that one instead.")
+def no_other_open_case(case: RefundCase) -> bool:
+    """One open case per order (the database holds it too): reopening must not make a second."""
+    from cases.states import OPEN_STATES
+
+    return not type(case).objects.filter(order_id=case.order_id, state__in=list(OPEN_STATES)).exclude(
+        pk=case.pk).exists()
+
+
 @explained(lambda case: "The order's subscription was never delivered, so there is nothing to extend "
                         "(an undelivered order is refunded instead).")
 def subscription_delivered(case: RefundCase) -> bool:

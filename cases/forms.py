@@ -51,6 +51,10 @@ class NoteForm(TransitionForm):
     note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
 
+class ReopenForm(TransitionForm):
+    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Why reopen (the customer's answer)")
+
+
 class ApproveForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
     note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")

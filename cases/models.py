@@ -322,6 +322,18 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
+    @transition(field=state, source=[State.DENIED, State.RESOLVED], target=State.REQUESTED,
+                conditions=[conditions.not_extended, conditions.no_other_open_case], permission=conditions.can_work)
+    def reopen(self) -> None:
+        """The customer answered a denial or a fix: back to review, judged afresh by the policy.
+
+        Side effects (service): the reopening on record with the agent's note; a fresh decision snapshot.
+        """
+        self.resolution = ""
+        self.deny_reason = ""
+        self.next_deadline = None
+        self.clear_flag()
+
     @transition(field=state, source=State.APPROVED, target=State.PAID,
                 conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
     def pay(self) -> None:

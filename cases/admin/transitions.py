@@ -87,6 +87,7 @@ STAFF_TRANSITIONS: tuple[StaffTransition, ...] = (
                     _approve_statutory, "go"),
     StaffTransition("deny", "Deny", forms.DenyForm, _deny, "stop"),
     StaffTransition("withdraw", "Withdraw", forms.NoteForm, _noted(services.case_withdraw), "stop"),
+    StaffTransition("reopen", "Reopen", forms.ReopenForm, _noted(services.case_reopen)),
 )
 BY_NAME: dict[str, StaffTransition] = {t.name: t for t in STAFF_TRANSITIONS}
 TRANSITION_LABELS: dict[str, str] = {t.name: t.label for t in STAFF_TRANSITIONS}

@@ -82,6 +82,15 @@ def case_withdraw(
     return run_transition(case, actor, step, now=now, expected_state=expected_state)
 
 
+def case_reopen(
+    *, case, actor, note: str, now: datetime | None = None, expected_state: str | None = None
+) -> RefundCase:
+    """Reopen a denied or resolved case when the customer answers; the policy judges it again."""
+    note = required_text(note, "A note on why the case is reopened")
+    step = Step("reopen", {}, comment=note)
+    return run_transition(case, actor, step, now=now, expected_state=expected_state)
+
+
 REPEATED_COMMENT_WINDOW = timedelta(minutes=2)
 
 

@@ -243,3 +243,22 @@ def test_it_grants_as_many_bonus_days_from_the_page_as_the_service_allows(s0, ma
     case.refresh_from_db()
     assert case.state == "resolved"
     assert case.order.subscription.extension_days == 3 + MAX_BONUS_DAYS
+
+
+def test_it_offers_reopen_on_a_denied_case_and_reopens_it_with_the_note(s0, agent):
+    from cases import services
+
+    case = services.case_deny(case=open_case(s0, reason="setup_difficulty"), actor=agent,
+                              reason="policy_exclusion")
+    client = client_for(agent)
+
+    page = client.get(case_url(case))
+    assert "reopen" in [card.option.name for card in page.context["actions"]]
+
+    post_action(client, case, "reopen", {"note": ""})
+    assert RefundCase.objects.get(pk=case.pk).state == "denied"
+
+    post_action(client, case, "reopen", {"note": "Customer replied: the app never installed"})
+    stored = RefundCase.objects.get(pk=case.pk)
+    assert stored.state == "requested"
+    assert stored.events.filter(transition="reopen").get().comment == "Customer replied: the app never installed"
