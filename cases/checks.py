@@ -53,6 +53,10 @@ def _permission_error(*, case: RefundCase, user, permission, bonus_days: int = 0
         return CaseActionError(
             Code.MANAGER_ONLY, why=f"S0-OUTAGE: {days} is more than this storefront's extension limit of {limit} days"
         )
+    if permission is conditions.can_withdraw and user.has_perm("cases.work_refundcase"):
+        return CaseActionError(
+            Code.MANAGER_ONLY, why="a manager approved this refund on their own authority; only a manager can cancel it"
+        )
     if permission is conditions.can_override:
         return CaseActionError(Code.MANAGER_ONLY, why="S1-STATUTORY")
     return CaseActionError(Code.NO_PERMISSION, permission=PERMISSION_NAMES.get(permission, "this action"))

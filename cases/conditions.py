@@ -180,6 +180,15 @@ def can_extend(case: RefundCase, user, bonus_days: int = 0) -> bool:
     return True
 
 
+def can_withdraw(case: RefundCase, user) -> bool:
+    """Anyone working cases withdraws an open request; cancelling a manager's approval takes a manager."""
+    if not user.has_perm("cases.work_refundcase"):
+        return False
+    if case.state == "approved" and case.approved_as_exception:
+        return user.has_perm("cases.approve_exception")
+    return True
+
+
 def can_override(case: RefundCase, user) -> bool:
     return user.has_perm("cases.approve_exception")
 

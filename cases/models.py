@@ -96,6 +96,13 @@ class RefundCase(FSMModelMixin, models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     approval_note = models.TextField(blank=True, help_text="Justification for discretionary approvals.")
     statutory_override = models.BooleanField(default=False, help_text="S1-STATUTORY approval.")
+    approved_as_exception = models.BooleanField(
+        default=False, help_text="Approved on a manager's authority (S1-DISCRETION or S1-STATUTORY)."
+    )
+    approval_cancelled_at = models.DateTimeField(null=True, blank=True)
+    approval_cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     statutory_basis = models.TextField(blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -269,12 +276,14 @@ class RefundCase(FSMModelMixin, models.Model):
     @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
                 conditions=[conditions.reason_confirmed, conditions.refund_allowed_now],
                 permission=conditions.can_approve)
-    def approve(self, *, amount: Decimal, by, at: datetime, note: str = "") -> None:
+    def approve(self, *, amount: Decimal, by, at: datetime, note: str = "", exception: bool = False) -> None:
         """Approve a refund of ``amount``; checked against the decision by the service.
 
+        ``exception``: a manager's discretionary approval (S1-DISCRETION); only a manager may cancel it.
         Side effects (service): event with the decision snapshot, e-mail with amount and next steps.
         """
         self._record_approval(amount=amount, by=by, at=at, note=note, statutory_basis="")
+        self.approved_as_exception = exception
 
     def _record_approval(self, *, amount: Decimal, by, at: datetime, note: str, statutory_basis: str) -> None:
         self.approved_amount = amount
@@ -282,7 +291,10 @@ class RefundCase(FSMModelMixin, models.Model):
         self.approved_at = at
         self.approval_note = note
         self.statutory_override = bool(statutory_basis)
+        self.approved_as_exception = bool(statutory_basis)
         self.statutory_basis = statutory_basis
+        self.approval_cancelled_at = None
+        self.approval_cancelled_by = None
         self.next_deadline = None
         self.clear_flag()
 
@@ -315,9 +327,15 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_work)
-    def withdraw(self) -> None:
-        """The customer no longer wants the refund."""
+    @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_withdraw)
+    def withdraw(self, *, by=None, at: datetime | None = None) -> None:
+        """The customer no longer wants the refund, or staff cancel an approval (``can_withdraw``).
+
+        An approval cancelled here stays on record, marked cancelled, and is no longer current.
+        """
+        if self.state == State.APPROVED:
+            self.approval_cancelled_at = at
+            self.approval_cancelled_by = by
         self.resolution = Resolution.WITHDRAWN
         self.next_deadline = None
         self.clear_flag()

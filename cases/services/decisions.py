@@ -36,6 +36,7 @@ def case_approve(
             )
         if decision.outcome == Outcome.MANAGER_DISCRETION:
             step.kwargs["note"] = required_text(note, "A written justification (S1-DISCRETION)")
+            step.kwargs["exception"] = True
         step.kwargs["amount"] = granted
         step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
         # The policy's explanation describes its own amount; a smaller or discretionary one gets none.

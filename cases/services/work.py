@@ -77,9 +77,24 @@ def case_evidence_received(
 def case_withdraw(
     *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
-    """The customer no longer wants the refund; possible from any open state."""
-    step = Step("withdraw", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="withdrawn")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state)
+    """The customer no longer wants the refund; possible from any open state.
+
+    Withdrawing an approved case cancels its approval: that takes the authority that approved it
+    (``can_withdraw``) and a written note, and the customer is told it was cancelled, not "as requested".
+    """
+    now = now or timezone.now()
+    step = Step("withdraw", {"by": actor, "at": now}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
+                email="withdrawn")
+
+    def cancelling(locked: RefundCase) -> None:
+        if locked.state != State.APPROVED:
+            return
+        step.comment = required_text(note, "A note on why the approval is cancelled")
+        step.data = {"approval_cancelled": f"{locked.approved_amount:.2f} {locked.order.currency}"}
+        step.email = "approval_cancelled"
+        step.email_extra = {"note": step.comment}
+
+    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=cancelling)
 
 
 def case_reopen(
