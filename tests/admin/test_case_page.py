@@ -86,7 +86,7 @@ def test_it_lists_every_staff_transition_once_and_never_the_system_ones(s0, agen
     listed = available(response) + [o.name for o in response.context["blocked"] + response.context["not_in_state"]]
     assert sorted(listed) == sorted([
         "start_fix", "fix_succeeded", "fix_failed", "request_evidence", "evidence_received", "approve",
-        "approve_statutory", "extend", "deny", "withdraw", "pay",
+        "approve_statutory", "extend", "deny", "withdraw", "pay", "reopen",
     ])
     html = response.content.decode()
     assert "fix_window_expired" not in html and "evidence_expired" not in html

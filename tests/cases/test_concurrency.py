@@ -84,7 +84,8 @@ def test_it_lets_one_of_a_payment_and_a_withdrawal_at_once_win(s0, agent, manage
     case = services.case_approve(case=open_case(s0), actor=agent, now=NOW)
     calls = [
         lambda: services.case_pay(case=case.pk, actor=user(manager.pk), reference="re_1", now=later(NOW, hours=1)),
-        lambda: services.case_withdraw(case=case.pk, actor=user(agent.pk), now=later(NOW, hours=1)),
+        lambda: services.case_withdraw(case=case.pk, actor=user(agent.pk), note="Customer asked",
+                                           now=later(NOW, hours=1)),
     ]
 
     done, refused = race(lambda i: calls[i](), threads=2)

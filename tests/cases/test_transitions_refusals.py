@@ -162,7 +162,7 @@ def test_it_tells_a_caller_holding_an_old_copy_that_someone_else_acted(s0, agent
     state, call = ACTIONS[name]
     case = drive(open_case(s0, reason=reason_for(name, state)), state, agent=agent, manager=manager,
                  now=at("2026-01-02 10:00"))
-    services.case_withdraw(case=case, actor=agent, now=at("2026-01-02 11:00"))
+    services.case_withdraw(case=case, actor=agent, note="Customer asked", now=at("2026-01-02 11:00"))
 
     error = assert_refused(lambda: call(case, manager2), case, Code.ALREADY_DONE)
 
@@ -213,7 +213,9 @@ def test_it_withdraws_from_every_open_state(s0, agent, manager, state, mailoutbo
     event = last_event(withdrawn)
     assert (event.transition, event.from_state, event.to_state, event.comment) == (
         "withdraw", state, State.WITHDRAWN, "Customer found it")
-    assert mail_names(mailoutbox) == ["Your case is closed"]
+    # Withdrawing an approved case cancels the approval, and the customer is told so.
+    closed = "Your approved refund was cancelled" if state == State.APPROVED else "Your case is closed"
+    assert mail_names(mailoutbox) == [closed]
     # The order is free for a new request once this one is closed.
     again = open_case(s0, order=case.order, requested_at=NOW)
     assert again.state == State.REQUESTED
