@@ -12,6 +12,7 @@ PERMISSION_NAMES = {
     conditions.can_approve: "approve refunds",
     conditions.can_override: "statutory override",
     conditions.can_extend: "work refund cases",
+    conditions.can_withdraw: "work refund cases",
     conditions.can_pay: "mark refunds paid",
 }
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from cases.states import OPEN_STATES, Resolution, State
 from policies.engine import Outcome
 
 if TYPE_CHECKING:
@@ -106,16 +107,12 @@ def extension_offered(case: RefundCase) -> bool:
                         "would compensate it twice. Open a new case if something else went wrong.")
 def not_extended(case: RefundCase) -> bool:
     """A case closed by an extension stays closed: the customer already has the days."""
-    from cases.states import Resolution
-
     return case.resolution != Resolution.EXTENDED
 
 
 @explained(lambda case: "The order has another open case; work that one instead.")
 def no_other_open_case(case: RefundCase) -> bool:
     """One open case per order (the database holds it too): reopening must not make a second."""
-    from cases.states import OPEN_STATES
-
     return not type(case).objects.filter(order_id=case.order_id, state__in=list(OPEN_STATES)).exclude(
         pk=case.pk).exists()
 
@@ -184,7 +181,7 @@ def can_withdraw(case: RefundCase, user) -> bool:
     """Anyone working cases withdraws an open request; cancelling a manager's approval takes a manager."""
     if not user.has_perm("cases.work_refundcase"):
         return False
-    if case.state == "approved" and case.approved_as_exception:
+    if case.state == State.APPROVED and case.approved_as_exception:
         return user.has_perm("cases.approve_exception")
     return True
 

@@ -62,3 +62,13 @@ def test_it_withdraws_an_open_request_without_a_note_as_requested(s0, agent, mai
     stored = fresh(case)
     assert stored.state == State.WITHDRAWN and stored.approval_cancelled_at is None
     assert "As requested" in mailoutbox[0].body
+
+
+def test_it_names_the_permission_an_outsider_lacks_to_withdraw(s0):
+    from tests.conftest import make_user
+
+    case = open_case(s0)
+    outsider = make_user("olivia")
+    error = assert_refused(lambda: services.case_withdraw(case=case, actor=outsider, now=NOW), case,
+                           Code.NO_PERMISSION)
+    assert "work refund cases" in error.message
