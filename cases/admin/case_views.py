@@ -8,19 +8,19 @@ back filled in, next to the reason it was refused.
 from __future__ import annotations
 
 import logging
-import mimetypes
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from cases import services
 from cases.admin.transitions import BY_NAME
 from cases.errors import CaseActionError
-from cases.evidence import evidence_add, evidence_thumbnail
+from cases.evidence import evidence_add
+from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
 from cases.models import Evidence, RefundCase
 
@@ -29,22 +29,7 @@ CONFLICT_MESSAGE = (
     "This could not be saved: it conflicts with what is already recorded on the case or its order "
     "(for example more refunded than was paid). Nothing was changed; reload the page and check."
 )
-# Served inline only when the browser cannot be talked into running them; everything else downloads.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
 logger = logging.getLogger(__name__)
-
-
-def _sniff_image_type(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"GIF8"):
-        return "image/gif"
-    return "application/octet-stream"
 
 
 def _form_errors_text(form) -> str:
@@ -218,36 +203,10 @@ class CaseViewsMixin:
         case = self._case_or_404(request, pk)
         if not request.user.has_perm("cases.view_evidence"):
             raise PermissionDenied
-        evidence = get_object_or_404(Evidence, pk=evidence_id, case=case)
-        if not evidence.file:
-            raise Http404("This evidence has no file.")
-        return evidence
+        return get_object_or_404(Evidence, pk=evidence_id, case=case)
 
     def evidence_thumbnail_view(self, request, pk: int, evidence_id: int):
-        evidence = self._evidence(request, pk, evidence_id)
-        try:
-            data = evidence_thumbnail(evidence)
-        except (CaseActionError, OSError, ValueError):
-            raise Http404("No thumbnail for this file.") from None
-        response = HttpResponse(data, content_type=_sniff_image_type(data))
-        response["Cache-Control"] = "private, max-age=3600"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return evidence_thumbnail_response(self._evidence(request, pk, evidence_id))
 
     def evidence_file_view(self, request, pk: int, evidence_id: int):
-        evidence = self._evidence(request, pk, evidence_id)
-        name = getattr(evidence, "original_name", "") or evidence.file.name.rsplit("/", 1)[-1]
-        content_type = evidence.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        inline = content_type in INLINE_TYPES
-        try:
-            handle = evidence.file.open("rb")
-        except OSError:
-            raise Http404("The file is missing from storage.") from None
-        response = FileResponse(
-            handle, as_attachment=not inline, filename=name,
-            content_type=content_type if inline else "application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return evidence_file_response(self._evidence(request, pk, evidence_id))
