@@ -13,6 +13,7 @@ PERMISSION_NAMES = {
     conditions.can_override: "statutory override",
     conditions.can_extend: "work refund cases",
     conditions.can_withdraw: "work refund cases",
+    conditions.can_deny: "decide consumer-law claims",
     conditions.can_pay: "mark refunds paid",
 }
 

@@ -161,7 +161,7 @@ def extension_days_asked(case: RefundCase, bonus_days: int = 0) -> int:
 
 
 def extension_over_limit(case: RefundCase, bonus_days: int = 0) -> bool:
-    return extension_days_asked(case, bonus_days) > case.order.storefront.extension_limit_days
+    return case.order.storefront.extension_needs_manager(extension_days_asked(case, bonus_days))
 
 
 def can_extend(case: RefundCase, user, bonus_days: int = 0) -> bool:
@@ -173,6 +173,15 @@ def can_extend(case: RefundCase, user, bonus_days: int = 0) -> bool:
     if not user.has_perm("cases.work_refundcase"):
         return False
     if extension_over_limit(case, bonus_days):
+        return user.has_perm("cases.approve_exception")
+    return True
+
+
+def can_deny(case: RefundCase, user) -> bool:
+    """A customer who invokes their rights under local law gets a manager's answer (S1-STATUTORY)."""
+    if not user.has_perm("cases.work_refundcase"):
+        return False
+    if case.statutory_claim:
         return user.has_perm("cases.approve_exception")
     return True
 

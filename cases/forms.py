@@ -171,6 +171,11 @@ class ReasonForm(forms.Form):
     note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
 
 
+class StatutoryClaimForm(forms.Form):
+    claimed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="What the customer said")
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— Unassigned —")
 

@@ -87,6 +87,11 @@ class RefundCase(FSMModelMixin, models.Model):
         help_text="The last decision leaves the case to a manager (kept in step with the snapshot on save).",
     )
 
+    statutory_claim = models.BooleanField(
+        default=False,
+        help_text="The customer invokes their rights under local law (S1-STATUTORY): a manager decides.",
+    )
+
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
     deny_reason = models.CharField(max_length=32, choices=DenyReason.choices, blank=True)
     approved_amount = models.DecimalField(**MONEY, null=True, blank=True)
@@ -145,16 +150,15 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.number
 
     def save(self, *args, **kwargs):
-        self.needs_manager = decision_needs_manager(self.decision) or self._extension_over_limit()
+        self.needs_manager = self.statutory_claim or decision_needs_manager(self.decision) or self._extension_over_limit()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "decision" in update_fields:
+        if update_fields is not None and {"decision", "statutory_claim"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
 
     def _extension_over_limit(self) -> bool:
         """S0-OUTAGE: the lost days alone are more than an agent may grant on this storefront."""
-        days = (self.decision or {}).get("extension_days") or 0
-        return days > 0 and days > self.order.storefront.extension_limit_days
+        return self.order.storefront.extension_needs_manager((self.decision or {}).get("extension_days") or 0)
 
     # --- facts and decisions ------------------------------------------------------------
 
@@ -319,7 +323,7 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_work)
+    @transition(field=state, source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_deny)
     def deny(self, *, reason: str) -> None:
         """Refuse the refund, citing a reason code and the clause. Side effects: event, e-mail."""
         self.resolution = Resolution.DENIED
@@ -447,6 +451,7 @@ class CaseEvent(models.Model):
         REMINDER = "reminder", "Reminder sent"
         ASSIGNED = "assigned", "Assigned"
         REASON = "reason", "Reason set"
+        STATUTORY_CLAIM = "statutory_claim", "Consumer-law claim"
         CHARGEBACK = "chargeback", "Chargeback"
 
     class Visibility(models.TextChoices):

@@ -39,6 +39,10 @@ class Storefront(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def extension_needs_manager(self, days: int) -> bool:
+        """S0-OUTAGE: an extension of more days than the storefront lets an agent grant."""
+        return days > self.extension_limit_days
+
 
 class StorefrontSettingChange(models.Model):
     """Append-only record of a change to a storefront setting that controls staff (four-eyes)."""

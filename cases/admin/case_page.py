@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
-from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
+from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.selectors import (
     TransitionOption,
@@ -26,7 +26,7 @@ from cases.selectors import (
     order_chargebacks,
     transition_options,
 )
-from cases.states import Channel, DenyReason, Reason, State
+from cases.states import UNDECIDED_STATES, Channel, DenyReason, Reason, State
 from orders.models import Order, Subscription
 from policies.engine import Decision, Outcome, add_business_days
 from policies.selectors import clause_texts
@@ -301,6 +301,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "reason_form": ReasonForm(initial={"reason": case.reason, "outage_hours": case.outage_hours}),
         "can_set_reason": request.user.has_perm("cases.work_refundcase")
         and case.state in (State.REQUESTED, State.EVIDENCE_REQUESTED),
+        "statutory_form": StatutoryClaimForm(initial={"claimed": not case.statutory_claim}),
+        "can_mark_statutory": case.state in UNDECIDED_STATES and request.user.has_perm(
+            "cases.approve_exception" if case.statutory_claim else "cases.work_refundcase"),
         "evidence_form": EvidenceUploadForm(),
         "can_work": request.user.has_perm("cases.work_refundcase"),
         "can_add_evidence": request.user.has_perm("cases.add_evidence"),
@@ -310,6 +313,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
             "comment": _url(site_name, "comment", case.pk),
             "assign": _url(site_name, "assign", case.pk),
             "reason": _url(site_name, "reason", case.pk),
+            "statutory": _url(site_name, "statutory", case.pk),
             "evidence": _url(site_name, "evidence_add", case.pk),
             "order": reverse(f"{site_name}:orders_order_change", args=[case.order_id]),
         },

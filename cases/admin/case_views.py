@@ -21,7 +21,7 @@ from cases.admin.transitions import BY_NAME
 from cases.errors import CaseActionError
 from cases.evidence import evidence_add
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
-from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm
+from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import Evidence, RefundCase
 
 RETRY_KEY = "cases.retry"
@@ -53,6 +53,7 @@ class CaseViewsMixin:
             path("<int:pk>/comment/", view(self.comment_view), name="%s_%s_comment" % info),
             path("<int:pk>/assign/", view(self.assign_view), name="%s_%s_assign" % info),
             path("<int:pk>/reason/", view(self.reason_view), name="%s_%s_reason" % info),
+            path("<int:pk>/statutory/", view(self.statutory_claim_view), name="%s_%s_statutory" % info),
             path("<int:pk>/evidence/add/", view(self.evidence_add_view), name="%s_%s_evidence_add" % info),
             path(
                 "<int:pk>/evidence/<int:evidence_id>/thumbnail/",
@@ -178,6 +179,25 @@ class CaseViewsMixin:
         except CaseActionError as error:
             return self._refuse(request, pk, error.message)
         messages.success(request, f"Case {case.number}: reason set to {case.get_reason_display().lower()}.")
+        return self._back(pk)
+
+    def statutory_claim_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        form = StatutoryClaimForm(request.POST)
+        if not form.is_valid():
+            return self._refuse(request, pk, _form_errors_text(form))
+        try:
+            case = services.case_set_statutory_claim(
+                case=case, actor=request.user, claimed=form.cleaned_data["claimed"], note=form.cleaned_data["note"],
+            )
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message)
+        if case.statutory_claim:
+            messages.success(request, f"Case {case.number} waits for a manager: the customer invokes consumer law.")
+        else:
+            messages.success(request, f"Case {case.number}: the consumer-law claim is no longer on the case.")
         return self._back(pk)
 
     def evidence_add_view(self, request, pk: int):

@@ -20,6 +20,7 @@ from cases.services.work import (
     case_fix_succeeded,
     case_reopen,
     case_request_evidence,
+    case_set_statutory_claim,
     case_start_fix,
     case_withdraw,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "case_reopen",
     "case_request_evidence",
     "case_set_reason",
+    "case_set_statutory_claim",
     "case_start_fix",
     "case_withdraw",
     "lock_case",

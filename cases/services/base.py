@@ -55,6 +55,11 @@ def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state
         raise error
 
 
+def _takes_unassigned_case(case: RefundCase, actor) -> bool:
+    """Whoever works an unassigned case owns it from then on, so the next reply has someone to go to."""
+    return case.assignee_id is None and actor is not None and actor.has_perm("cases.work_refundcase")
+
+
 @dataclass
 class Step:
     """One transition as the services run it."""
@@ -99,7 +104,14 @@ def run_transition(
         case.decided_at = now
         if after is not None:
             after(case)
+        takes_case = _takes_unassigned_case(case, actor)
+        if takes_case:
+            case.assignee = actor
         case.save()
+        if takes_case:
+            # Logged before the action it came with, so the action stays the case's latest event.
+            record_event(case, actor=actor, kind=CaseEvent.Kind.ASSIGNED, now=now,
+                         comment=f"Assigned to {actor.get_username()}, who acted on the unassigned case")
         record_event(
             case,
             actor=actor,

@@ -11,7 +11,7 @@ from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, lock_case, required_text, run_transition, seen
-from cases.states import State
+from cases.states import UNDECIDED_STATES, State
 from policies.selectors import policy_for_order
 
 
@@ -104,6 +104,34 @@ def case_reopen(
     note = required_text(note, "A note on why the case is reopened")
     step = Step("reopen", {}, comment=note)
     return run_transition(case, actor, step, now=now, expected_state=expected_state)
+
+
+def case_set_statutory_claim(
+    *, case, actor, claimed: bool, note: str, now: datetime | None = None
+) -> RefundCase:
+    """Record that the customer invokes (or no longer invokes) their rights under local law (S1-STATUTORY).
+
+    A claimed case waits in the managers' queue and only a manager may deny it; the customer's words
+    go in the note. Withdrawing the mark is a manager's call too: an agent could otherwise clear it
+    to deny the case themselves. Side effects: an internal event; no e-mail.
+    """
+    now = now or timezone.now()
+    note = required_text(note, "A note with what the customer said")
+    permission = ("cases.work_refundcase", "work refund cases") if claimed else (
+        "cases.approve_exception", "decide consumer-law claims")
+    if not actor.has_perm(permission[0]):
+        raise CaseActionError(Code.NO_PERMISSION, permission=permission[1])
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        if locked.state not in UNDECIDED_STATES:
+            raise CaseActionError(Code.WRONG_STATE, state=locked.get_state_display().lower())
+        if locked.statutory_claim == claimed:
+            return locked
+        locked.statutory_claim = claimed
+        locked.save(update_fields=["statutory_claim", "updated_at"])
+        record_event(locked, actor=actor, kind=CaseEvent.Kind.STATUTORY_CLAIM, comment=note, now=now,
+                     data={"statutory_claim": claimed})
+    return locked
 
 
 REPEATED_COMMENT_WINDOW = timedelta(minutes=2)

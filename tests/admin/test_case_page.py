@@ -115,7 +115,8 @@ def test_it_shows_the_timeline_with_transitions_actors_and_decision_snapshots(s0
     assert "alice" in timeline
     assert "Internal" in timeline and "Customer-visible" in timeline
     assert "Decision: Full refund" in timeline
-    assert CaseEvent.objects.filter(case=case).count() == 3
+    assert "Assigned to alice, who acted on the unassigned case" in timeline
+    assert CaseEvent.objects.filter(case=case).count() == 4
 
 
 def test_it_never_offers_a_field_edit_and_ignores_a_stray_post(s0, manager):
@@ -140,3 +141,31 @@ def test_it_shows_the_decision_amount_as_the_approve_forms_default(s0, agent):
 def test_it_forbids_the_case_page_to_staff_without_case_permissions(s0, outsider):
     case = open_case(s0, reason="other")
     assert client_for(outsider).get(case_url(case)).status_code == 403
+
+
+def test_it_marks_a_consumer_law_claim_from_the_case_page_and_blocks_the_agents_denial(s0, agent, manager):
+    case = open_case(s0, reason="changed_mind")
+    agent_client = client_for(agent)
+    url = case_url(case, "statutory")
+
+    response = agent_client.post(url, {"claimed": "True", "note": "Cites the consumer rights act."}, follow=True)
+
+    html = response.content.decode()
+    assert "waits for a manager: the customer invokes consumer law" in html
+    assert 'id="statutory-claim"' in html
+    assert "Remove the consumer-law claim" not in html  # the agent may not take it back
+    deny = next(o for o in response.context["blocked"] if o.name == "deny")
+    assert "decide consumer-law claims" in deny.error.message
+    manager_page = client_for(manager).get(case_url(case)).content.decode()
+    assert "Remove the consumer-law claim" in manager_page
+
+
+def test_it_refuses_a_consumer_law_claim_without_a_note_and_keeps_the_case_as_it_was(s0, agent):
+    case = open_case(s0, reason="other")
+
+    response = client_for(agent).post(case_url(case, "statutory"),
+                                      {"claimed": "True", "note": ""}, follow=True)
+
+    assert "What the customer said: This field is required." in response.content.decode()
+    case.refresh_from_db()
+    assert not case.statutory_claim

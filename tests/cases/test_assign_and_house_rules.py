@@ -57,3 +57,34 @@ def test_it_lets_a_manager_approve_a_technical_issue_directly_on_smarters_pro(s1
 
     assert approved.state == "approved"
     assert approved.decision["clauses"][0] == "S1-DISCRETION"
+
+
+def test_it_gives_an_unassigned_case_to_whoever_acts_on_it(s0, agent):
+    case = services.case_start_fix(case=open_case(s0, reason="technical_issue"), actor=agent, now=NOW)
+
+    assert fresh(case).assignee == agent
+    assigned, transition = case.events.order_by("pk")[1:]
+    assert (assigned.kind, assigned.actor, assigned.comment) == (
+        CaseEvent.Kind.ASSIGNED, agent, "Assigned to alice, who acted on the unassigned case")
+    assert (transition.kind, transition.transition) == (CaseEvent.Kind.TRANSITION, "start_fix")
+
+
+def test_it_keeps_the_assignee_of_an_assigned_case_when_someone_else_acts(s0, agent, agent2):
+    case = services.case_assign(case=open_case(s0, reason="technical_issue"), actor=agent, assignee=agent2, now=NOW)
+
+    case = services.case_start_fix(case=case, actor=agent, now=NOW)
+
+    assert fresh(case).assignee == agent2
+    assert case.events.filter(kind=CaseEvent.Kind.ASSIGNED).count() == 1
+
+
+def test_it_leaves_a_case_unassigned_when_the_system_acts(s0, agent):
+    from cases.sweeps import sweep_deadlines
+
+    case = services.case_start_fix(case=open_case(s0, reason="technical_issue"), actor=agent, now=NOW)
+    services.case_assign(case=case, actor=agent, assignee=None, now=NOW)
+
+    sweep_deadlines(now=later(NOW, hours=49))
+
+    case = fresh(case)
+    assert case.state == "requested" and case.assignee is None

@@ -138,7 +138,8 @@ def test_it_reminds_once_then_returns_an_unanswered_request_flagged_overdue(
     assert case.flagged and "overdue" in case.flag_reason
     assert case.evidence_reminded_at == later(due, minutes=1)
     assert history(case) == [
-        ("created", ""), ("transition", "request_evidence"), ("reminder", ""), ("transition", "evidence_expired")]
+        ("created", ""), ("assigned", ""), ("transition", "request_evidence"), ("reminder", ""),
+        ("transition", "evidence_expired")]
     reminder = case.events.get(kind=CaseEvent.Kind.REMINDER)
     assert reminder.visibility == CaseEvent.Visibility.CUSTOMER and reminder.actor_label == "system"
     assert reminder.data == {"was_due_at": due.isoformat(), "due_at": later(due, days=3, minutes=1).isoformat()}
