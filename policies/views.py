@@ -15,16 +15,12 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from orders.models import Storefront
-from policies.engine import FIX_OUTCOME_LABELS, PAYMENT_METHODS, PLAN_MONTHS, REASON_LABELS
-from policies.selectors import clause_texts
+from policies.engine import FIX_OUTCOME_LABELS, PLAN_MONTHS, REASON_LABELS
 from policies.simulator import simulate_one, simulate_text
+from policies.words import PAYMENT_METHOD_LABELS, clause_lines, inline_markup, outcome_tone, outcome_words
 
 PERMISSION = "policies.simulate_policy"
 DATETIME_HELP = "ISO 8601, e.g. 2026-01-01T10:00Z; without an offset it is read as UTC."
-
-
-def _select(choices) -> forms.Select:
-    return forms.Select(choices=[(c, c) for c in choices])
 
 
 def _text(**kwargs) -> forms.CharField:
@@ -37,8 +33,9 @@ class SimulatorForm(forms.Form):
     storefront = _text()
     price = _text(initial="59.99")
     currency = _text(initial="USD")
-    payment_method = _text(widget=_select(PAYMENT_METHODS), initial="card")
-    plan_months = _text(widget=_select(PLAN_MONTHS), initial="3")
+    payment_method = _text(widget=forms.Select(choices=list(PAYMENT_METHOD_LABELS.items())), initial="card")
+    plan_months = _text(widget=forms.Select(choices=[(m, f"{m} month{'s' if m != 1 else ''}") for m in PLAN_MONTHS]),
+                        initial="3")
     devices = _text(initial="1")
     purchased_at = _text(help_text=DATETIME_HELP)
     delivered_at = _text(help_text="Empty: never delivered.")
@@ -116,17 +113,13 @@ def _moment(text: str) -> str:
     return text + "Z" if parsed.tzinfo is None else text
 
 
-# Colour of the outcome badge: money may move, wait, or no.
-TONES = {"full_refund": "go", "partial_refund": "go", "refund_or_extension": "go", "manager_discretion": "wait",
-         "needs_fix_attempt": "wait", "awaiting_fix": "wait", "deny": "stop", "resolved": "neutral"}
-
-
 def _explained(result: dict) -> dict:
-    texts = clause_texts(result.get("clauses") or [])
     return {
         "result": result,
-        "tone": TONES.get(result.get("outcome"), "neutral"),
-        "clauses": [(cid, texts.get(cid)) for cid in result.get("clauses") or []],
+        "outcome": outcome_words(result.get("outcome", "")),
+        "tone": outcome_tone(result.get("outcome", "")),
+        "explanation": inline_markup(result.get("explanation", "")),
+        "clauses": clause_lines(result.get("clauses") or []),
     }
 
 

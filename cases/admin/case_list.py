@@ -12,11 +12,16 @@ from django.utils.safestring import mark_safe
 
 from cases.models import RefundCase
 from cases.selectors import case_display_amount, is_overdue, needs_manager_q, overdue_q
-from cases.states import OPEN_STATES, State
+from cases.states import OPEN_STATES, UNDECIDED_STATES, State
 
 
 def state_badge(case: RefundCase) -> str:
-    return format_html('<span class="rb-badge rb-state-{}">{}</span>', case.state, case.get_state_display())
+    badge = format_html('<span class="rb-badge rb-state-{}">{}</span>', case.state, case.get_state_display())
+    if case.statutory_claim and case.state in UNDECIDED_STATES:
+        return format_html('{} <span class="rb-chip">{}</span>', badge, "consumer-law claim")
+    if case.needs_manager and case.state in UNDECIDED_STATES:
+        return format_html('{} <span class="rb-chip">{}</span>', badge, "needs a manager")
+    return badge
 
 
 def flagged_badge(case: RefundCase) -> str:
@@ -177,7 +182,7 @@ class CaseListColumns:
         if case.statutory_override:  # S1-STATUTORY: set apart wherever approvals are listed
             label = "statutory override"
         else:
-            label = "approved" if case.approved_amount is not None else "policy"
+            label = "paid" if case.state == State.PAID else "approved" if case.approved_amount is not None else "policy allows"
         return format_html('{} {} <span class="rb-quiet">{}</span>', f"{value:.2f}", currency, label)
 
     @admin.display(description="Assignee", ordering="assignee__username")

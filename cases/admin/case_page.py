@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +9,6 @@ from datetime import datetime
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
@@ -28,30 +25,8 @@ from cases.selectors import (
 )
 from cases.states import UNDECIDED_STATES, Channel, DenyReason, Reason, State
 from orders.models import Order, Subscription
-from policies.engine import Decision, Outcome, add_business_days
-from policies.selectors import clause_texts
-
-OUTCOME_STYLE = {
-    Outcome.FULL_REFUND: "go",
-    Outcome.PARTIAL_REFUND: "go",
-    Outcome.REFUND_OR_EXTENSION: "go",
-    Outcome.MANAGER_DISCRETION: "wait",
-    Outcome.AWAITING_FIX: "wait",
-    Outcome.NEEDS_FIX_ATTEMPT: "wait",
-    Outcome.RESOLVED: "neutral",
-    Outcome.DENY: "stop",
-}
-
-OUTCOME_LABELS = {
-    Outcome.FULL_REFUND: "Full refund",
-    Outcome.PARTIAL_REFUND: "Partial refund",
-    Outcome.REFUND_OR_EXTENSION: "Refund or extension",
-    Outcome.MANAGER_DISCRETION: "Manager's discretion",
-    Outcome.DENY: "Deny",
-    Outcome.NEEDS_FIX_ATTEMPT: "Needs a fix attempt",
-    Outcome.AWAITING_FIX: "Awaiting the fix",
-    Outcome.RESOLVED: "Resolved",
-}
+from policies.engine import Decision, add_business_days
+from policies.words import clause_lines, inline_markup, outcome_tone, outcome_words
 
 
 @dataclass
@@ -77,20 +52,6 @@ STATE_LABELS = dict(State.choices)
 
 def transition_words(name: str) -> str:
     return TRANSITION_LABELS.get(name) or SYSTEM_TRANSITION_LABELS.get(name) or name.replace("_", " ").capitalize()
-
-
-def outcome_words(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome) or str(outcome).replace("_", " ").capitalize()
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
-
-
-def inline_markup(text: str) -> SafeString:
-    """The small markdown the policy texts use (**bold**, `code`), escaped first so nothing else renders."""
-    escaped = str(escape(text or ""))
-    return mark_safe(_CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escaped)))  # noqa: S308
 
 
 @dataclass
@@ -173,13 +134,6 @@ def timeline_rows(events: list[CaseEvent]) -> list[TimelineRow]:
 
 
 @dataclass
-class ClauseLine:
-    clause_id: str
-    summary: SafeString
-    action: SafeString
-
-
-@dataclass
 class EvidenceItem:
     evidence: Evidence
     file_url: str
@@ -193,17 +147,6 @@ class EvidenceItem:
 
 def _url(site_name: str, name: str, *args) -> str:
     return reverse(f"{site_name}:cases_refundcase_{name}", args=args)
-
-
-def clause_lines(clause_ids) -> list[ClauseLine]:
-    texts = clause_texts(clause_ids)
-    lines = []
-    for clause_id in clause_ids:
-        clause = texts.get(clause_id)
-        lines.append(ClauseLine(
-            clause_id, inline_markup(clause.summary if clause else ""), inline_markup(clause.action if clause else "")
-        ))
-    return lines
 
 
 def _arrival_dates(decision: Decision, now: datetime) -> dict | None:
@@ -281,7 +224,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "now": now,
         "overdue": is_overdue(case, now=now),
         "decision": decision,
-        "decision_style": "go" if getattr(case, "payout", None) else OUTCOME_STYLE.get(decision.outcome, "neutral"),
+        "decision_style": "go" if getattr(case, "payout", None) else outcome_tone(decision.outcome),
         "decision_label": outcome_words(decision.outcome),
         "decision_explanation": inline_markup(decision.explanation),
         "snapshot_label": outcome_words(snapshot.get("outcome", "")),

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
@@ -97,7 +98,13 @@ def run_transition(
         if before is not None:
             before(case)
         from_state = case.state
-        getattr(case, step.name)(**step.kwargs)
+        try:
+            getattr(case, step.name)(**step.kwargs)
+        except TransitionNotAllowed:
+            # The FSM asks its conditions again; a row we do not lock (another case of the order)
+            # may have changed since the check above. Say what stands in the way, never a 500.
+            raise transition_error(case=case, user=actor, name=step.name) or CaseActionError(
+                Code.ALREADY_DONE, state=case.get_state_display().lower()) from None
         # The decision the action was taken under: after the transition (a failed fix changes the
         # facts) but before its side effects (a payout would otherwise read as "nothing left").
         case.decision = case.evaluate(as_of=now).as_dict()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cases import conditions
 from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, lock_case, required_text, run_transition, seen
 from cases.states import UNDECIDED_STATES, State
+from orders.models import Order
 from policies.selectors import policy_for_order
 
 
@@ -103,7 +105,20 @@ def case_reopen(
     """Reopen a denied or resolved case when the customer answers; the policy judges it again."""
     note = required_text(note, "A note on why the case is reopened")
     step = Step("reopen", {}, comment=note)
-    return run_transition(case, actor, step, now=now, expected_state=expected_state)
+
+    def alone_on_its_order(locked: RefundCase) -> None:
+        # Two closed cases of one order reopened at once each pass "no other open case" under their
+        # own row lock; the order's lock (taken after the case's, as everywhere) makes the second
+        # look again once the first has committed.
+        Order.objects.select_for_update().get(pk=locked.order_id)
+        if not conditions.no_other_open_case(locked):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked))
+
+    try:
+        return run_transition(case, actor, step, now=now, expected_state=expected_state, before=alone_on_its_order)
+    except IntegrityError:
+        # A new request opened on the order meanwhile (case_create does not lock the order).
+        raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case)) from None
 
 
 def case_set_statutory_claim(

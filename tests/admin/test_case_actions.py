@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -262,3 +263,29 @@ def test_it_offers_reopen_on_a_denied_case_and_reopens_it_with_the_note(s0, agen
     stored = RefundCase.objects.get(pk=case.pk)
     assert stored.state == "requested"
     assert stored.events.filter(transition="reopen").get().comment == "Customer replied: the app never installed"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_reopens_one_of_two_closed_cases_of_an_order_clicked_at_once(s0, agent, agent2):
+    """Two denied cases of one order reopened at the same instant: each passes "no other open case"
+    under its own row lock; the second must say why it cannot, not crash or name a constraint."""
+    from cases import services
+    from tests.conftest import race
+
+    first = open_case(s0, reason="changed_mind")
+    first = services.case_deny(case=first, actor=agent, reason="policy_exclusion")
+    second = services.case_create(order=first.order, reason="changed_mind", actor=None,
+                                  requested_at=first.requested_at + timedelta(minutes=5))
+    second = services.case_deny(case=second, actor=agent, reason="policy_exclusion")
+    cases, people = [first, second], [agent, agent2]
+
+    pages, _ = race(lambda i: post_action(client_for(people[i]), cases[i], "reopen",
+                                          {"note": "The customer answered."}), threads=2)
+
+    # The test client's captured contexts are shared between threads: read each page's own HTML.
+    html = [page.content.decode() for page in pages]
+    assert len([page for page in html if "Reopen: done." in page]) == 1
+    assert len([page for page in html if "The order has another open case; work that one instead." in page]) == 1
+    assert all("case_one_open_per_order" not in page for page in html)
+    assert RefundCase.objects.filter(order=first.order, state="requested").count() == 1

@@ -110,3 +110,18 @@ def test_it_links_the_simulator_and_queues_from_the_index(s0, agent, manager):
     assert simulator in manager_html and "My open cases" in manager_html
     agent_html = client_for(agent).get(reverse("admin:index")).content.decode()
     assert simulator not in agent_html and "My open cases" in agent_html
+
+
+def test_it_speaks_in_words_not_codes_on_the_form_and_the_result(s0, manager):
+    client = client_for(manager)
+
+    form_html = client.get(reverse(URL)).content.decode()
+    response = client.post(reverse(URL), facts(reason="changed_mind"))
+
+    assert '<option value="bank_transfer">Bank transfer</option>' in form_html
+    assert '<option value="3" selected>3 months</option>' in form_html
+    result = response.context["results"][0]
+    assert result["result"]["outcome"] == "deny"
+    answer = response.content.decode().split('id="simulation-result"')[1].split("<details")[0]
+    assert '<span class="rb-outcome">Deny</span>' in answer
+    assert ">deny<" not in answer and "**" not in answer and "`" not in answer
