@@ -3,67 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cases import services
 from cases.backtest import run_backtest, start_backtest
 from policies.engine import Outcome
 from policies.models import Backtest, PolicyDraft, PolicyVersion
 from policies.selectors import policy_version_for
-from tests.conftest import at, make_order
+from tests.conftest import at
+from tests.policies.backtest_cases import END, PURCHASED, START, version_in_force
 
 pytestmark = pytest.mark.django_db
-
-PURCHASED = at("2026-01-05 10:00")
-START, END = at("2026-01-01 00:00"), at("2026-02-01 00:00")
-
-
-def closed_case(storefront, *, hours_after_purchase: float, reason: str = "other", close: str, agent, manager,
-                purchased_at=PURCHASED, amount: str = "59.99"):
-    """A case requested ``hours_after_purchase`` after a 3-month purchase, closed an hour later by ``close``."""
-    order = make_order(storefront, purchased_at=purchased_at, amount=amount)
-    requested = purchased_at + timedelta(hours=hours_after_purchase)
-    case = services.case_create(order=order, reason=reason, requested_at=requested, actor=agent, now=requested)
-    later = requested + timedelta(hours=1)
-    if close == "paid":
-        services.case_approve(case=case, actor=agent, now=later)
-        services.case_pay(case=case, actor=manager, reference="PSP-1", now=later + timedelta(minutes=5))
-    elif close == "denied":
-        services.case_deny(case=case, actor=agent, reason="policy_exclusion", now=later)
-    elif close == "withdrawn":
-        services.case_withdraw(case=case, actor=agent, now=later)
-    elif close != "open":
-        raise ValueError(close)
-    case.refresh_from_db()
-    return case
-
-
-@pytest.fixture
-def history(s0, s1, agent, manager):
-    """Closed cases of January on both storefronts, an open one, and one closed outside the period."""
-    def made(storefront=s0, **kwargs):
-        return closed_case(storefront, agent=agent, manager=manager, **kwargs)
-
-    return {
-        "paid_early": made(hours_after_purchase=2, close="paid"),
-        "paid_late": made(hours_after_purchase=30, close="paid"),
-        "withdrawn_late": made(hours_after_purchase=30, close="withdrawn"),
-        "prorated": made(hours_after_purchase=60, close="withdrawn"),
-        "excluded": made(hours_after_purchase=30, reason="changed_mind", close="denied"),
-        "open_late": made(hours_after_purchase=30, close="open"),
-        "before_period": made(hours_after_purchase=30, close="withdrawn", purchased_at=at("2025-12-20 10:00")),
-        "other_storefront": made(s1, hours_after_purchase=30, close="withdrawn"),
-    }
-
-
-def version_in_force(storefront) -> PolicyVersion:
-    return policy_version_for(storefront_id=storefront.pk, purchased_at=PURCHASED)
-
 
 def run(draft, start=START, end=END) -> Backtest:
     result = run_backtest(start_backtest(draft=draft, start=start, end=end).pk)
