@@ -22,7 +22,8 @@ from cases.states import (
     State,
 )
 from orders.models import MONEY
-from policies.engine import Decision, Facts, FixAttempt, Outcome
+from policies.case_facts import case_facts
+from policies.engine import Decision, Facts, Outcome
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -120,6 +121,7 @@ class RefundCase(FSMModelMixin, models.Model):
             ("approve_exception", "Can approve discretionary and statutory refunds"),
             ("pay_refundcase", "Can mark approved refunds paid"),
             ("export_refundcase", "Can export case reports"),
+            ("view_dashboard", "Can see the managers' dashboard"),
         ]
         constraints = [
             # Two open cases on one order could each be approved for the whole remainder.
@@ -144,6 +146,9 @@ class RefundCase(FSMModelMixin, models.Model):
             # The managers' queue: few rows, read on every index page.
             models.Index(fields=["state", "next_deadline"], condition=Q(needs_manager=True),
                          name="case_needs_manager"),
+            # The dashboard's weekly series read a bounded period of these moments.
+            models.Index(fields=["decided_at"], name="case_decided_at"),
+            models.Index(fields=["approved_at"], condition=Q(approved_at__isnull=False), name="case_approved_at"),
         ]
 
     def __str__(self) -> str:
@@ -165,10 +170,7 @@ class RefundCase(FSMModelMixin, models.Model):
     def facts(self, *, as_of: datetime | None = None) -> Facts:
         order = self.order
         subscription = getattr(order, "subscription", None)
-        fix = None
-        if self.fix_started_at is not None:
-            fix = FixAttempt(started_at=self.fix_started_at, outcome=self.fix_outcome or FixOutcome.PENDING)
-        return Facts(
+        return case_facts(
             price=order.amount,
             currency=order.currency,
             payment_method=order.payment_method,
@@ -179,7 +181,8 @@ class RefundCase(FSMModelMixin, models.Model):
             refunded_so_far=order.returned_so_far,
             requested_at=self.requested_at,
             reason=self.reason,
-            fix_attempt=fix,
+            fix_started_at=self.fix_started_at,
+            fix_outcome=self.fix_outcome,
             outage_hours=self.outage_hours,
             as_of=as_of or timezone.now(),
         )
@@ -384,6 +387,7 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-paid_at"]
+        indexes = [models.Index(fields=["paid_at"], name="payout_paid_at")]  # the dashboard's weekly sums
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=~Q(reference=""), name="payout_has_reference"),

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from policies.case_facts import returned_so_far
 from policies.engine import PAYMENT_METHODS, period_end
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -157,7 +158,7 @@ class Order(models.Model):
     @property
     def returned_so_far(self) -> Decimal:
         """Refunds paid plus chargebacks, never more than the amount: the policy's "already refunded"."""
-        return min(self.refunded_amount + self.charged_back_amount, self.amount)
+        return returned_so_far(amount=self.amount, refunded=self.refunded_amount, charged_back=self.charged_back_amount)
 
     @property
     def refundable_remainder(self) -> Decimal:

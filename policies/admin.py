@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
 from policies import views
 from policies.models import Clause, PolicyVersion
@@ -45,6 +46,15 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     fieldsets = FIELDSETS
     save_as = True
     save_as_continue = True
+    actions = ["start_draft"]
+
+    @admin.action(description="Start a draft from the selected version", permissions=["add_draft"])
+    def start_draft(self, request, queryset):
+        version = queryset.order_by("-effective_from").first()
+        return HttpResponseRedirect(f"{reverse('admin:policies_policydraft_add')}?based_on={version.pk}")
+
+    def has_add_draft_permission(self, request) -> bool:
+        return request.user.has_perm("policies.add_policydraft")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # decisions recorded on cases name the version they used
@@ -71,3 +81,6 @@ class ClauseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # decisions and events cite clause IDs
+
+
+from policies import draft_admin  # noqa: E402, F401  (registers the drafts' admin)

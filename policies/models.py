@@ -185,3 +185,7 @@ class Clause(models.Model):
 
     def __str__(self) -> str:
         return self.clause_id
+
+
+# Drafts and their backtests live in their own module; imported here so Django finds the models.
+from policies.drafts import Backtest, PolicyDraft  # noqa: E402, F401

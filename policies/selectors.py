@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.utils import timezone
@@ -14,12 +16,21 @@ class NoPolicy(LookupError):
     pass
 
 
+def in_force_at(versions: Sequence[PolicyVersion], moment: datetime) -> PolicyVersion | None:
+    """S1-VERSIONING over ``versions`` sorted by start: the one in force at ``moment``, or the earliest
+    if ``moment`` predates them all (pure, so a replay of many cases picks versions the same way)."""
+    if not versions:
+        return None
+    index = bisect_right([v.effective_from for v in versions], moment) - 1
+    return versions[max(index, 0)]
+
+
 def policy_version_for(*, storefront_id: int, purchased_at: datetime) -> PolicyVersion:
     """S1-VERSIONING: the version in force at purchase time; the earliest if it predates them all."""
-    versions = PolicyVersion.objects.filter(storefront_id=storefront_id).select_related("storefront")
-    version = versions.filter(effective_from__lte=purchased_at).order_by("-effective_from").first()
-    if version is None:
-        version = versions.order_by("effective_from").first()
+    versions = list(
+        PolicyVersion.objects.filter(storefront_id=storefront_id).select_related("storefront").order_by("effective_from")
+    )
+    version = in_force_at(versions, purchased_at)
     if version is None:
         raise NoPolicy(f"storefront: storefront {storefront_id} has no refund policy")
     return version

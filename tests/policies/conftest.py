@@ -11,6 +11,7 @@ from orders.models import Storefront
 from policies.engine import Facts, FixAttempt, Policy
 from policies.selectors import policy_version_for
 from tests.conftest import at
+from tests.policies.backtest_cases import closed_case
 
 PURCHASED = at("2026-01-01 10:00")
 
@@ -58,3 +59,21 @@ def make_facts(
         outage_hours=Decimal(outage_hours),
         as_of=as_of or requested_at,
     )
+
+
+@pytest.fixture
+def history(s0, s1, agent, manager):
+    """Closed cases of January on both storefronts, an open one, and one closed outside the period."""
+    def made(storefront=s0, **kwargs):
+        return closed_case(storefront, agent=agent, manager=manager, **kwargs)
+
+    return {
+        "paid_early": made(hours_after_purchase=2, close="paid"),
+        "paid_late": made(hours_after_purchase=30, close="paid"),
+        "withdrawn_late": made(hours_after_purchase=30, close="withdrawn"),
+        "prorated": made(hours_after_purchase=60, close="withdrawn"),
+        "excluded": made(hours_after_purchase=30, reason="changed_mind", close="denied"),
+        "open_late": made(hours_after_purchase=30, close="open"),
+        "before_period": made(hours_after_purchase=30, close="withdrawn", purchased_at=at("2025-12-20 10:00")),
+        "other_storefront": made(s1, hours_after_purchase=30, close="withdrawn"),
+    }
