@@ -21,7 +21,7 @@ def grant_dashboard(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0010_approval_cancellation'),
+        ('cases', '0011_statutory_claim'),
         ('auth', '0012_alter_user_first_name_max_length'),
         ('contenttypes', '0002_remove_content_type_name'),
         ('orders', '0006_four_eyes_permission'),
