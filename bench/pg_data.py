@@ -198,7 +198,6 @@ def snapshots(now: datetime) -> list[tuple[dict, bool]]:
 
 
 def build(*, cases: int, log=print) -> None:
-    from cases.states import OPEN_STATES
     from policies.engine import REASONS
 
     customers = (cases + CUSTOMERS_PER_CASE - 1) // CUSTOMERS_PER_CASE
@@ -290,7 +289,6 @@ def build(*, cases: int, log=print) -> None:
     snap_json = "ARRAY[" + ", ".join("'" + json.dumps(s).replace("'", "''") + "'" for s, _ in snaps) + "]::jsonb[]"
     snap_manager = "ARRAY[" + ", ".join("true" if m else "false" for _, m in snaps) + "]::boolean[]"
     agent_ids = "ARRAY[" + ", ".join(str(a.pk) for a in agents) + "]::int[]"
-    open_list = ", ".join(f"'{s}'" for s in OPEN_STATES)
     n = len(REASONS)
     reasons = sql_text_array(REASONS)
     deadline = f"""CASE
@@ -305,7 +303,7 @@ def build(*, cases: int, log=print) -> None:
             needs_manager, resolution, deny_reason, approved_amount, approved_by_id, approved_at, approval_note,
             statutory_override, approved_as_exception, approval_cancelled_at, approval_cancelled_by_id,
             statutory_basis, created_at, updated_at)
-        SELECT i, {case_number_sql('i')}, 'bench-' || i, i, decision->>'reason_code_unused', '',
+        SELECT i, {case_number_sql('i')}, 'bench-' || i, i, reason, '',
                (ARRAY['portal', 'email', 'whatsapp', 'admin'])[1 + i % 4], true, requested_at,
                CASE WHEN reason = 'server_outage' THEN 72 ELSE 0 END, state,
                CASE WHEN i % 3 = 0 THEN NULL ELSE ({agent_ids})[1 + i % {len(agents)}] END,
@@ -339,18 +337,17 @@ def build(*, cases: int, log=print) -> None:
                    ({plan_prices})[plan_slot] AS price
             FROM bench_rows r
         ) AS rows
-    """.replace("decision->>'reason_code_unused'", "reason"))
+    """)
     done(f"{cases:,} cases")
-    _exec(f"""
+    _exec("""
         INSERT INTO cases_caseevent (id, case_id, kind, transition, from_state, to_state, actor_label,
                                      created_at, decision, comment, visibility, data)
-        SELECT i, i, 'created', '', '', 'requested', 'system', requested_at, '{{}}'::jsonb, '', 'customer',
-               '{{}}'::jsonb
+        SELECT i, i, 'created', '', '', 'requested', 'system', requested_at, '{}'::jsonb, '', 'customer',
+               '{}'::jsonb
         FROM bench_rows
     """)
     done(f"{cases:,} events")
     _exec("DROP TABLE bench_rows")
-    _ = open_list
 
     for table, (constraints, indexes) in dropped.items():
         for _, definition in indexes:
