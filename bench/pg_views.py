@@ -138,7 +138,7 @@ def measure(client: Client, view: View, repeats: int) -> dict:
         passed = False
     return {
         "url": url, "status": 200, "median_ms": round(median_ms, 1), "min_ms": round(min(timings) * 1000, 1),
-        "queries": len(queries), "target_ms": view.target_ms, "max_queries": view.max_queries,
+        "queries": len(queries), "sql_ms": round(sum(float(q["time"]) for q in queries.captured_queries) * 1000, 1), "target_ms": view.target_ms, "max_queries": view.max_queries,
         "found": found, "pass": passed,
         "slowest_query_sql": max(queries.captured_queries, key=lambda q: float(q["time"]))["sql"][:400]
         if queries.captured_queries else None,
@@ -169,12 +169,13 @@ def log_line(name: str, r: dict, log=print) -> None:
     verdict = "PASS" if r["pass"] else "FAIL"
     queries = f"{r['queries']}" + (f" (max {r['max_queries']})" if r["max_queries"] else "")
     note = " expected case not on the page!" if r["found"] is False else ""
-    log(f"  {name:<44}{r['median_ms']:>9.1f} ms{r['min_ms']:>9.1f} ms{queries:>10}{r['target_ms']:>8.0f} ms"
+    sql = f"{r['sql_ms']:.1f} ms" if "sql_ms" in r else "-"
+    log(f"  {name:<44}{r['median_ms']:>9.1f} ms{r['min_ms']:>9.1f} ms{queries:>10}{sql:>11}{r['target_ms']:>8.0f} ms"
         f"  {verdict}{note}")
 
 
 def report(results: dict, log=print) -> int:
-    log(f"\n  {'view':<44}{'median':>12}{'min':>12}{'queries':>10}{'target':>11}")
+    log(f"\n  {'view':<44}{'median':>12}{'min':>12}{'queries':>10}{'SQL':>11}{'target':>11}")
     failed = 0
     for name, r in results.items():
         log_line(name, r, log)
