@@ -78,8 +78,12 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["storefront", "email"], name="customer_unique_email_per_storefront"),
         ]
-        # The case search's exact e-mail (iexact is UPPER(email) = UPPER(term)), on any storefront.
-        indexes = [models.Index(Upper("email"), name="customer_email_upper")]
+        indexes = [
+            # The customer's history on the case page: the same e-mail on every storefront.
+            models.Index(fields=["email"], name="customer_email"),
+            # The case search's exact e-mail (iexact is UPPER(email) = UPPER(term)).
+            models.Index(Upper("email"), name="customer_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
