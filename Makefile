@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo bench check lint clean
+.PHONY: run test install migrate demo bench bench-pg check lint clean
 
 # The venv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,6 +31,10 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# A million cases on PostgreSQL (BENCH_PG_URL, default refunds_bench_1m on localhost); built once.
+bench-pg: install
+	$(BIN)/python bench/pg_run.py
 
 lint: install
 	$(BIN)/ruff check .

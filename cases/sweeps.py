@@ -5,9 +5,15 @@
 - An evidence request past its due date gets one reminder (event and e-mail); the customer then has
   the storefront's grace days, after which the case returns to ``requested``, flagged overdue.
 
-Safe to run twice at once: each case is locked with SKIP LOCKED and its deadline re-checked under
-the lock, so a case handled by one run is invisible to the other, and each action happens once.
-Running again, or before a deadline, finds nothing to do.
+Safe to run several at once: each run takes the due cases in batches, locked with SKIP LOCKED in
+the query that finds them, so a case one run holds is invisible to the others; once it is
+committed its deadline has moved and it no longer matches. Each action happens once. A batch is
+one transaction (each case in its own savepoint): a thousand due cases cost ten commits, not a
+thousand, and the customers' mails go out when the batch is committed. Running again, or before a
+deadline, finds nothing to do.
+
+A fix window runs out at exactly its deadline (S0-FIX-48H: at 48 h it is over), so it is due
+when ``next_deadline <= now``; an evidence request is overdue only once its due time has passed.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cases import services
@@ -28,6 +35,7 @@ from cases.states import State
 logger = logging.getLogger(__name__)
 
 SWEPT_STATES = (State.AWAITING_FIX, State.EVIDENCE_REQUESTED)
+BATCH_SIZE = 100
 
 
 @dataclass
@@ -42,41 +50,52 @@ class SweepReport:
         return len(self.fix_windows_expired) + len(self.evidence_reminders) + len(self.evidence_expired)
 
 
-def sweep_deadlines(*, now: datetime | None = None) -> SweepReport:
+def due_q(*, now: datetime) -> Q:
+    """Cases whose deadline has come, as ``conditions.fix_window_over`` and ``evidence_overdue_after_reminder``
+    judge them; served by the (state, next_deadline) index."""
+    return Q(state=State.AWAITING_FIX, next_deadline__lte=now) | Q(
+        state=State.EVIDENCE_REQUESTED, next_deadline__lt=now
+    )
+
+
+def due_cases(*, now: datetime) -> QuerySet[RefundCase]:
+    return RefundCase.objects.filter(due_q(now=now)).order_by("next_deadline", "pk")
+
+
+def sweep_deadlines(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepReport:
     now = now or timezone.now()
     report = SweepReport()
-    due = list(
-        RefundCase.objects.filter(state__in=SWEPT_STATES, next_deadline__lt=now)
-        .order_by("next_deadline", "pk")
-        .values_list("pk", "state", "number")
-    )
-    for pk, state, number in due:
-        try:
-            with transaction.atomic():
-                case = _lock_due(pk, state, now)
-                done = _act(case, now) if case is not None else None
-        except Exception:  # one broken case must not stop every later case, minute after minute
-            logger.exception("Deadline sweep failed on case %s", number)
-            report.failed.append(number)
-            continue
-        if done is not None:
-            getattr(report, done).append(number)
-    return report
+    tried: set[int] = set()  # acted on, refused or failed in this run: not taken again until the next
+    while True:
+        with transaction.atomic():
+            batch = _lock_batch(now, exclude=tried, size=batch_size)
+            for case in batch:
+                tried.add(case.pk)
+                try:
+                    with transaction.atomic():  # one broken case rolls back alone
+                        done = _act(case, now)
+                except Exception:  # one broken case must not stop every later case, minute after minute
+                    logger.exception("Deadline sweep failed on case %s", case.number)
+                    report.failed.append(case.number)
+                    continue
+                if done is not None:
+                    getattr(report, done).append(case.number)
+        if len(batch) < batch_size:
+            return report
 
 
-def _lock_due(pk: int, state: str, now: datetime) -> RefundCase | None:
+def _lock_batch(now: datetime, *, exclude: set[int], size: int) -> list[RefundCase]:
     # skip_locked: a concurrent sweep (or an agent mid-action) holds this case; leave it to them.
-    # The filter is evaluated again under the lock, so a case another run has just committed no
-    # longer matches.
-    case = (
-        RefundCase.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("order__storefront")
-        .filter(pk=pk, state=state, next_deadline__lt=now)
-        .first()
+    # PostgreSQL re-checks the filter on a row committed since the query began, so a case another
+    # run has just handled no longer matches.
+    cases = list(
+        due_cases(now=now).exclude(pk__in=exclude)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("order__storefront")[:size]
     )
-    if case is not None:
+    for case in cases:
         case.as_of = now
-    return case
+    return cases
 
 
 def _act(case: RefundCase, now: datetime) -> str | None:
@@ -102,7 +121,7 @@ def _act(case: RefundCase, now: datetime) -> str | None:
 
 def _expire(case: RefundCase, step, now: datetime) -> bool:
     try:
-        services.run_transition(case.pk, None, step, now=now, expected_state=case.state)
+        services.run_transition(case, None, step, now=now, expected_state=case.state)
     except CaseActionError as refused:
         logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, step.name, refused)
         return False

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from policies.case_facts import returned_so_far
@@ -82,6 +83,12 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["storefront", "email"], name="customer_unique_email_per_storefront"),
         ]
+        indexes = [
+            # The customer's history on the case page: the same e-mail on every storefront.
+            models.Index(fields=["email"], name="customer_email"),
+            # The case search's exact e-mail (iexact is UPPER(email) = UPPER(term)).
+            models.Index(Upper("email"), name="customer_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -150,7 +157,11 @@ class Order(models.Model):
                 name="order_returned_within_amount",
             ),
         ]
-        indexes = [models.Index(fields=["purchased_at"])]
+        indexes = [
+            models.Index(fields=["purchased_at"]),
+            # The case search's exact order number, on any storefront.
+            models.Index(fields=["number"], name="order_number"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number}"

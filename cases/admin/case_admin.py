@@ -11,16 +11,17 @@ from backoffice.admin_site import order_initial
 from cases import services
 from cases.admin.case_list import (
     AssigneeFilter,
+    CaseChangeList,
     CaseListColumns,
     NeedsManagerFilter,
     OverdueFilter,
     StateFilter,
-    case_number_fragment,
 )
 from cases.admin.case_page import case_page_context
 from cases.admin.case_views import CaseViewsMixin
 from cases.admin.service_add import service_add_view
 from cases.forms import CaseCreateForm
+from cases.list_queries import CaseListPaginator, search_cases
 from cases.models import RefundCase
 from cases.selectors import case_list_queryset, case_page_queryset
 
@@ -55,10 +56,12 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
         StateFilter, NeedsManagerFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter,
         "statutory_override",
     ]
+    # Shows the search box; the lookups themselves are cases.list_queries.search_cases.
     search_fields = ["=number", "=order__number", "order__customer__email"]
-    search_help_text = "Case number (or part of it), order number or customer e-mail."
+    search_help_text = "Case number, order number or customer e-mail; or part of a case number, e-mail or name."
     list_per_page = 50
     show_full_result_count = False
+    paginator = CaseListPaginator
     # The queue: the nearest deadline first (cases waiting on nothing after them), then the newest request.
     ordering = [F("next_deadline").asc(nulls_last=True), "-requested_at"]
     fieldsets = DETAIL_FIELDSETS
@@ -78,15 +81,15 @@ class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_changelist(self, request, **kwargs):
+        return CaseChangeList
+
     def get_search_results(self, request, queryset, search_term):
-        # Order numbers are often pasted with the "#" they are displayed with.
-        term = search_term.strip().lstrip("#")
-        results, may_have_duplicates = super().get_search_results(request, queryset, term)
-        fragment = case_number_fragment(term)
-        if fragment is not None:
-            # Agents read out or type only part of a case number ("KX7Q" for RC-KX7QM2PA).
-            results = results | queryset.filter(number__contains=fragment)
-        return results, may_have_duplicates
+        if not search_term.strip():
+            return queryset, False
+        results, search = search_cases(queryset, search_term)
+        request.case_search_note = search.note
+        return results, False
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, extra_context={"title": "Refund cases", **(extra_context or {})})

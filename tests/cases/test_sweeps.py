@@ -49,12 +49,42 @@ def test_it_leaves_a_fix_window_alone_until_it_has_run_out(s0, agent, mailoutbox
     case = fix_case(s0, agent)
     before = history(case)
 
-    report = sweep_deadlines(now=FIX_DEADLINE)
+    report = sweep_deadlines(now=FIX_DEADLINE - timedelta(microseconds=1))
 
     assert report.total == 0
     assert fresh(case).state == State.AWAITING_FIX
     assert history(case) == before
     assert len(mailoutbox) == 0
+
+
+@pytest.mark.clause("S0-FIX-48H")
+def test_it_expires_a_fix_window_at_exactly_48_hours_not_a_minute_later(s0, agent):
+    case = fix_case(s0, agent)
+
+    report = sweep_deadlines(now=FIX_DEADLINE)
+
+    assert report.fix_windows_expired == [case.number]
+    assert fresh(case).state == State.REQUESTED
+
+
+def test_it_leaves_an_evidence_request_alone_at_its_due_time(s0, agent):
+    case = evidence_case(s0, agent)
+
+    assert sweep_deadlines(now=case.evidence_due_at).total == 0
+    assert sweep_deadlines(now=later(case.evidence_due_at, seconds=1)).evidence_reminders == [case.number]
+
+
+def test_it_handles_every_due_case_across_batches_once(s0, agent, mailoutbox, django_capture_on_commit_callbacks):
+    cases = [fix_case(s0, agent) for _ in range(5)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = sweep_deadlines(now=later(FIX_DEADLINE, minutes=1), batch_size=2)
+        again = sweep_deadlines(now=later(FIX_DEADLINE, minutes=2), batch_size=2)
+
+    assert sorted(report.fix_windows_expired) == sorted(case.number for case in cases)
+    assert again.total == 0
+    assert all(transitions(case).count("fix_window_expired") == 1 for case in cases)
+    assert mail_names(mailoutbox) == [BACK_UNDER_REVIEW] * 5
 
 
 @pytest.mark.clause("S0-FIX-48H")

@@ -1,0 +1,191 @@
+"""Reads behind the case list and the queue counts, shaped to stay index lookups at a million cases.
+
+- Search: one box. An exact case number (with or without "RC-"), order number (with or without
+  "#") or customer e-mail is looked up by index first; only when none matches does the search
+  fall back to parts of a case number, e-mail or name (trigram indexes on PostgreSQL, plain
+  ``LIKE`` on SQLite). What matched is said above the list.
+- Counts: never an exact ``COUNT(*)`` over the whole table on a page view. Up to ``COUNT_CAP``
+  rows are counted exactly; past that the planner's estimate is shown as "about N" (PostgreSQL).
+  SQLite has no estimate to offer and counts exactly, as it always did.
+- Pages: the ids of a page are read first (an index scan), then its 50 rows by primary key.
+
+The query shapes and their indexes are recorded in docs/decisions/0013-case-list-query-shapes.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import CharField, Q, QuerySet, Value
+
+from cases.models import NUMBER_ALPHABET, RefundCase
+from orders.models import Customer
+
+COUNT_CAP = 1_000
+MIN_PART = 3  # shorter parts match too much to be worth a trigram lookup
+CASE_CODE = f"[{NUMBER_ALPHABET}]"
+EXACT_CASE_NUMBER = re.compile(rf"(?:RC-?)?({CASE_CODE}{{8}})")
+CASE_NUMBER_PART = re.compile(rf"(?:RC-?)?({CASE_CODE}{{{MIN_PART},8}})")
+ORDER_NUMBER = re.compile(r"#?\s*(\S{1,40})")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+@dataclass(frozen=True)
+class CaseSearch:
+    """What a search term was taken for, and what it matched, for the note above the list."""
+
+    term: str
+    matched: tuple[str, ...]  # e.g. ("order number",): the exact lookups that found cases
+    partial: tuple[str, ...] = ()  # the parts searched when nothing matched exactly
+
+    @property
+    def note(self) -> str:
+        if self.matched:
+            return f"Exact {_joined(self.matched)} “{self.term}”."
+        if self.partial:
+            return f"No exact case number, order number or e-mail “{self.term}”: showing cases whose {_joined(self.partial)} contains it."
+        return f"No case number, order number or e-mail “{self.term}”, and too short to search for a part of one."
+
+
+def _joined(words: tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _labelled(queryset: QuerySet[RefundCase], label: str) -> QuerySet:
+    return queryset.order_by().annotate(matched=Value(label, output_field=CharField())).values_list("matched", "pk")
+
+
+def exact_lookups(term: str) -> list[QuerySet]:
+    """One query per kind of exact match the term could be, each served by a unique or b-tree index."""
+    upper = term.upper()
+    lookups = []
+    if match := EXACT_CASE_NUMBER.fullmatch(upper):
+        lookups.append(_labelled(RefundCase.objects.filter(number=f"RC-{match.group(1)}"), "case number"))
+    if match := ORDER_NUMBER.fullmatch(term):
+        number = match.group(1)
+        numbers = sorted({number, number.upper()})
+        lookups.append(_labelled(RefundCase.objects.filter(order__number__in=numbers), "order number"))
+    if EMAIL.fullmatch(term):
+        # iexact is UPPER(email) = UPPER(term): the customer_email_upper index.
+        lookups.append(_labelled(RefundCase.objects.filter(order__customer__email__iexact=term), "customer e-mail"))
+    return lookups
+
+
+def partial_lookups(term: str) -> tuple[list[QuerySet], tuple[str, ...]]:
+    """Cases whose number, customer e-mail or name contains ``term`` (trigram indexes on PostgreSQL)."""
+    lookups, labels = [], []
+    if match := CASE_NUMBER_PART.fullmatch(term.upper()):
+        lookups.append(RefundCase.objects.filter(number__contains=match.group(1)).order_by().values("pk"))
+        labels.append("case number")
+    if len(term) >= MIN_PART:
+        customers = Customer.objects.filter(Q(email__icontains=term) | Q(name__icontains=term)).values("pk")
+        lookups.append(RefundCase.objects.filter(order__customer__in=customers).order_by().values("pk"))
+        labels.append("customer e-mail or name")
+    return lookups, tuple(labels)
+
+
+def search_cases(queryset: QuerySet[RefundCase], term: str) -> tuple[QuerySet[RefundCase], CaseSearch]:
+    """``queryset`` narrowed to what ``term`` finds; one query to learn whether anything matched exactly."""
+    term = term.strip()
+    lookups = exact_lookups(term)
+    if lookups:
+        first, *rest = lookups
+        hits = list(first.union(*rest, all=True)) if rest else list(first)
+        if hits:
+            labels = tuple(dict.fromkeys(label for label, _ in hits))
+            return queryset.filter(pk__in=[pk for _, pk in hits]), CaseSearch(term, matched=labels)
+    parts, labels = partial_lookups(term)
+    if not parts:
+        return queryset.none(), CaseSearch(term, matched=())
+    first, *rest = parts
+    ids = first.union(*rest) if rest else first
+    return queryset.filter(pk__in=ids), CaseSearch(term, matched=(), partial=labels)
+
+
+# --- counting and paging ----------------------------------------------------------------------
+
+
+def capped_count(queryset: QuerySet, cap: int = COUNT_CAP) -> int:
+    """The exact count up to ``cap``; ``cap + 1`` means "more than cap"."""
+    return queryset.order_by().values("pk")[: cap + 1].count()
+
+
+def estimated_count(queryset: QuerySet) -> int | None:
+    """The planner's row estimate for ``queryset`` (PostgreSQL), without running it; None elsewhere."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def shown_count(count: int, *, approximate: bool) -> str:
+    """How a count is written: exact, "about 810,000" (an estimate) or "10,000+" (capped, no estimate)."""
+    if not approximate:
+        return f"{count:,}"
+    if count > COUNT_CAP + 1:
+        digits = max(len(str(count)) - 2, 0)
+        return f"about {round(count, -digits):,}"
+    return f"{COUNT_CAP:,}+"  # the estimate was lower than the rows already counted
+
+
+class CaseListPaginator(Paginator):
+    """Counts up to ``COUNT_CAP`` exactly, estimates beyond; reads a page's ids first, then its rows.
+
+    An estimate can be a little off: a page past the real end is empty, not an error.
+    """
+
+    approximate = False
+
+    @cached_property
+    def count(self) -> int:
+        exact = capped_count(self.object_list)
+        if exact <= COUNT_CAP:
+            return exact
+        estimate = estimated_count(self.object_list)
+        if estimate is None:
+            return self.object_list.count()
+        self.approximate = True
+        return max(estimate, COUNT_CAP + 1)
+
+    @property
+    def shown_count(self) -> str:
+        return shown_count(self.count, approximate=self.approximate)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        # Deferred join: the offset walks an index of ids only, never the joined rows.
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
+        rows = list(self.object_list.filter(pk__in=ids)) if ids else []
+        return self._get_page(rows, number, self)
+
+
+# --- the queues on the admin index ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    count: int
+    capped: bool
+
+    def __str__(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.capped else f"{self.count:,}"
+
+    def __gt__(self, other: int) -> bool:
+        return self.count > other
+
+
+def queue_count(queryset: QuerySet) -> QueueCount:
+    """A queue's size for the index page: exact up to ``COUNT_CAP``, served by a partial index."""
+    count = capped_count(queryset)
+    return QueueCount(min(count, COUNT_CAP), capped=count > COUNT_CAP)

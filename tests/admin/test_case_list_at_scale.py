@@ -1,0 +1,152 @@
+"""The case list's query shapes: one search box that says what it matched, honest counts, and a
+query count per view that does not grow with the cases (run on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.list_queries import COUNT_CAP, CaseListPaginator, search_cases, shown_count
+from cases.models import RefundCase
+from tests.admin.conftest import client_for, open_case
+
+
+def listed(response) -> set[str]:
+    return {case.number for case in response.context["cl"].result_list}
+
+
+def note(response) -> str:
+    return response.context["cl"].search_note
+
+
+LIST_VIEWS = [
+    "",
+    "?state=all",
+    "?state=requested",
+    "?manager=yes",
+    "?reason=other",
+    "?overdue=yes",
+    "?overdue=no",
+    "?assigned=me",
+    "?assigned=nobody",
+    "?assigned=others",
+    "?statutory_override__exact=1",
+    "?o=1",
+    "?o=-2",
+    "?o=3",
+    "?o=-4",
+    "?o=6",
+    "?o=-8",
+    "?state=all&p=2",
+]
+
+
+def queries_for(client, url: str) -> int:
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+@pytest.mark.parametrize("query", LIST_VIEWS)
+def test_it_keeps_the_query_count_of_every_list_view_as_the_cases_grow(s0, s1, agent, changelist_url, query):
+    client = client_for(agent)
+    for n in range(3):
+        open_case(s0 if n % 2 else s1, assignee=agent if n % 2 else None)
+    few = queries_for(client, changelist_url + query)
+    for n in range(60):
+        open_case(s0 if n % 2 else s1, assignee=agent if n % 3 else None)
+    many = queries_for(client, changelist_url + query)
+
+    assert many <= few + 1, query  # +1: once past a page, the page's ids are read before its rows
+    assert many <= 9, query
+
+
+@pytest.mark.parametrize("term", ["{number}", "{code}", "{order}", "#{order}", "{email}", "zzqzz"])
+def test_it_keeps_the_query_count_of_a_search_as_the_cases_grow(s0, agent, changelist_url, term):
+    client = client_for(agent)
+    probe = open_case(s0)
+    values = {"number": probe.number, "code": probe.number[3:], "order": probe.order.number,
+              "email": probe.order.customer.email}
+    url = f"{changelist_url}?q={term.format(**values).replace('#', '%23')}"
+    few = queries_for(client, url)
+    for _ in range(20):
+        open_case(s0)
+    assert queries_for(client, url) == few
+
+
+def test_it_finds_an_exact_case_number_with_or_without_prefix_and_says_so(s0, agent, changelist_url):
+    case, other = open_case(s0), open_case(s0)
+    client = client_for(agent)
+    for term in (case.number, case.number[3:], case.number.lower(), f"  {case.number[3:].lower()} "):
+        response = client.get(changelist_url, {"q": term})
+        assert listed(response) == {case.number}, term
+        assert note(response).startswith("Exact case number"), term
+    assert other.number not in listed(client.get(changelist_url, {"q": case.number}))
+
+
+def test_it_finds_an_order_number_with_or_without_the_hash(s0, agent, changelist_url):
+    case = open_case(s0)
+    client = client_for(agent)
+    for term in (case.order.number, f"#{case.order.number}"):
+        response = client.get(changelist_url, {"q": term})
+        assert listed(response) == {case.number}
+        assert "order number" in note(response)
+
+
+def test_it_finds_an_exact_email_whatever_its_case(s0, agent, changelist_url):
+    case = open_case(s0)
+    response = client_for(agent).get(changelist_url, {"q": case.order.customer.email.upper()})
+    assert listed(response) == {case.number}
+    assert "customer e-mail" in note(response)
+
+
+def test_it_falls_back_to_parts_and_says_nothing_matched_exactly(s0, agent, changelist_url):
+    case = open_case(s0)
+    email = case.order.customer.email
+    part = email.split("@")[0][-5:]
+    response = client_for(agent).get(changelist_url, {"q": part})
+    assert case.number in listed(response)
+    assert note(response).startswith("No exact case number, order number or e-mail")
+    assert "e-mail or name" in note(response)
+
+
+def test_it_finds_a_closed_case_by_number_unless_a_state_is_chosen(s0, agent, changelist_url):
+    case = open_case(s0)
+    RefundCase.objects.filter(pk=case.pk).update(state="withdrawn", resolution="withdrawn")
+    client = client_for(agent)
+    assert listed(client.get(changelist_url, {"q": case.number})) == {case.number}
+    assert listed(client.get(changelist_url, {"q": case.number, "state": "open"})) == set()
+
+
+def test_it_answers_odd_search_input_without_an_error(s0, agent, changelist_url):
+    open_case(s0)
+    client = client_for(agent)
+    for term in ("#", "@", "%", "_", "'; DROP TABLE cases_refundcase; --", "x" * 500, "RC-", "\u00e9\u00e8"):
+        assert client.get(changelist_url, {"q": term}).status_code == 200, term
+
+
+def test_it_counts_exactly_up_to_the_cap_and_shows_an_estimate_beyond():
+    assert shown_count(12, approximate=False) == "12"
+    assert shown_count(812_345, approximate=True) == "about 810,000"
+    assert shown_count(COUNT_CAP + 1, approximate=True) == f"{COUNT_CAP:,}+"
+
+
+def test_it_pages_by_ids_in_the_list_order(s0, agent):
+    cases = [open_case(s0) for _ in range(7)]
+    ordered = RefundCase.objects.order_by("-requested_at", "-pk")
+    paginator = CaseListPaginator(ordered, 3)
+    assert paginator.count == 7
+    pages = [[c.number for c in paginator.page(n).object_list] for n in (1, 2, 3)]
+    assert sum(pages, []) == [c.number for c in ordered]
+    assert len(cases) == 7
+
+
+def test_search_cases_gives_nothing_for_a_term_too_short_to_search(s0):
+    open_case(s0)
+    results, search = search_cases(RefundCase.objects.all(), "+")
+    assert search.matched == () and search.partial == ()
+    assert "too short" in search.note
+    assert list(results) == []
