@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -167,15 +166,15 @@ def _clean(text: str | None) -> str:
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
     context = {"storefront": storefront, "subject": subject, "missing": missing}
-    transaction.on_commit(partial(
-        send_storefront_mail,
+    # Written to the outbox with the intake record: both exist, or neither.
+    send_storefront_mail(
         storefront=storefront,
         to=sender,
         # Never the intake marker: an auto-responder quoting our subject would open a case or loop.
         subject=f"About your e-mail to {storefront.name}",
         body=render_to_string("cases/email/intake_reply.txt", context),
         reply=True,
-    ))
+    )
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
 
 
