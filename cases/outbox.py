@@ -138,3 +138,13 @@ def _email(message: OutboxMessage) -> EmailMultiAlternatives:
     if message.html_body:
         email.attach_alternative(message.html_body, "text/html")
     return email
+
+
+def case_outbox(*, case) -> list[OutboxMessage]:
+    """The case's e-mails, newest first, without their bodies (the case page shows status only)."""
+    return list(
+        OutboxMessage.objects.filter(case=case)
+        .only("pk", "case_id", "template", "to", "subject", "status", "attempts", "last_error", "next_attempt_at",
+              "created_at", "sent_at")
+        .order_by("-created_at", "-pk")
+    )
