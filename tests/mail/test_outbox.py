@@ -128,7 +128,7 @@ def test_it_never_sends_a_sent_message_twice(s0, mailoutbox, django_capture_on_c
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_sends_once_when_workers_race_for_the_same_message(s0, mailoutbox):
     case = open_case(s0)
     message = OutboxMessage.objects.get(case=case)
@@ -180,3 +180,18 @@ def test_it_does_not_show_the_mail_bodies_on_the_case_page(s0, agent):
     page = client_for(agent).get(case_url(case)).content.decode()
     section = page[page.index('id="mail"'):]
     assert case.portal_key not in section
+
+
+def test_it_sends_due_mail_and_requeues_failed_mail_from_the_command(s0, settings, outbox_settings, mailoutbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    case = open_case(s0)
+    OutboxMessage.objects.filter(case=case).update(status="failed", attempts=4, last_error="refused")
+    out = StringIO()
+    call_command("send_queued_mail", stdout=out)
+    assert "sent: 0" in out.getvalue() and mailoutbox == []
+    call_command("send_queued_mail", "--retry-failed", stdout=out)
+    assert "requeued: 1" in out.getvalue() and "sent: 1" in out.getvalue()
+    assert OutboxMessage.objects.get(case=case).status == "sent" and len(mailoutbox) == 1
