@@ -8,6 +8,7 @@ from backoffice.celery import app
 from cases import tasks
 from cases.models import OutboxMessage, RefundCase
 from tests.admin.conftest import open_case
+from tests.mail.celery_conf import celery_conf
 
 
 def test_it_runs_tasks_in_process_when_no_broker_is_configured(settings):
@@ -26,14 +27,9 @@ def test_it_runs_the_deadline_sweep_as_a_task(db):
 
 @pytest.fixture
 def broker_down():
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "broker_connection_timeout",
-                                            "task_publish_retry")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False, broker_connection_timeout=1,
-                    task_publish_retry=False)
-    app._after_fork()
-    yield
-    app.conf.update(saved)
-    app._after_fork()
+    with celery_conf(broker_url="redis://127.0.0.1:1/0", task_always_eager=False, broker_connection_timeout=1,
+                     task_publish_retry=False):
+        yield
 
 
 def test_it_keeps_the_case_and_queues_the_mail_when_the_broker_is_down(

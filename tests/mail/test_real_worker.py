@@ -11,6 +11,7 @@ from django.utils import timezone
 from backoffice.celery import app
 from cases.models import OutboxMessage
 from tests.admin.conftest import open_case
+from tests.mail.celery_conf import celery_conf
 
 BROKER = "redis://127.0.0.1:6379/5"  # a database of our own on the shared Redis
 
@@ -31,23 +32,14 @@ def real_worker():
     import celery.contrib.testing.tasks  # noqa: F401  (the ping task start_worker checks the worker with)
     from celery.contrib.testing.worker import start_worker
 
-    saved = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=BROKER, result_backend=BROKER, task_always_eager=False)
-    forget_connections()  # any pool made for the old broker settings
-    try:
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(app.conf.task_default_queue)
-    except Exception:  # noqa: BLE001 (no queue yet)
-        pass
-    with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=True, shutdown_timeout=20):
-        yield app
-    app.conf.update(saved)
-    forget_connections()
-
-
-def forget_connections() -> None:
-    """New connection pools for the next broker URL (what Celery itself does after a fork)."""
-    app._after_fork()
+    with celery_conf(broker_url=BROKER, result_backend=BROKER, task_always_eager=False):
+        try:
+            with app.connection_for_write() as connection:
+                connection.default_channel.queue_purge(app.conf.task_default_queue)
+        except Exception:  # noqa: BLE001 (no queue yet)
+            pass
+        with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=True, shutdown_timeout=20):
+            yield app
 
 
 def wait_for(check, timeout: float = 30.0):
