@@ -80,14 +80,26 @@ def ingest(config: MailboxConfig, *, limit: int | None = None, now: datetime | N
             report.outcomes.append(f"{uid}: {words}")
             if kind == ASIDE:
                 report.kept_aside += 1
-                source.failed(uid)
-                continue
-            if kind == ALREADY:
+            elif kind == ALREADY:
                 report.already += 1
             else:
                 report.processed += 1
-            source.done(uid)
+            _put_away(config, source, uid, kind, now or timezone.now())
     return report
+
+
+def _put_away(config: MailboxConfig, source, uid: str, kind: str, now: datetime) -> None:
+    """Move (or flag) the message once: under the lock of its record, so that of two runs holding it
+    only the first moves it (a second MOVE from a session that has not yet seen the first would copy it)."""
+    model = IntakeFailure if kind == ASIDE else IntakeMessage
+    with transaction.atomic():
+        record = model.objects.select_for_update().filter(mailbox=config.name, uid=uid).first()
+        if record is not None and record.put_away_at is not None:
+            return
+        (source.failed if kind == ASIDE else source.done)(uid)
+        if record is not None:
+            record.put_away_at = now
+            record.save(update_fields=["put_away_at"])
 
 
 PROCESSED, ALREADY, ASIDE = "processed", "already", "aside"

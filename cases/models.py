@@ -495,6 +495,7 @@ class IntakeMessage(models.Model):
     # Where the mailbox reader found it: the same UID is handled once even without a Message-ID.
     mailbox = models.CharField(max_length=300, blank=True)
     uid = models.CharField(max_length=200, blank=True)
+    put_away_at = models.DateTimeField(null=True, blank=True, help_text="Moved or flagged in its mailbox.")
 
     class Meta:
         constraints = [

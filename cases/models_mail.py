@@ -72,6 +72,7 @@ class IntakeFailure(models.Model):
     raw = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True, help_text="Set when it was handled after all.")
+    put_away_at = models.DateTimeField(null=True, blank=True, help_text="Moved or flagged in its mailbox.")
 
     class Meta:
         ordering = ["-created_at"]
