@@ -209,4 +209,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic jobs for `celery -A backoffice beat` (one beat process per installation).
+CELERY_BEAT_SCHEDULE: dict = {
+    "deliver-due-mail": {"task": "cases.deliver_due_mail", "schedule": 60.0},
+    "sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0},
+    "poll-mailboxes": {"task": "cases.poll_mailboxes", "schedule": float(os.environ.get("INTAKE_POLL_SECONDS", "60"))},
+}
+
+# Customer e-mail (see docs/mail.md). SITE_URL makes the links in e-mails absolute.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
+OUTBOX_RETRY_BASE_SECONDS = int(os.environ.get("OUTBOX_RETRY_BASE_SECONDS", "60"))
+OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "3600"))
+
+# Intake mailboxes (see docs/mail.md): comma-separated URLs, read by `manage.py ingest_mail` and beat.
+INTAKE_MAILBOXES = env_list("INTAKE_MAILBOXES", "")
+INTAKE_BATCH = int(os.environ.get("INTAKE_BATCH", "200"))  # messages per mailbox and run
+INTAKE_MAX_MESSAGE_BYTES = int(os.environ.get("INTAKE_MAX_MESSAGE_BYTES", str(30 * 1024 * 1024)))
+INTAKE_MAX_ATTACHMENTS = int(os.environ.get("INTAKE_MAX_ATTACHMENTS", "10"))

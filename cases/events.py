@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
-
-from django.db import transaction
 
 from cases.models import CaseEvent, RefundCase
 from cases.notifications import send_case_email
@@ -50,5 +47,6 @@ def record_event(
 
 
 def mail_customer_after_commit(case: RefundCase, template: str, **extra) -> None:
-    """Mail only once the change is committed: a rolled-back action must not reach the customer."""
-    transaction.on_commit(partial(send_case_email, case_id=case.pk, template=template, extra=extra))
+    """Write the customer's e-mail to the outbox in this transaction; it is sent once the change is
+    committed, and a rolled-back action leaves no mail behind."""
+    send_case_email(case_id=case.pk, template=template, extra=extra)

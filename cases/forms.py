@@ -213,7 +213,9 @@ class CaseCreateForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), help_text="The customer's own words.",
         **DESCRIPTION_LIMIT,
     )
-    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.ADMIN)
+    # S1-CONTACT: what staff enter came by WhatsApp, e-mail or to them directly; only the portal
+    # itself opens portal cases, so staff cannot claim one came that way.
+    channel = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.PORTAL], initial=Channel.ADMIN)
     requested_at = forms.SplitDateTimeField(
         widget=AdminSplitDateTime, help_text="The first contact that asked for money back, on any channel."
     )

@@ -1,25 +1,27 @@
 """E-mail intake (S0-REQUEST): a refund e-mail opens a case, or gets a reply asking for the order.
 
-The mailbox reader (IMAP, a provider webhook) is not part of this module: it hands each message to
+A reply to one of our e-mails (its subject keeps the case number) adds to that case instead. The
+mailbox reader (``cases.mail_ingest``, or a provider's webhook) hands each message to
 :func:`intake_email`, which decides and acts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import partial
 
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cases import services
 from cases.errors import CaseActionError
-from cases.models import IntakeMessage, RefundCase
+from cases.events import record_event
+from cases.models import CaseEvent, Evidence, IntakeMessage, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from orders.models import Order, Storefront
@@ -69,23 +71,35 @@ def intake_email(
     body: str,
     received_at: datetime | None = None,
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
+    mailbox: str = "",
+    uid: str = "",
 ) -> IntakeResult:
+    """Handle one e-mail, once: by its Message-ID on this storefront, and by ``uid`` in ``mailbox``.
+
+    ``attachments`` (images the customer sent) become the case's evidence through the upload checks.
+    """
     received_at = received_at or timezone.now()
     headers = headers or {}
     # PostgreSQL text cannot hold NUL; nobody wrote one on purpose.
     sender, subject, body = (_clean(value) for value in (sender, subject, body))
     message_id = _clean(_header(headers, "message-id")).strip().strip("<>").strip()
+    if not message_id and uid:
+        message_id = f"{mailbox}#{uid}"
     with transaction.atomic():
         record = None
         if message_id:
             try:
+                # The insert is the claim: a second run holding the same message waits here for the
+                # first one's transaction, then finds the row and stops.
                 with transaction.atomic():
                     record = IntakeMessage.objects.create(
-                        storefront=storefront, message_id=message_id[:998], received_at=received_at
+                        storefront=storefront, message_id=message_id[:998], received_at=received_at,
+                        mailbox=mailbox[:300], uid=uid[:200],
                     )
             except IntegrityError:
                 return IntakeResult(case=None, replied=False, reason="already processed")
-        result = _handle(storefront, sender, subject, body, received_at, headers)
+        result = _handle(storefront, sender, subject, body, received_at, headers, attachments)
         if record is not None:
             record.outcome = result.reason[:200]
             record.case = result.case
@@ -94,13 +108,17 @@ def intake_email(
 
 
 def _handle(
-    storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str]
+    storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str],
+    attachments: Sequence[Attachment] = (),
 ) -> IntakeResult:
     if is_automatic(headers):
         return IntakeResult(case=None, replied=False, reason="automatic message")
     if failed_authentication(headers, sender):
         # Someone else may be writing in the customer's name: no case, and no reply to the forged address.
         return IntakeResult(case=None, replied=False, reason="sender authentication failed")
+    answered = _case_answered(storefront, sender, subject)
+    if answered is not None:
+        return _add_reply(answered, body, attachments, received_at)
     if SUBJECT_MARKER not in subject.lower():
         return _reply(storefront, sender, subject, "subject", received_at)
     order = find_order(storefront=storefront, sender=sender, text=f"{subject}\n{body}")
@@ -118,7 +136,80 @@ def _handle(
         )
     except CaseActionError as error:
         return IntakeResult(case=None, replied=False, reason=error.message)
-    return IntakeResult(case=case, replied=False, reason="opened")
+    refused = _attach(case, attachments, received_at)
+    return IntakeResult(case=case, replied=False, reason="opened" + _refusals(refused))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with an e-mail, as the mailbox reader found it."""
+
+    name: str
+    content: bytes
+    content_type: str = ""
+
+
+# Our subjects start with "[RC-XXXXXXXX]": a reply keeps it, and names the case it answers.
+CASE_IN_SUBJECT = re.compile(r"\[(RC-[A-Z0-9]{8})\]")
+MAX_REPLY_TEXT = 4000
+
+
+def _case_answered(storefront: Storefront, sender: str, subject: str) -> RefundCase | None:
+    """The case a reply is about: named in the subject, on this storefront, and the sender's own."""
+    match = CASE_IN_SUBJECT.search(subject.upper())
+    if match is None:
+        return None
+    return (
+        RefundCase.objects.select_related("order__storefront", "order__customer")
+        .filter(number=match.group(1), order__storefront=storefront, order__customer__email__iexact=sender.strip())
+        .first()
+    )
+
+
+def _add_reply(case: RefundCase, body: str, attachments: Sequence[Attachment], received_at: datetime) -> IntakeResult:
+    """The customer answered by e-mail: their images become evidence, their words go on the case."""
+    refused = _attach(case, attachments, received_at)
+    text = _without_quote(body)[:MAX_REPLY_TEXT]
+    locked = services.lock_case(case.pk, received_at)
+    record_event(
+        locked, actor=None, actor_label="customer", kind=CaseEvent.Kind.COMMENT, now=received_at,
+        comment=text or "(an e-mail without text)", visibility=CaseEvent.Visibility.CUSTOMER,
+        data={"channel": Channel.EMAIL, "attachments": len(attachments) - len(refused)},
+    )
+    locked.flagged = True
+    locked.flag_reason = "The customer replied by e-mail."
+    locked.save(update_fields=["flagged", "flag_reason", "updated_at"])
+    return IntakeResult(case=locked, replied=False, reason="reply added" + _refusals(refused))
+
+
+def _attach(case: RefundCase, attachments: Sequence[Attachment], received_at: datetime) -> list[str]:
+    """Each image through the upload checks; the refusals, in words (the rest are stored)."""
+    from cases.evidence import evidence_add  # the upload pipeline imports the case services
+
+    refused = []
+    for attachment in attachments:
+        try:
+            evidence_add(
+                case=case, kind=Evidence.Kind.SCREENSHOT, upload=ContentFile(attachment.content, name=attachment.name),
+                from_customer=True, now=received_at,
+            )
+        except CaseActionError as error:
+            refused.append(f"{attachment.name}: {error.message}")
+    return refused
+
+
+def _refusals(refused: list[str]) -> str:
+    return f"; attachments refused: {'; '.join(refused)}" if refused else ""
+
+
+def _without_quote(body: str) -> str:
+    """The customer's own words: the quoted message below them dropped."""
+    lines = []
+    for line in body.strip().splitlines():
+        if line.startswith(">") or re.match(r"^On .+ wrote:$", line.strip()):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
 
 
 def request_time(headers: Mapping[str, str], *, received_at: datetime, purchased_at: datetime | None) -> datetime:
@@ -167,15 +258,15 @@ def _clean(text: str | None) -> str:
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
     context = {"storefront": storefront, "subject": subject, "missing": missing}
-    transaction.on_commit(partial(
-        send_storefront_mail,
+    # Written to the outbox with the intake record: both exist, or neither.
+    send_storefront_mail(
         storefront=storefront,
         to=sender,
         # Never the intake marker: an auto-responder quoting our subject would open a case or loop.
         subject=f"About your e-mail to {storefront.name}",
         body=render_to_string("cases/email/intake_reply.txt", context),
         reply=True,
-    ))
+    )
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
 
 

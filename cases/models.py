@@ -514,11 +514,20 @@ class IntakeMessage(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     outcome = models.CharField(max_length=200, blank=True)
     case = models.ForeignKey(RefundCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Where the mailbox reader found it: the same UID is handled once even without a Message-ID.
+    mailbox = models.CharField(max_length=300, blank=True)
+    uid = models.CharField(max_length=200, blank=True)
+    put_away_at = models.DateTimeField(null=True, blank=True, help_text="Moved or flagged in its mailbox.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["storefront", "message_id"], name="intake_message_once"),
+            models.UniqueConstraint(fields=["mailbox", "uid"], condition=~Q(uid=""), name="intake_message_uid_once"),
         ]
 
     def __str__(self) -> str:
         return self.message_id
+
+
+# The outbox and the intake's kept-aside messages live in their own module (cases/models_mail.py).
+from cases.models_mail import IntakeFailure, OutboxMessage  # noqa: E402, F401

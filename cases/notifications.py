@@ -1,15 +1,19 @@
 """Customer e-mails. Always from the storefront's support address (S0-SUPPORT-COMMS).
 
-Called from ``transaction.on_commit`` so a rolled-back action never mails the customer.
+Each e-mail is rendered (plain text, and HTML where the template has one) and written to the outbox
+in the caller's transaction: it exists exactly when the change it reports was committed, and a worker
+sends it afterwards with retries (see ``cases.outbox``). A mail outage never undoes or hides a change.
 """
 
 from __future__ import annotations
 
 import logging
-from email.utils import formataddr
 
-from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
+
+from cases.links import portal_case_url
+from cases.outbox import queue_mail
 
 logger = logging.getLogger(__name__)
 
@@ -19,48 +23,67 @@ logger = logging.getLogger(__name__)
 REPLY_TEMPLATES = frozenset({"received"})
 
 
-def send_storefront_mail(*, storefront, to: str, subject: str, body: str, reply: bool = False) -> bool:
-    """Send one message from the storefront's support address; False (logged) if it failed.
+def send_storefront_mail(*, storefront, to: str, subject: str, body: str, html: str = "", reply: bool = False):
+    """Queue one message from the storefront's support address; the outbox row is returned."""
+    return queue_mail(storefront=storefront, to=to, subject=subject, text=body, html=html, auto_reply=reply)
 
-    The action behind the mail is already committed: a mail outage must not hide that or undo it.
-    """
-    message = EmailMessage(
-        subject=subject,
-        body=body,
-        from_email=formataddr((storefront.name, storefront.support_email)),
-        to=[to],
-        reply_to=[storefront.support_email],
-        headers={
-            # RFC 3834: well-behaved auto-responders stay silent; Exchange honours its own header.
-            "Auto-Submitted": "auto-replied" if reply else "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        },
-    )
+
+def render_html(template: str, context: dict) -> str:
+    """The HTML part of ``template``, or "" where it has only a text version."""
     try:
-        message.send()
-    except Exception:
-        logger.exception("Could not send %r to %s", subject, to)
-        return False
-    return True
+        html = get_template(f"cases/email/{template}.html")
+    except TemplateDoesNotExist:
+        return ""
+    return html.render(context)
 
 
-def send_case_email(*, case_id: int, template: str, extra: dict | None = None) -> None:
-    from cases.models import RefundCase
+def case_email_context(case, extra: dict | None = None) -> dict:
+    from orders.models import Order
+    from policies.selectors import clause_texts
 
-    case = RefundCase.objects.select_related("order__storefront", "order__customer").get(pk=case_id)
-    storefront = case.order.storefront
-    context = {
+    decision = case.decision or {}
+    clauses = clause_texts(decision.get("clauses") or [])
+    payout = getattr(case, "payout", None)
+    return {
         "case": case,
-        "storefront": storefront,
+        "storefront": case.order.storefront,
         "customer": case.order.customer,
-        "decision": case.decision,
-        "payout": getattr(case, "payout", None),
+        "decision": decision,
+        "payout": payout,
+        "payout_method_words": dict(Order.PAYMENT_METHOD_CHOICES).get(payout.method, payout.method).lower()
+        if payout else "",
+        "deny_reason_words": case.get_deny_reason_display() if case.deny_reason else "",
+        "portal_url": portal_case_url(case),
+        # The clauses the decision cites, in the policy's own words (never the bare clause codes).
+        "clause_words": [plain_words(clauses[c].summary) for c in decision.get("clauses") or [] if c in clauses],
         **(extra or {}),
     }
-    send_storefront_mail(
-        storefront=storefront,
+
+
+def plain_words(text: str) -> str:
+    """A clause summary without the light markup (**bold**, `code`) the policy texts use."""
+    return (text or "").replace("**", "").replace("`", "").strip()
+
+
+def send_case_email(*, case_id: int, template: str, extra: dict | None = None):
+    """Write the ``template`` e-mail about case ``case_id`` to its customer's outbox; returns the row.
+
+    Call it inside the transaction of the change (the mail then exists only if the change commits),
+    or after it. ``extra`` adds to the template context (the agent's message, a note…).
+    """
+    from cases.models import RefundCase
+
+    case = RefundCase.objects.select_related("order__storefront", "order__customer", "order__subscription").get(
+        pk=case_id
+    )
+    context = case_email_context(case, extra)
+    return queue_mail(
+        storefront=case.order.storefront,
         to=case.order.customer.email,
-        subject=render_to_string(f"cases/email/{template}_subject.txt", context).strip(),
-        body=render_to_string(f"cases/email/{template}.txt", context),
-        reply=template in REPLY_TEMPLATES,
+        subject=" ".join(render_to_string(f"cases/email/{template}_subject.txt", context).split()),
+        text=render_to_string(f"cases/email/{template}.txt", context),
+        html=render_html(template, context),
+        auto_reply=template in REPLY_TEMPLATES,
+        case=case,
+        template=template,
     )

@@ -14,6 +14,7 @@ from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABEL
 from cases.checks import evidence_error
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import CaseEvent, Evidence, RefundCase
+from cases.outbox import case_outbox
 from cases.selectors import (
     TransitionOption,
     case_evidence,
@@ -238,6 +239,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "glance": order_glance(case),
         "payout": getattr(case, "payout", None),
         "timeline": timeline_rows(case_timeline(case=case)),
+        "outbox": case_outbox(case=case),
         "evidence": evidence,
         "comment_form": _retry_form(CommentForm, retry, "comment"),
         "assign_form": AssignForm(initial={"assignee": case.assignee_id}),

@@ -104,6 +104,7 @@ def case_extend(
         subscription.extension_days += lost + bonus_days
         subscription.save(update_fields=["extension_days"])
         step.data = {"lost_days": lost, "bonus_days": bonus_days}
+        step.email_extra = {"lost_days": lost, "bonus_days": bonus_days, "days_added": lost + bonus_days}
 
     step = Step("extend", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="extended")
     return run_transition(case, actor, step, now=now, expected_state=expected_state, before=add_days)

@@ -117,7 +117,8 @@ def test_it_marks_state_change_mail_auto_generated(s0, order, manager, mailoutbo
     from cases.notifications import send_case_email
 
     case = send(s0, order).case
-    send_case_email(case_id=case.pk, template="withdrawn")
+    with django_capture_on_commit_callbacks(execute=True):
+        send_case_email(case_id=case.pk, template="withdrawn")
     assert mailoutbox[-1].extra_headers["Auto-Submitted"] == "auto-generated"
     assert "refund request" not in mailoutbox[-1].subject.lower()
 

@@ -1,0 +1,77 @@
+"""Background work through a real Celery worker and the local Redis broker (skipped without Redis)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from django.utils import timezone
+
+from backoffice.celery import app
+from cases.models import OutboxMessage
+from tests.admin.conftest import open_case
+from tests.mail.celery_conf import celery_conf
+
+BROKER = "redis://127.0.0.1:6379/5"  # a database of our own on the shared Redis
+
+
+def redis_is_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def real_worker():
+    if not redis_is_up():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    import celery.contrib.testing.tasks  # noqa: F401  (the ping task start_worker checks the worker with)
+    from celery.contrib.testing.worker import start_worker
+
+    with celery_conf(broker_url=BROKER, result_backend=BROKER, task_always_eager=False):
+        try:
+            with app.connection_for_write() as connection:
+                connection.default_channel.queue_purge(app.conf.task_default_queue)
+        except Exception:  # noqa: BLE001 (no queue yet)
+            pass
+        with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=True, shutdown_timeout=20):
+            yield app
+
+
+def wait_for(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError("the worker did not finish in time")
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated setex")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_sends_a_case_email_through_a_real_worker(s0, real_worker, mailoutbox):
+    case = open_case(s0)  # commits: the hand-off goes to the broker, and the worker sends the mail
+    message = wait_for(lambda: OutboxMessage.objects.filter(case=case, status="sent").first())
+    assert message.attempts == 1 and message.sent_at <= timezone.now()
+    assert [m.subject for m in mailoutbox] == [message.subject]
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated setex")  # the ping check's result, in redis-py
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_runs_the_periodic_mail_job_on_the_worker(s0, real_worker, mailoutbox):
+    case = open_case(s0)
+    wait_for(lambda: OutboxMessage.objects.filter(case=case, status="sent").exists())
+    result = real_worker.send_task("cases.deliver_due_mail")  # what beat sends every minute
+    assert result.id
+    OutboxMessage.objects.create(
+        storefront=s0, case=case, to="late@example.com", subject="queued while the broker was down",
+        text_body="x", message_id="<late@test>",
+    )
+    real_worker.send_task("cases.deliver_due_mail")
+    wait_for(lambda: OutboxMessage.objects.filter(message_id="<late@test>", status="sent").exists())
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([case.order.customer.email, "late@example.com"])
