@@ -150,9 +150,9 @@ def _plan(record: OrderRecord, order: Order | None, customers: dict[str, Custome
     old_delivered = subscription.delivered_at if subscription else None
     if record.delivered_at is not None and record.delivered_at != old_delivered:
         changes["delivered_at"] = (old_delivered, record.delivered_at)
-    if customer is not None and (record.name and record.name != customer.name or
-                                 record.phone and record.phone != customer.phone):
-        changes["customer"] = (f"{customer.name} {customer.phone}".strip(), f"{record.name} {record.phone}".strip())
+    # A customer's name and phone are shared by their orders (the last in the file wins): they
+    # are written with a new or changed order but do not make an order "updated" on their own,
+    # or a file naming one e-mail differently on two orders would never import as unchanged.
     if order.has_history:
         held = [name for name in TERMS if name in changes]
         if held:
@@ -186,7 +186,7 @@ def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, 
         elif outcome.kind == UPDATED:
             order = existing[record.number]
             for name, (_old, value) in outcome.changes.items():
-                if name not in ("delivered_at", "customer"):
+                if name != "delivered_at":
                     setattr(order, name, value)
             order.customer_id = customers[record.email].pk
             changed_orders.append(order)
