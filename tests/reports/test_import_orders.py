@@ -189,3 +189,11 @@ def test_it_exits_2_naming_a_bad_argument(db, args, argument):
 def test_it_reports_a_file_that_is_not_json(db, tmp_path):
     status, lines = run(write(tmp_path, "[{"), "--commit")
     assert status == 1 and lines[-1] == "0 new, 0 updated, 0 unchanged, 1 errors"
+
+
+def test_it_finds_nothing_changed_when_one_customer_is_named_differently_on_two_orders(plans, tmp_path):
+    data = woo_orders()[:2]
+    data[1]["billing"] = {**data[0]["billing"], "first_name": "Annie"}
+    path = write(tmp_path, data)
+    assert run(path, "--commit")[1][-1] == "2 new, 0 updated, 0 unchanged, 0 errors"
+    assert run(path, "--commit")[1][-1] == "0 new, 0 updated, 2 unchanged, 0 errors"
