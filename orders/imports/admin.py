@@ -110,7 +110,9 @@ class OrderImportResource(ModelResource):
     class Meta:
         model = Order
         name = "Orders from the shop"
-        fields = ("number",)
+        # What the preview page lists as imported: the order and its customer, plan and subscription.
+        fields = ("number", "customer", "plan", "amount", "currency", "payment_method", "processor_reference",
+                  "purchased_at", "refunded_amount", "status")
 
     def __init__(self, storefront: Storefront | None = None, **kwargs):
         super().__init__(**kwargs)
