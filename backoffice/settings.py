@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "orders",
     "policies",
     "cases",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
 from cases.admin.service_add import service_add_view
 from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
+from orders.imports.admin import OrderImportAdminMixin
 from orders.models import (
     Chargeback,
     Customer,
@@ -199,7 +200,7 @@ class ChargebackInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderImportAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "storefront", "customer", "plan", "amount_paid", "refunded", "status",
                     "payment_method", "purchased_at"]
     list_filter = ["storefront", "status", "payment_method"]

@@ -24,6 +24,7 @@ from cases.forms import CaseCreateForm
 from cases.list_queries import CaseListPaginator, search_cases
 from cases.models import RefundCase
 from cases.selectors import case_list_queryset, case_page_queryset
+from reports.admin_export import CaseExportAdminMixin
 
 ADD_FIELDSETS = [
     ("Request", {"fields": ["order", "reason", "description", "channel", "requested_at", "outage_hours"]}),
@@ -46,7 +47,7 @@ DETAIL_FIELDSETS = [
 
 
 @admin.register(RefundCase)
-class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
+class RefundCaseAdmin(CaseExportAdminMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
         "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
         "assignee_name",

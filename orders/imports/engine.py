@@ -1,0 +1,228 @@
+"""Importing a shop's orders: everything checked first, then all written in one transaction, or nothing.
+
+Orders are matched by storefront and number, so a second import of the same file changes nothing
+and a changed order is updated. Lookups are made once per file (plans, existing orders, customers),
+and writes go through ``bulk_create`` / ``bulk_update`` in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from cases.models import Payout, RefundCase
+from orders.imports.records import (
+    OrderRecord,
+    PlanMatcher,
+    RecordError,
+    csv_records,
+    load_woocommerce,
+)
+from orders.models import Chargeback, Customer, Order, Plan, Storefront, Subscription
+
+BATCH = 2000
+NEW, UPDATED, UNCHANGED, SKIPPED = "new", "updated", "unchanged", "skipped"
+# The terms a case or payout rests on: an order with history keeps them (as in the order admin).
+TERMS = ("amount", "currency", "payment_method", "purchased_at", "plan_id", "customer_id")
+
+
+@dataclass
+class Outcome:
+    record: OrderRecord
+    kind: str
+    changes: dict[str, tuple] = field(default_factory=dict)  # field: (old, new), for updates
+    note: str = ""
+
+
+@dataclass
+class ImportResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    committed: bool = False
+
+    def count(self, kind: str) -> int:
+        return sum(1 for o in self.outcomes if o.kind == kind)
+
+    @property
+    def summary(self) -> str:
+        unchanged = self.count(UNCHANGED) + self.count(SKIPPED)
+        return (f"{self.count(NEW)} new, {self.count(UPDATED)} updated, {unchanged} unchanged, "
+                f"{len(self.errors)} errors")
+
+
+def read_records(*, storefront: Storefront, text: str, fmt: str) -> tuple[list[OrderRecord], list[RecordError]]:
+    plans = PlanMatcher(list(Plan.objects.filter(storefront=storefront)))
+    if fmt == "woocommerce":
+        return load_woocommerce(text, plans)
+    return csv_records(text, plans)
+
+
+def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool) -> ImportResult:
+    """Check every record; with ``commit`` and no error, write them all."""
+    records, file_errors = read_records(storefront=storefront, text=text, fmt=fmt)
+    result = ImportResult(errors=list(file_errors))
+    _check_duplicates(records)
+    for record in records:
+        result.errors.extend(record.errors)
+    valid = [r for r in records if not r.errors]
+    existing = _existing_orders(storefront, [r.number for r in valid])
+    customers = _existing_customers(storefront, {r.email for r in valid})
+    for record in valid:
+        outcome = _plan(record, existing.get(record.number), customers)
+        result.errors.extend(record.errors)
+        if outcome is not None:
+            result.outcomes.append(outcome)
+    if commit and not result.errors:
+        with transaction.atomic():
+            _write(storefront, result.outcomes, existing, customers)
+        result.committed = True
+    return result
+
+
+def _check_duplicates(records: list[OrderRecord]) -> None:
+    seen: dict[str, str] = {}
+    for record in records:
+        if not record.number:
+            continue
+        if record.number in seen:
+            record.error("number", f"order {record.number} is also at {seen[record.number]}")
+        else:
+            seen[record.number] = record.position
+
+
+def _chunks(items: list, size: int = BATCH) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _existing_orders(storefront: Storefront, numbers: list[str]) -> dict[str, Order]:
+    found: dict[str, Order] = {}
+    history = (Exists(RefundCase.objects.filter(order=OuterRef("pk")))
+               | Exists(Payout.objects.filter(order=OuterRef("pk")))
+               | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
+    for chunk in _chunks(numbers):
+        orders = (Order.objects.filter(storefront=storefront, number__in=chunk)
+                  .select_related("customer", "subscription").annotate(has_history=history))
+        found.update((o.number, o) for o in orders)
+    return found
+
+
+def _existing_customers(storefront: Storefront, emails: set[str]) -> dict[str, Customer]:
+    found: dict[str, Customer] = {}
+    for chunk in _chunks(sorted(emails)):
+        found.update((c.email.lower(), c) for c in Customer.objects.filter(storefront=storefront, email__in=chunk))
+    return found
+
+
+def _status(amount: Decimal, refunded: Decimal, charged_back: Decimal) -> str:
+    if charged_back:
+        return Order.Status.CHARGEBACK
+    if refunded >= amount:
+        return Order.Status.REFUNDED
+    return Order.Status.PARTIALLY_REFUNDED if refunded else Order.Status.PAID
+
+
+def _plan(record: OrderRecord, order: Order | None, customers: dict[str, Customer]) -> Outcome | None:
+    """What importing ``record`` would do; errors go on the record."""
+    if order is None:
+        if not record.paid:
+            return Outcome(record, SKIPPED, note=f"not a paid order ({record.shop_status}): not imported")
+        return Outcome(record, NEW)
+    if not record.paid:
+        return Outcome(record, SKIPPED, note=f"the shop now says {record.shop_status}; the order is kept as it was")
+    customer = customers.get(record.email)
+    # Never below what our own payouts recorded: a refund paid here may also be listed by the shop.
+    refunded = max(order.refunded_amount, record.refunded)
+    new = {
+        "amount": record.amount, "currency": record.currency, "payment_method": record.payment_method,
+        "purchased_at": record.purchased_at, "plan_id": record.plan.pk,
+        "customer_id": customer.pk if customer is not None else None,
+        "processor_reference": record.processor_reference or order.processor_reference,
+        "refunded_amount": refunded,
+        "status": _status(record.amount, refunded, order.charged_back_amount),
+    }
+    changes = {name: (getattr(order, name), value) for name, value in new.items() if getattr(order, name) != value}
+    subscription = getattr(order, "subscription", None)
+    old_delivered = subscription.delivered_at if subscription else None
+    if record.delivered_at is not None and record.delivered_at != old_delivered:
+        changes["delivered_at"] = (old_delivered, record.delivered_at)
+    # A customer's name and phone are shared by their orders (the last in the file wins): they
+    # are written with a new or changed order but do not make an order "updated" on their own,
+    # or a file naming one e-mail differently on two orders would never import as unchanged.
+    if order.has_history:
+        held = [name for name in TERMS if name in changes]
+        if held:
+            record.error(held[0].removesuffix("_id"), f"order {order.number} has refund cases, payouts or chargebacks "
+                                                      f"resting on its terms; {', '.join(held)} cannot change by import")
+            return None
+    if refunded + order.charged_back_amount > record.amount:
+        record.error("total", f"the new total {record.amount:.2f} is less than what was already returned")
+        return None
+    return Outcome(record, UPDATED, changes) if changes else Outcome(record, UNCHANGED)
+
+
+def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, Order],
+           customers: dict[str, Customer]) -> None:
+    wanted = [o.record for o in outcomes if o.kind in (NEW, UPDATED)]
+    _save_customers(storefront, wanted, customers)
+
+    new_orders, new_subscriptions = [], []
+    changed_orders, changed_subscriptions = [], []
+    for outcome in outcomes:
+        record = outcome.record
+        if outcome.kind == NEW:
+            order = Order(
+                storefront=storefront, number=record.number, customer=customers[record.email], plan=record.plan,
+                amount=record.amount, currency=record.currency, payment_method=record.payment_method,
+                processor_reference=record.processor_reference, purchased_at=record.purchased_at,
+                refunded_amount=record.refunded, status=_status(record.amount, record.refunded, Decimal("0")),
+            )
+            new_orders.append(order)
+            new_subscriptions.append((order, record.delivered_at))
+        elif outcome.kind == UPDATED:
+            order = existing[record.number]
+            for name, (_old, value) in outcome.changes.items():
+                if name != "delivered_at":
+                    setattr(order, name, value)
+            order.customer_id = customers[record.email].pk
+            changed_orders.append(order)
+            if "delivered_at" in outcome.changes:
+                subscription = getattr(order, "subscription", None)
+                if subscription is None:
+                    new_subscriptions.append((order, record.delivered_at))
+                else:
+                    subscription.delivered_at = record.delivered_at
+                    changed_subscriptions.append(subscription)
+    Order.objects.bulk_create(new_orders, batch_size=BATCH)
+    Order.objects.bulk_update(
+        changed_orders, ["customer", "plan", "amount", "currency", "payment_method", "processor_reference",
+                         "purchased_at", "refunded_amount", "status"], batch_size=BATCH,
+    )
+    Subscription.objects.bulk_create(
+        [Subscription(order=order, delivered_at=delivered) for order, delivered in new_subscriptions], batch_size=BATCH
+    )
+    Subscription.objects.bulk_update(changed_subscriptions, ["delivered_at"], batch_size=BATCH)
+
+
+def _save_customers(storefront: Storefront, records: list[OrderRecord], customers: dict[str, Customer]) -> None:
+    """Create the customers the file names for the first time; give known ones the file's name and phone."""
+    fresh: dict[str, Customer] = {}
+    changed: dict[str, Customer] = {}
+    for record in records:
+        customer = customers.get(record.email) or fresh.get(record.email)
+        if customer is None:
+            fresh[record.email] = Customer(storefront=storefront, email=record.email, name=record.name,
+                                           phone=record.phone)
+            continue
+        if (record.name and record.name != customer.name) or (record.phone and record.phone != customer.phone):
+            customer.name = record.name or customer.name
+            customer.phone = record.phone or customer.phone
+            if customer.pk:
+                changed[record.email] = customer
+    Customer.objects.bulk_create(list(fresh.values()), batch_size=BATCH)
+    Customer.objects.bulk_update(list(changed.values()), ["name", "phone"], batch_size=BATCH)
+    customers.update(fresh)

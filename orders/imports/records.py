@@ -1,0 +1,339 @@
+"""Reading a shop's orders into plain records: WooCommerce REST API v3 JSON and our CSV.
+
+Each record is checked on its own here, and its errors name its position (array index or line) and
+the field as the file spells it. Nothing is written: ``orders.imports.engine`` does that.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from orders.models import Order, Plan
+from policies.engine import PAYMENT_METHODS
+from policies.money import MoneyError, parse_money
+
+CSV_HEADER = [
+    "number", "email", "first_name", "last_name", "phone", "product_id", "product_name", "plan_months", "devices",
+    "amount", "currency", "payment_method", "transaction_id", "purchased_at", "delivered_at", "status",
+]
+
+# WooCommerce order statuses: which are money received (docs/reports.md).
+NOT_PAID = {"pending", "on-hold", "failed", "cancelled", "checkout-draft"}
+PAID = {"processing", "completed", "paid"}
+REFUNDED = {"refunded"}
+
+# Payment gateway ids as shops name them, to our payment methods (the policy's vocabulary).
+GATEWAYS = {
+    "stripe": "card", "stripe_cc": "card", "woocommerce_payments": "card", "square_credit_card": "card",
+    "authorize_net_cim_credit_card": "card", "braintree_credit_card": "card", "card": "card",
+    "paypal": "paypal", "ppcp-gateway": "paypal", "ppec_paypal": "paypal", "braintree_paypal": "paypal",
+    "bacs": "bank_transfer", "bank_transfer": "bank_transfer", "sepa": "bank_transfer", "stripe_sepa": "bank_transfer",
+}
+CRYPTO_HINT = re.compile(r"crypto|coin|bitcoin|btc|usdt|nowpayments|plisio|binance", re.IGNORECASE)
+
+MONTHS_RULE = re.compile(r"(\d{1,2})\s*-?\s*(?:months?|mo\b|mois|meses|monate?)", re.IGNORECASE)
+YEARS_RULE = re.compile(r"(?:(\d)\s*-?\s*years?|\b(annual|yearly|12m)\b)", re.IGNORECASE)
+DEVICES_RULE = re.compile(r"(\d{1,2})\s*-?\s*(?:devices?|connections?|screens?|users?)", re.IGNORECASE)
+
+
+@dataclass
+class RecordError:
+    position: str  # "record 3" (array index) or "line 4"
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.position}, {self.field}: {self.message}"
+
+
+@dataclass
+class OrderRecord:
+    """One order as the file gives it, checked and in our terms."""
+
+    position: str
+    number: str
+    email: str = ""
+    name: str = ""
+    phone: str = ""
+    plan: Plan | None = None
+    amount: Decimal = Decimal("0.00")
+    currency: str = ""
+    payment_method: str = ""
+    processor_reference: str = ""
+    purchased_at: datetime | None = None
+    delivered_at: datetime | None = None
+    refunded: Decimal = Decimal("0.00")
+    shop_status: str = ""
+    errors: list[RecordError] = field(default_factory=list)
+
+    @property
+    def paid(self) -> bool:
+        return self.shop_status not in NOT_PAID
+
+    def error(self, field_name: str, message: str) -> None:
+        self.errors.append(RecordError(self.position, field_name, message))
+
+
+class PlanMatcher:
+    """A storefront's plans by product id, else by the months and devices a product's name states."""
+
+    def __init__(self, plans: list[Plan]):
+        self.by_product = {p.external_product_id: p for p in plans if p.external_product_id}
+        self.by_terms: dict[tuple[int, int], list[Plan]] = {}
+        for plan in plans:
+            self.by_terms.setdefault((plan.months, plan.devices), []).append(plan)
+
+    def by_id(self, product_id: str) -> Plan | None:
+        return self.by_product.get(str(product_id).strip()) if product_id not in (None, "", 0, "0") else None
+
+    def by_months(self, months: int, devices: int) -> Plan | None | str:
+        found = self.by_terms.get((months, devices), [])
+        if len(found) > 1:
+            return f"{len(found)} plans are for {months} months and {devices} device(s): give the product id"
+        return found[0] if found else None
+
+    def by_name(self, name: str) -> Plan | None | str:
+        terms = name_terms(name)
+        if terms is None:
+            return None
+        return self.by_months(*terms)
+
+
+def name_terms(name: str) -> tuple[int, int] | None:
+    """The months and devices a product name states ("12 Months - 2 Devices"); None if no months."""
+    months = None
+    if match := MONTHS_RULE.search(name or ""):
+        months = int(match.group(1))
+    elif match := YEARS_RULE.search(name or ""):
+        months = 12 * int(match.group(1)) if match.group(1) else 12
+    if months is None:
+        return None
+    devices_match = DEVICES_RULE.search(name or "")
+    return months, int(devices_match.group(1)) if devices_match else 1
+
+
+def parse_time(value, *, naive_is_utc: bool = True) -> datetime:
+    """An ISO 8601 time; without an offset it is UTC (WooCommerce's ``*_gmt`` fields have none)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("not a time")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise ValueError("no time zone")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def payment_method(gateway: str) -> str:
+    code = (gateway or "").strip().lower()
+    if code in PAYMENT_METHODS:
+        return code
+    if code in GATEWAYS:
+        return GATEWAYS[code]
+    if CRYPTO_HINT.search(code):
+        return "crypto"
+    return "other"
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _check_common(record: OrderRecord, *, email_field: str, amount_field: str, currency_field: str,
+                  raw_email, raw_amount, raw_currency) -> None:
+    record.email = _text(raw_email).lower()
+    if not record.email:
+        record.error(email_field, "the customer's e-mail is missing")
+    else:
+        try:
+            validate_email(record.email)
+        except ValidationError:
+            record.error(email_field, f"{record.email!r} is not an e-mail address")
+    try:
+        record.amount = parse_money(raw_amount)
+    except MoneyError:
+        record.error(amount_field, f"{raw_amount!r} is not an amount (a positive number with at most two decimals)")
+    record.currency = _text(raw_currency).upper()
+    if not re.fullmatch(r"[A-Z]{3}", record.currency):
+        record.error(currency_field, f"{raw_currency!r} is not a currency code (three letters, e.g. USD)")
+    if record.number and len(record.number) > Order._meta.get_field("number").max_length:
+        record.error("number", "the order number is too long (40 characters at most)")
+
+
+def _check_times(record: OrderRecord, *, purchased_field: str, raw_purchased, delivered_field: str,
+                 raw_delivered) -> None:
+    try:
+        record.purchased_at = parse_time(raw_purchased)
+    except (TypeError, ValueError):
+        record.error(purchased_field, f"{raw_purchased!r} is not an ISO 8601 date and time")
+    if raw_delivered not in (None, ""):
+        try:
+            record.delivered_at = parse_time(raw_delivered)
+        except (TypeError, ValueError):
+            record.error(delivered_field, f"{raw_delivered!r} is not an ISO 8601 date and time")
+    if record.purchased_at and record.delivered_at and record.delivered_at < record.purchased_at:
+        record.error(delivered_field, "the delivery is before the purchase")
+
+
+def _check_refunded(record: OrderRecord, field_name: str) -> None:
+    if record.refunded > record.amount and not any(e.field == "total" for e in record.errors):
+        record.error(field_name, f"the refunds ({record.refunded:.2f}) are more than the order total ({record.amount:.2f})")
+
+
+def woocommerce_records(data, plans: PlanMatcher) -> list[OrderRecord]:
+    """The array ``GET /wp-json/wc/v3/orders`` returns, one record per order object."""
+    records = []
+    for index, item in enumerate(data):
+        position = f"record {index}"
+        if not isinstance(item, dict):
+            record = OrderRecord(position=position, number="")
+            record.error("(record)", "not an order object")
+            records.append(record)
+            continue
+        number = _text(item.get("number")) or _text(item.get("id"))
+        record = OrderRecord(position=position, number=number)
+        if not number:
+            record.error("number", "the order number is missing")
+        billing = item.get("billing") if isinstance(item.get("billing"), dict) else {}
+        record.name = f"{_text(billing.get('first_name'))} {_text(billing.get('last_name'))}".strip()
+        record.phone = _text(billing.get("phone"))[:40]
+        _check_common(record, email_field="billing.email", amount_field="total", currency_field="currency",
+                      raw_email=billing.get("email"), raw_amount=item.get("total"), raw_currency=item.get("currency"))
+        record.shop_status = _text(item.get("status")).lower()
+        if record.shop_status not in NOT_PAID | PAID | REFUNDED:
+            record.error("status", f"unknown order status {item.get('status')!r}")
+        record.payment_method = payment_method(_text(item.get("payment_method")))
+        record.processor_reference = _text(item.get("transaction_id"))[:120]
+        _check_times(record, purchased_field="date_paid_gmt" if item.get("date_paid_gmt") else "date_created_gmt",
+                     raw_purchased=item.get("date_paid_gmt") or item.get("date_created_gmt"),
+                     delivered_field="date_completed_gmt", raw_delivered=item.get("date_completed_gmt"))
+        _woo_plan(record, item.get("line_items"), plans)
+        _woo_refunds(record, item.get("refunds"))
+        records.append(record)
+    return records
+
+
+def _woo_plan(record: OrderRecord, items, plans: PlanMatcher) -> None:
+    if not isinstance(items, list) or not items:
+        record.error("line_items", "the order has no line items")
+        return
+    matched: list[Plan] = []
+    for i, line in enumerate(items):
+        if not isinstance(line, dict):
+            record.error(f"line_items[{i}]", "not a line item")
+            return
+        plan = plans.by_id(_text(line.get("variation_id"))) or plans.by_id(_text(line.get("product_id")))
+        if plan is None:
+            plan = plans.by_name(_text(line.get("name")))
+        if isinstance(plan, str):
+            record.error(f"line_items[{i}].name", plan)
+            return
+        if plan is None:
+            record.error(f"line_items[{i}]", f"no plan of this storefront matches product "
+                                             f"{line.get('product_id')!r} ({_text(line.get('name'))!r})")
+            return
+        matched.append(plan)
+    if len(matched) > 1:
+        record.error("line_items", "the order has more than one subscription plan: import it by hand")
+        return
+    record.plan = matched[0]
+
+
+def _woo_refunds(record: OrderRecord, refunds) -> None:
+    total = Decimal("0.00")
+    for i, refund in enumerate(refunds or []):
+        raw = refund.get("total") if isinstance(refund, dict) else None
+        try:
+            amount = parse_money(str(raw).strip().lstrip("-"))
+        except MoneyError:
+            record.error(f"refunds[{i}].total", f"{raw!r} is not an amount")
+            return
+        total += amount
+    if record.shop_status in REFUNDED and total == 0:
+        total = record.amount  # refunded in full, the refund lines not listed
+    record.refunded = total
+    _check_refunded(record, "refunds")
+
+
+def csv_records(text: str, plans: PlanMatcher) -> tuple[list[OrderRecord], list[RecordError]]:
+    """Our CSV, one order a line after the header; file-level errors (a wrong header) come second."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None:
+        return [], [RecordError("line 1", "(header)", "the file is empty")]
+    header = [h.strip() for h in header]
+    missing = [name for name in CSV_HEADER if name not in header]
+    if missing:
+        return [], [RecordError("line 1", "(header)", f"missing column(s): {', '.join(missing)}")]
+    records = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        values = dict(zip(header, row))
+        records.append(_csv_record(f"line {line}", values, plans))
+    return records, []
+
+
+def _csv_int(record: OrderRecord, values: dict, name: str) -> int | None:
+    raw = _text(values.get(name))
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        record.error(name, f"{raw!r} is not a whole number of at least 1")
+        return None
+    return int(raw)
+
+
+def _csv_record(position: str, values: dict, plans: PlanMatcher) -> OrderRecord:
+    record = OrderRecord(position=position, number=_text(values.get("number")).lstrip("#"))
+    if not record.number:
+        record.error("number", "the order number is missing")
+    record.name = f"{_text(values.get('first_name'))} {_text(values.get('last_name'))}".strip()
+    record.phone = _text(values.get("phone"))[:40]
+    _check_common(record, email_field="email", amount_field="amount", currency_field="currency",
+                  raw_email=values.get("email"), raw_amount=values.get("amount"), raw_currency=values.get("currency"))
+    record.payment_method = payment_method(_text(values.get("payment_method")))
+    record.processor_reference = _text(values.get("transaction_id"))[:120]
+    _check_times(record, purchased_field="purchased_at", raw_purchased=values.get("purchased_at"),
+                 delivered_field="delivered_at", raw_delivered=_text(values.get("delivered_at")))
+    record.shop_status = _text(values.get("status")).lower()
+    if record.shop_status not in NOT_PAID | PAID | REFUNDED:
+        record.error("status", f"unknown order status {values.get('status')!r}")
+    if record.shop_status in REFUNDED:
+        record.refunded = record.amount
+    months, devices = _csv_int(record, values, "plan_months"), _csv_int(record, values, "devices")
+    plan = plans.by_id(_text(values.get("product_id")))
+    if plan is None and months is not None:
+        plan = plans.by_months(months, devices or 1)
+    if plan is None:
+        plan = plans.by_name(_text(values.get("product_name")))
+    if isinstance(plan, str):
+        record.error("product_id", plan)
+    elif plan is None:
+        record.error("product_id", f"no plan of this storefront matches product {values.get('product_id')!r} "
+                                   f"({_text(values.get('product_name'))!r})")
+    record.plan = plan if isinstance(plan, Plan) else None
+    return record
+
+
+def load_woocommerce(text: str, plans: PlanMatcher) -> tuple[list[OrderRecord], list[RecordError]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return [], [RecordError(f"line {error.lineno}", "(file)", f"not JSON: {error.msg}")]
+    if not isinstance(data, list):
+        return [], [RecordError("record 0", "(file)", "expected the array of orders the REST API returns")]
+    return woocommerce_records(data, plans), []

@@ -1,0 +1,46 @@
+"""manage.py import_orders: a shop's orders from its export (docs/reports.md). A dry run unless --commit."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from orders.imports.engine import NEW, SKIPPED, UPDATED, import_orders
+from orders.models import Storefront
+
+
+class Command(BaseCommand):
+    help = "Import orders from a WooCommerce REST API orders array or our CSV; nothing is written without --commit."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--storefront", required=True, metavar="SLUG")
+        parser.add_argument("--format", default="woocommerce", help="woocommerce (default) or csv")
+        parser.add_argument("--commit", action="store_true", help="write the orders (default: a dry run)")
+
+    def handle(self, *args, **options):
+        fmt = options["format"]
+        if fmt not in ("woocommerce", "csv"):
+            raise CommandError(f"--format: {fmt!r} is not one of woocommerce, csv", returncode=2)
+        storefront = Storefront.objects.filter(slug=options["storefront"]).first()
+        if storefront is None:
+            raise CommandError(f"--storefront: no storefront {options['storefront']!r}", returncode=2)
+        try:
+            with open(options["file"], encoding="utf-8-sig", newline="") as source:
+                text = source.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise CommandError(f"FILE: cannot read {options['file']}: {error}", returncode=2) from None
+
+        result = import_orders(storefront=storefront, text=text, fmt=fmt, commit=options["commit"])
+        for error in result.errors:
+            self.stdout.write(f"error: {error}")
+        if options["verbosity"] > 1:
+            for outcome in result.outcomes:
+                if outcome.kind in (NEW, UPDATED, SKIPPED):
+                    detail = outcome.note or ", ".join(outcome.changes)
+                    self.stdout.write(f"{outcome.record.position}: order {outcome.record.number} {outcome.kind}"
+                                      + (f" ({detail})" if detail else ""))
+        if not result.errors and not options["commit"]:
+            self.stdout.write("Dry run: nothing written. Run again with --commit to write these orders.")
+        self.stdout.write(result.summary)
+        if result.errors:
+            raise SystemExit(1)
