@@ -448,6 +448,7 @@ class CaseEvent(models.Model):
         ASSIGNED = "assigned", "Assigned"
         REASON = "reason", "Reason set"
         CHARGEBACK = "chargeback", "Chargeback"
+        LINK = "link", "Customer link"
 
     class Visibility(models.TextChoices):
         INTERNAL = "internal", "Internal"
@@ -500,3 +501,7 @@ class IntakeMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+# The portal's links live in their own module; imported here so that Django sees them as a model of this app.
+from cases.portal.models import CaseLink  # noqa: E402, F401

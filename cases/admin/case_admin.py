@@ -22,6 +22,7 @@ from cases.admin.case_views import CaseViewsMixin
 from cases.admin.service_add import service_add_view
 from cases.forms import CaseCreateForm
 from cases.models import RefundCase
+from cases.portal.admin import PortalLinksMixin
 from cases.selectors import case_list_queryset, case_page_queryset
 
 ADD_FIELDSETS = [
@@ -45,7 +46,7 @@ DETAIL_FIELDSETS = [
 
 
 @admin.register(RefundCase)
-class RefundCaseAdmin(CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
+class RefundCaseAdmin(PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
         "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
         "assignee_name",
