@@ -36,7 +36,7 @@ class RequestForm(_OrderFields):
     description = forms.CharField(
         label=_("Tell us more"), required=False, max_length=MAX_NOTE_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("What happened, and since when. Optional."),
+        help_text=_("What happened, and since when."),
     )
     # One value per rendered form: the same form sent twice is handled once.
     submission = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)

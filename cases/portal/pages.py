@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,10 @@ from policies.engine import Outcome
 from policies.selectors import clause_texts, policy_for_order
 
 
+# Our own notes on the published text ("the list is missing from the copy") are for staff.
+EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
+
+
 def clause_words(clause_ids) -> list[str]:
     """Each clause that decided, as the policy says it (house rules in our words); IDs stay internal."""
     ids = [c for c in clause_ids or () if c not in SILENT_CLAUSES]
@@ -25,7 +30,7 @@ def clause_words(clause_ids) -> list[str]:
         if clause_id in HOUSE_CLAUSE_WORDS:
             words.append(str(HOUSE_CLAUSE_WORDS[clause_id]))
         elif clause_id in texts:
-            words.append(texts[clause_id].summary.replace("**", "").replace("`", ""))
+            words.append(EDITORIAL.sub("", texts[clause_id].summary).replace("**", "").replace("`", ""))
     return words
 
 

@@ -34,8 +34,9 @@ NOTICE_KEY = "portal.notice.{}"
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     response = render(request, f"portal/{template}", context, status=status)
-    # The case pages carry their secret in the address: never send it on as a Referer, never cache it.
-    response["Referrer-Policy"] = "no-referrer"
+    # The case pages carry their secret in the address: never send it to another site as a Referer
+    # ("same-origin", not "no-referrer": that makes browsers send "Origin: null", which CSRF refuses).
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
