@@ -16,7 +16,6 @@ from cases.states import OPEN_STATES, UNDECIDED_STATES, State
 from policies.engine import Outcome
 from policies.selectors import clause_texts, policy_for_order
 
-
 # Our own notes on the published text ("the list is missing from the copy") are for staff.
 EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
 
