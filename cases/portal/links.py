@@ -35,6 +35,10 @@ def link_days() -> int:
     return int(getattr(settings, "PORTAL_LINK_DAYS", 30))
 
 
+def link_hint(secret: str) -> str:
+    return f"…{secret[-HINT_LENGTH:]}"
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
@@ -45,16 +49,19 @@ def link_url(secret: str) -> str:
     return base + reverse("portal:case", args=[secret])
 
 
-def issue_link(*, case: RefundCase, why: str, actor=None, now: datetime) -> str:
+def issue_link(*, case: RefundCase, why: str, actor=None, now: datetime, record: bool = True) -> str:
     """A new link to ``case``; returns its secret, which exists nowhere else once mailed.
 
     Call inside the transaction that locked the case, so that the link and its event commit together.
+    ``record=False``: the caller's own event names the link (``link_hint``), e.g. an evidence request.
     """
     secret = secrets.token_urlsafe(SECRET_BYTES)
     link = CaseLink.objects.create(
         case=case, token_hash=hash_secret(secret), hint=secret[-HINT_LENGTH:], why=why, created_at=now,
         created_by=actor, expires_at=now + timedelta(days=link_days()),
     )
+    if not record:
+        return secret
     record_event(
         case, actor=actor, kind=CaseEvent.Kind.LINK, now=now,
         comment=f"Link …{link.hint} sent to the customer ({link.get_why_display().lower()})",

@@ -69,7 +69,11 @@ def test_it_takes_a_request_and_requested_evidence_from_a_phone(live_server, pag
     agent_page.click("input[type=submit]")
     thumb = agent_page.locator("#evidence img.rb-thumb")
     thumb.wait_for()
-    assert agent_page.evaluate("(img) => img.naturalWidth > 0", thumb.element_handle())
+    thumb.scroll_into_view_if_needed()  # the preview loads lazily
+    agent_page.wait_for_function(
+        "() => { const img = document.querySelector('#evidence img.rb-thumb'); "
+        "return img && img.complete && img.naturalWidth > 0; }"
+    )
     form = agent_page.locator("form[data-action=request_evidence]")
     form.locator("textarea").fill("Please send a photo of the error on your TV screen.")
     form.locator("button[type=submit]").click()
