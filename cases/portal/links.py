@@ -53,7 +53,7 @@ def issue_link(*, case: RefundCase, why: str, actor=None, now: datetime, record:
     """A new link to ``case``; returns its secret, which exists nowhere else once mailed.
 
     Call inside the transaction that locked the case, so that the link and its event commit together.
-    ``record=False``: the caller's own event names the link (``link_hint``), e.g. an evidence request.
+    ``record=False``: no event of its own (an evidence request's link is part of that request).
     """
     secret = secrets.token_urlsafe(SECRET_BYTES)
     link = CaseLink.objects.create(

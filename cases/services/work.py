@@ -58,11 +58,11 @@ def case_request_evidence(
         clause = policy_for_order(locked.order).evidence_clause
         step.data = {"clauses": [clause] if clause else []}
         # The customer answers on their case page: the mail carries a fresh link (only hashes are kept).
-        from cases.portal.links import CaseLink, issue_link, link_hint, link_url
+        # No event of its own: the request is one line of history; the case page's links card lists it.
+        from cases.portal.links import CaseLink, issue_link, link_url
 
         secret = issue_link(case=locked, why=CaseLink.Why.EVIDENCE, actor=actor, now=now, record=False)
         step.email_extra = {"message": message, "portal_url": link_url(secret)}
-        step.data["link"] = link_hint(secret)
 
     step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})
