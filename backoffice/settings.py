@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The portal speaks the customer's language where a catalogue exists (after sessions, before common).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +168,7 @@ STORAGES = {
 EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
@@ -228,3 +231,20 @@ INTAKE_MAILBOXES = env_list("INTAKE_MAILBOXES", "")
 INTAKE_BATCH = int(os.environ.get("INTAKE_BATCH", "200"))  # messages per mailbox and run
 INTAKE_MAX_MESSAGE_BYTES = int(os.environ.get("INTAKE_MAX_MESSAGE_BYTES", str(30 * 1024 * 1024)))
 INTAKE_MAX_ATTACHMENTS = int(os.environ.get("INTAKE_MAX_ATTACHMENTS", "10"))
+
+
+# --- customer portal (docs/portal.md) --------------------------------------------------------------
+# English is shipped; a language is offered once locale/<code>/ has its catalogue.
+LANGUAGES = [("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# Rate limits count in the cache: Redis when CACHE_URL names one (shared by every server), else memory.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "refund-backoffice"}
+}
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", SITE_URL)
+PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "30"))
+PORTAL_RATE_LIMITS: dict = {}  # name -> (count, seconds); see cases/portal/limits.py for the defaults

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.conf import settings
+from django.urls import reverse
 
 
-def portal_case_url(case) -> str:
-    """The absolute address of the case's page behind its secret link: /portal/<storefront>/case/<key>/."""
-    base = settings.SITE_URL.rstrip("/")
-    slug = quote(case.order.storefront.slug, safe="")
-    return f"{base}/portal/{slug}/case/{quote(case.portal_key, safe='')}/"
+def portal_link_request_url(case) -> str:
+    """Where the customer asks for a new link to their case on the storefront's portal.
+
+    The case's own link is a secret we keep only as a hash (cases/portal/links.py): a mail that is
+    not the one carrying a fresh link points here instead.
+    """
+    base = str(settings.PORTAL_BASE_URL).rstrip("/")
+    return base + reverse("portal:link", args=[case.order.storefront.slug])

@@ -470,6 +470,7 @@ class CaseEvent(models.Model):
         REASON = "reason", "Reason set"
         STATUTORY_CLAIM = "statutory_claim", "Consumer-law claim"
         CHARGEBACK = "chargeback", "Chargeback"
+        LINK = "link", "Customer link"
 
     class Visibility(models.TextChoices):
         INTERNAL = "internal", "Internal"
@@ -531,3 +532,6 @@ class IntakeMessage(models.Model):
 
 # The outbox and the intake's kept-aside messages live in their own module (cases/models_mail.py).
 from cases.models_mail import IntakeFailure, OutboxMessage  # noqa: E402, F401
+
+# The portal's links live in their own module; imported here so that Django sees them as a model of this app.
+from cases.portal.models import CaseLink  # noqa: E402, F401

@@ -12,7 +12,7 @@ import logging
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 
-from cases.links import portal_case_url
+from cases.links import portal_link_request_url
 from cases.outbox import queue_mail
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ def case_email_context(case, extra: dict | None = None) -> dict:
         "payout_method_words": dict(Order.PAYMENT_METHOD_CHOICES).get(payout.method, payout.method).lower()
         if payout else "",
         "deny_reason_words": case.get_deny_reason_display() if case.deny_reason else "",
-        "portal_url": portal_case_url(case),
+        # Only the mail that issues a link carries it (``extra``); the others say where to ask again.
+        "portal_url": "",
+        "link_request_url": portal_link_request_url(case),
         # The clauses the decision cites, in the policy's own words (never the bare clause codes).
         "clause_words": [plain_words(clauses[c].summary) for c in decision.get("clauses") or [] if c in clauses],
         **(extra or {}),

@@ -23,6 +23,7 @@ from cases.admin.service_add import service_add_view
 from cases.forms import CaseCreateForm
 from cases.list_queries import CaseListPaginator, search_cases
 from cases.models import RefundCase
+from cases.portal.admin import PortalLinksMixin
 from cases.selectors import case_list_queryset, case_page_queryset
 from reports.admin_export import CaseExportAdminMixin
 
@@ -47,7 +48,7 @@ DETAIL_FIELDSETS = [
 
 
 @admin.register(RefundCase)
-class RefundCaseAdmin(CaseExportAdminMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
+class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
         "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
         "assignee_name",

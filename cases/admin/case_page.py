@@ -15,6 +15,7 @@ from cases.checks import evidence_error
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.outbox import case_outbox
+from cases.portal.admin import portal_links_context
 from cases.selectors import (
     TransitionOption,
     case_evidence,
@@ -221,6 +222,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         for item in case_evidence(case=case)
     ] if can_view_evidence else []
     return {
+        **portal_links_context(case=case, user=request.user, now=now, site_name=site_name),
         "case": case,
         "now": now,
         "overdue": is_overdue(case, now=now),

@@ -72,6 +72,7 @@ class Step:
     email: str | None = None
     email_extra: dict | None = None
     data: dict | None = None
+    actor_label: str | None = None  # an actor who is not a user, e.g. "customer" (portal)
 
 
 def run_transition(
@@ -129,6 +130,7 @@ def run_transition(
             visibility=step.visibility,
             data=step.data,
             now=now,
+            actor_label=step.actor_label,
         )
         if step.email:
             mail_customer_after_commit(case, step.email, **(step.email_extra or {}))

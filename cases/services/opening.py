@@ -37,12 +37,14 @@ def case_create(
     actor=None,
     assignee=None,
     reason_confirmed: bool = True,
+    acknowledge: bool = True,
     now: datetime | None = None,
 ) -> RefundCase:
     """Open a case on ``order``. Side effects: 'created' event, acknowledgement e-mail.
 
     ``reason_confirmed=False`` for requests that came without a reason code (e-mail intake): no
     refund or extension until an agent sets the reason (:func:`case_set_reason`).
+    ``acknowledge=False``: the caller sends the acknowledgement itself (the portal adds the case's link).
     """
     now = now or timezone.now()
     requested_at = requested_at or now
@@ -75,7 +77,8 @@ def case_create(
             case.save()
             record_event(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
                     visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": channel, "reason": reason}, now=now)
-            mail_customer_after_commit(case, "received")
+            if acknowledge:
+                mail_customer_after_commit(case, "received")
     except IntegrityError:
         open_case = RefundCase.objects.filter(order=order, state__in=OPEN_STATES).first()
         if open_case is None:

@@ -59,6 +59,12 @@ def case_request_evidence(
         step.kwargs["due"] = now + timedelta(days=locked.order.storefront.evidence_due_days)
         clause = policy_for_order(locked.order).evidence_clause
         step.data = {"clauses": [clause] if clause else []}
+        # The customer answers on their case page: the mail carries a fresh link (only hashes are kept).
+        # No event of its own: the request is one line of history; the case page's links card lists it.
+        from cases.portal.links import CaseLink, issue_link, link_url
+
+        secret = issue_link(case=locked, why=CaseLink.Why.EVIDENCE, actor=actor, now=now, record=False)
+        step.email_extra = {"message": message, "portal_url": link_url(secret)}
 
     step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})
@@ -68,16 +74,21 @@ def case_request_evidence(
 
 
 def case_evidence_received(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
+    actor_label: str | None = None, visibility: str = CaseEvent.Visibility.INTERNAL, data: dict | None = None,
+    after=None,
 ) -> RefundCase:
-    step = Step("evidence_received", {}, comment=note)
+    """Back to review. ``actor=None`` with ``actor_label="customer"``: the customer answered (portal)."""
+    step = Step("evidence_received", {}, comment=note, actor_label=actor_label, visibility=visibility, data=data)
     return run_transition(
         case, actor, step, now=now, expected_state=seen(case, State.EVIDENCE_REQUESTED, expected_state),
+        after=after,
     )
 
 
 def case_withdraw(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
+    actor_label: str | None = None, data: dict | None = None,
 ) -> RefundCase:
     """The customer no longer wants the refund; possible from any open state.
 
@@ -86,7 +97,7 @@ def case_withdraw(
     """
     now = now or timezone.now()
     step = Step("withdraw", {"by": actor, "at": now}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
-                email="withdrawn")
+                email="withdrawn", actor_label=actor_label, data=data)
 
     def cancelling(locked: RefundCase) -> None:
         if locked.state != State.APPROVED:

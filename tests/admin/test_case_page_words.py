@@ -15,9 +15,9 @@ from cases.services.base import MAX_NOTE_LENGTH
 from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case
 
 # The case, the policy version and its clauses, evidence, history, assignable staff and the
-# customer's past (other orders, cases), the case's e-mails; one more when the order has chargebacks.
-# Fixed, whatever the sizes.
-PAGE_QUERY_BUDGET = 9
+# customer's past (other orders, cases), the customer's portal links, the case's e-mails; one more when
+# the order has chargebacks. Fixed, whatever the sizes.
+PAGE_QUERY_BUDGET = 10
 
 
 def _post(client, case, action: str, data: dict):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from cases import services
-from cases.links import portal_case_url
+from cases.links import portal_link_request_url
 from cases.models import OutboxMessage
 from cases.notifications import send_case_email
 from tests.cases import WITHIN_WINDOW, later, open_case
@@ -27,16 +27,16 @@ def assert_in_both(needle: str, text: str, html: str) -> None:
     assert needle in html, html
 
 
-def test_it_builds_the_case_link_from_the_storefront_and_the_secret_key(s0, settings):
-    settings.SITE_URL = "https://refunds.example.com/"
+def test_it_points_mail_without_a_fresh_link_to_the_storefronts_link_page(s0, settings):
+    settings.PORTAL_BASE_URL = "https://refunds.example.com/"
     case = open_case(s0)
-    assert portal_case_url(case) == f"https://refunds.example.com/portal/{s0.slug}/case/{case.portal_key}/"
+    assert portal_link_request_url(case) == f"https://refunds.example.com/portal/{s0.slug}/link/"
 
 
-def test_it_sends_the_case_link_with_the_acknowledgement(s0):
+def test_it_says_where_to_follow_the_case_in_the_acknowledgement(s0):
     case = open_case(s0)
     text, html = both(case, "received")
-    assert_in_both(portal_case_url(case), text, html)
+    assert_in_both(portal_link_request_url(case), text, html)
     assert_in_both(case.number, text, html)
     assert "refunded in full" in text  # the policy's words on what to expect
 
@@ -48,7 +48,8 @@ def test_it_quotes_the_agents_message_when_asking_for_evidence(s0, agent):
     text, html = both(case, "evidence_requested")
     assert "Send a photo of the <error> on your TV." in text
     assert "Send a photo of the &lt;error&gt; on your TV." in html  # escaped in HTML, never markup
-    assert_in_both(portal_case_url(case), text, html)
+    link = re.search(r"https?://\S+/portal/c/[^/\s]+/", text).group(0)  # a fresh link of the case's own
+    assert_in_both(link, text, html)
     assert_in_both("2026-01-", text, html)  # the due date
 
 
@@ -112,12 +113,13 @@ def test_it_gives_the_days_added_by_an_extension(s0, agent):
 
 def test_it_sends_the_new_link_when_it_is_reissued(s0):
     case = open_case(s0)
-    send_case_email(case_id=case.pk, template="link_reissued")
+    link = "https://refunds.example.com/portal/c/secret-of-this-case/"
+    send_case_email(case_id=case.pk, template="link_reissued", extra={"portal_url": link, "by_staff": True})
     text, html = both(case, "link_reissued")
-    assert_in_both(portal_case_url(case), text, html)
-    assert_in_both("no longer works", text, html)
+    assert_in_both(link, text, html)
+    assert_in_both("earlier links no longer work", text, html)
     assert OutboxMessage.objects.get(case=case, template="link_reissued").subject == (
-        f"[{case.number}] A new link to your case"
+        f"[{case.number}] The link to your refund request"
     )
 
 

@@ -1,0 +1,69 @@
+"""Rate limits for the portal's forms, counted in Django's cache (Redis when ``CACHE_URL`` names one).
+
+Fixed windows: a counter per (limit, who, window) that expires with its window. Per address means the
+client's IP address and the e-mail address typed in; per case means the case a link or an order
+leads to. A limit that depends on whether an order exists never changes the page (enumeration): the
+view only skips the mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+
+DEFAULTS = {
+    # name: (how many, per seconds)
+    "request_ip": (20, 3600),
+    "request_email": (5, 3600),
+    "link_ip": (20, 3600),
+    "link_email": (5, 3600),
+    "link_case": (3, 3600),
+    "upload_ip": (60, 3600),
+    "upload_case": (30, 3600),
+}
+
+
+@dataclass(frozen=True)
+class Limited(Exception):
+    retry_after: int
+
+
+def _limit(name: str) -> tuple[int, int]:
+    configured = getattr(settings, "PORTAL_RATE_LIMITS", {}) or {}
+    count, seconds = configured.get(name, DEFAULTS[name])
+    return int(count), int(seconds)
+
+
+def hit(name: str, who: str, *, cost: int = 1) -> None:
+    """Count ``cost`` uses of ``name`` by ``who``; raise :class:`Limited` past the limit."""
+    count, seconds = _limit(name)
+    cache = caches[getattr(settings, "PORTAL_RATE_LIMIT_CACHE", "default")]
+    now = int(time.time())
+    window = now // seconds
+    # Hashed: the cache holds no e-mail addresses.
+    key = f"portal:rl:{name}:{hashlib.sha256(who.lower().encode()).hexdigest()[:32]}:{window}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        used = cache.incr(key, cost)
+    except ValueError:  # expired between add and incr
+        cache.set(key, cost, timeout=seconds)
+        used = cost
+    if used > count:
+        raise Limited(retry_after=(window + 1) * seconds - now)
+
+
+def allowed(name: str, who: str) -> bool:
+    try:
+        hit(name, who)
+    except Limited:
+        return False
+    return True
+
+
+def client_address(request) -> str:
+    """The client's IP address as the server saw it (behind a proxy, set REMOTE_ADDR from it)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"

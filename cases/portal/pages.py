@@ -1,0 +1,159 @@
+"""Reads for the customer's case page: everything in their words, nothing staff-only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import CaseEvent, Evidence, RefundCase
+from cases.portal.words import HOUSE_CLAUSE_WORDS, KIND_WORDS, SILENT_CLAUSES, TRANSITION_WORDS, state_words
+from cases.states import OPEN_STATES, UNDECIDED_STATES, State
+from policies.engine import Outcome
+from policies.selectors import clause_texts, policy_for_order
+
+# Our own notes on the published text ("the list is missing from the copy") are for staff.
+EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
+
+
+def clause_words(clause_ids) -> list[str]:
+    """Each clause that decided, as the policy says it (house rules in our words); IDs stay internal."""
+    ids = [c for c in clause_ids or () if c not in SILENT_CLAUSES]
+    texts = clause_texts([c for c in ids if c not in HOUSE_CLAUSE_WORDS])
+    words = []
+    for clause_id in ids:
+        if clause_id in HOUSE_CLAUSE_WORDS:
+            words.append(str(HOUSE_CLAUSE_WORDS[clause_id]))
+        elif clause_id in texts:
+            words.append(EDITORIAL.sub("", texts[clause_id].summary).replace("**", "").replace("`", ""))
+    return words
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    when: datetime
+    title: str
+    text: str
+
+
+def _entry(event: CaseEvent) -> TimelineEntry | None:
+    customer_visible = event.visibility == CaseEvent.Visibility.CUSTOMER
+    if event.transition:
+        title = TRANSITION_WORDS.get(event.transition)
+        if title is None:
+            return None
+        return TimelineEntry(event.created_at, str(title), event.comment if customer_visible else "")
+    if not customer_visible:
+        return None
+    title = KIND_WORDS.get(event.kind)
+    if title is None:
+        return None
+    text = event.comment
+    if event.kind == CaseEvent.Kind.EVIDENCE:
+        text = (event.data or {}).get("original_name", "")
+    elif event.kind == CaseEvent.Kind.COMMENT:
+        title = _("You wrote") if event.actor_label == "customer" else _("Message from our support team")
+    return TimelineEntry(event.created_at, str(title), text)
+
+
+def customer_timeline(case: RefundCase) -> list[TimelineEntry]:
+    events = case.events.order_by("-created_at", "-id")
+    return [entry for entry in (_entry(e) for e in events) if entry is not None]
+
+
+def evidence_request(case: RefundCase) -> dict | None:
+    """What the agent asked for, while the case waits for the customer."""
+    if case.state != State.EVIDENCE_REQUESTED:
+        return None
+    event = case.events.filter(transition="request_evidence").order_by("-created_at", "-id").first()
+    return {"message": event.comment if event else "", "due": case.evidence_due_at}
+
+
+def _approved_decision(case: RefundCase) -> dict:
+    snapshot = case.decision or {}
+    amount = case.approved_amount
+    as_decided = snapshot.get("outcome") in (Outcome.FULL_REFUND, Outcome.PARTIAL_REFUND) and (
+        snapshot.get("refund_amount") == f"{amount:.2f}"
+    )
+    return {
+        "amount": amount,
+        "currency": case.order.currency,
+        "explanation": snapshot.get("explanation", "") if as_decided and not case.statutory_override else "",
+        "clauses": clause_words(snapshot.get("clauses")) if as_decided and not case.statutory_override else [],
+    }
+
+
+def decision_block(case: RefundCase) -> dict:
+    """The decision as the customer reads it: what was decided, why, in the policy's words."""
+    snapshot = case.decision or {}
+    if case.state in (State.APPROVED, State.PAID) and case.approved_amount is not None:
+        return {"kind": "approved", **_approved_decision(case)}
+    if case.state == State.DENIED:
+        event = case.events.filter(transition="deny").order_by("-created_at", "-id").first()
+        clauses = (event.data or {}).get("clauses") if event else snapshot.get("clauses")
+        note = event.comment if event else ""
+        return {"kind": "denied", "explanation": note or snapshot.get("explanation", ""),
+                "clauses": clause_words(clauses)}
+    if case.state in UNDECIDED_STATES and snapshot:
+        return {"kind": "so_far", "explanation": snapshot.get("explanation", ""),
+                "clauses": clause_words(snapshot.get("clauses"))}
+    return {"kind": "none"}
+
+
+def arrival_block(case: RefundCase) -> dict | None:
+    """S0-ARRIVAL / S1-ARRIVAL once paid, and S0-NO-ACCELERATE where the policy says it."""
+    payout = getattr(case, "payout", None)
+    if payout is None:
+        return None
+    policy = policy_for_order(case.order)
+    texts = clause_texts([policy.clause("ARRIVAL"), policy.clause("NO-ACCELERATE")])
+    accelerate = texts.get(policy.clause("NO-ACCELERATE"))
+    return {
+        "payout": payout,
+        "min": payout.arrival_min_days,
+        "max": payout.arrival_max_days,
+        "worst": payout.arrival_worst_days,
+        "by": payout.expected_by,
+        "worst_by": payout.expected_worst_by,
+        "arrival_words": clause_words([policy.clause("ARRIVAL")]),
+        "no_accelerate": accelerate.summary if accelerate else "",
+    }
+
+
+@dataclass(frozen=True)
+class CustomerFile:
+    evidence: Evidence
+    url: str
+    thumbnail_url: str
+
+
+def customer_files(case: RefundCase, secret: str) -> list[CustomerFile]:
+    """The files the customer sent: staff proof of service stays internal."""
+    items = []
+    for item in case.evidence.filter(from_customer=True).exclude(file="").order_by("created_at", "id"):
+        url = reverse("portal:file", args=[secret, item.pk])
+        thumb = reverse("portal:thumbnail", args=[secret, item.pk]) if item.is_image else ""
+        items.append(CustomerFile(item, url, thumb))
+    return items
+
+
+def case_page(*, case: RefundCase, secret: str, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    return {
+        "case": case,
+        "storefront": case.order.storefront,
+        "status": state_words(case),
+        "needed": evidence_request(case),
+        "decision": decision_block(case),
+        "arrival": arrival_block(case),
+        "timeline": customer_timeline(case),
+        "files": customer_files(case, secret),
+        "can_upload": case.state in OPEN_STATES,
+        "can_withdraw": case.state in UNDECIDED_STATES,
+        "today": timezone.localdate(now),
+    }
+

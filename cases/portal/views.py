@@ -1,0 +1,283 @@
+"""The customer portal's pages (the contract is described in docs/portal.md).
+
+Thin: limit, parse, call one service, choose the page. The request and link forms answer with the
+same page and status whether or not the order exists; a case page needs that case's live link.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import caches
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from cases.errors import CaseActionError
+from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
+from cases.models import Evidence
+from cases.portal import limits
+from cases.portal.forms import ACCEPT_IMAGES, MAX_FILES_PER_POST, LinkForm, RequestForm, WithdrawForm
+from cases.portal.hints import reason_hints
+from cases.portal.links import Lookup, find_link, mark_used
+from cases.portal.pages import case_page, clause_words
+from cases.portal.services import portal_request, portal_resend_link, portal_upload, portal_withdraw
+from cases.portal.words import reason_words
+from orders.models import Storefront
+
+logger = logging.getLogger(__name__)
+NOTICE_KEY = "portal.notice.{}"
+
+
+def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    response = render(request, f"portal/{template}", context, status=status)
+    # The case pages carry their secret in the address: never send it to another site as a Referer
+    # ("same-origin", not "no-referrer": that makes browsers send "Origin: null", which CSRF refuses).
+    response["Referrer-Policy"] = "same-origin"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _error(request, status: int, title: str, message: str, **extra) -> HttpResponse:
+    return _page(request, "error.html", {"title": title, "message": message, **extra}, status=status)
+
+
+def _too_many(request, error: limits.Limited, storefront=None) -> HttpResponse:
+    minutes = max(1, (error.retry_after + 59) // 60)
+    response = _page(request, "rate_limited.html", {"minutes": minutes, "storefront": storefront}, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _storefront(slug: str) -> Storefront:
+    storefront = Storefront.objects.filter(slug=slug).first()
+    if storefront is None:
+        raise Http404
+    return storefront
+
+
+def _unknown_shop(request) -> HttpResponse:
+    return _error(request, 404, _("Page not found"), _("There is no shop at this address. Check the link you followed."))
+
+
+# --- request a refund -------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def request_view(request, storefront: str):
+    try:
+        shop = _storefront(storefront)
+    except Http404:
+        return _unknown_shop(request)
+    now = timezone.now()
+    if request.method == "GET":
+        return _request_form(request, shop, RequestForm(), now=now)
+    try:
+        limits.hit("request_ip", limits.client_address(request))
+    except limits.Limited as error:
+        return _too_many(request, error, shop)
+    form = RequestForm(request.POST)
+    files = request.FILES.getlist("screenshots")
+    if len(files) > MAX_FILES_PER_POST:
+        form.add_error(None, _("Send at most %(count)d files at a time.") % {"count": MAX_FILES_PER_POST})
+    if not form.is_valid():
+        return _request_form(request, shop, form, now=now, status=400)
+    data = form.cleaned_data
+    try:
+        limits.hit("request_email", data["email"])
+    except limits.Limited as error:
+        return _too_many(request, error, shop)
+    if _first_time(data["submission"]):
+        try:
+            portal_request(
+                storefront=shop, order_number=data["order_number"], email=data["email"], reason=data["reason"],
+                description=data["description"], files=files, now=now,
+            )
+        except CaseActionError as error:
+            # The page must not differ from a request for an order that does not exist.
+            logger.warning("Portal request on %s refused: %s", shop.slug, error.message)
+    return _page(request, "request_sent.html", {"storefront": shop, "email": data["email"]})
+
+
+def _first_time(submission: str) -> bool:
+    """The same rendered form sent again (double click, reload) is answered without acting twice."""
+    if not submission:
+        return True
+    return caches["default"].add(f"portal:submission:{submission}", 1, timeout=24 * 3600)
+
+
+def _request_form(request, shop: Storefront, form: RequestForm, *, now, status: int = 200) -> HttpResponse:
+    hints = [
+        {"reason": hint.reason, "label": reason_words(hint.reason), "lines": [
+            {"situation": line.situation, "outcome": line.outcome, "clauses": clause_words(line.clauses)}
+            for line in hint.lines
+        ]}
+        for hint in reason_hints(shop, now=now)
+    ]
+    return _page(request, "request.html", {
+        "storefront": shop, "form": form, "hints": hints, "accept": ACCEPT_IMAGES, "max_files": MAX_FILES_PER_POST,
+    }, status=status)
+
+
+# --- send me my link again ----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def link_view(request, storefront: str):
+    try:
+        shop = _storefront(storefront)
+    except Http404:
+        return _unknown_shop(request)
+    if request.method == "GET":
+        return _page(request, "link.html", {"storefront": shop, "form": LinkForm()})
+    try:
+        limits.hit("link_ip", limits.client_address(request))
+    except limits.Limited as error:
+        return _too_many(request, error, shop)
+    form = LinkForm(request.POST)
+    if not form.is_valid():
+        return _page(request, "link.html", {"storefront": shop, "form": form}, status=400)
+    data = form.cleaned_data
+    try:
+        limits.hit("link_email", data["email"])
+    except limits.Limited as error:
+        return _too_many(request, error, shop)
+    try:
+        portal_resend_link(
+            storefront=shop, order_number=data["order_number"], email=data["email"],
+            allowed=lambda case: limits.allowed("link_case", str(case.pk)),
+        )
+    except CaseActionError as error:
+        logger.warning("Portal link resend on %s refused: %s", shop.slug, error.message)
+    return _page(request, "link_sent.html", {"storefront": shop, "email": data["email"]})
+
+
+# --- the case behind its link -------------------------------------------------------------------
+
+
+def _refused_link(request, lookup: Lookup) -> HttpResponse:
+    if lookup.link is None:
+        return _error(request, 404, _("This link does not work"), _(
+            "The address is not a link we sent, or it was copied only in part. Open the link from our "
+            "latest e-mail, or ask for a new one on the shop's refund page."
+        ))
+    storefront = lookup.link.case.order.storefront
+    title = _("This link has expired") if lookup.status == "expired" else _("This link is no longer valid")
+    return _page(request, "link_refused.html", {
+        "title": title, "status": lookup.status, "storefront": storefront, "form": LinkForm(),
+    }, status=410)
+
+
+def _live_link(request, token: str):
+    lookup = find_link(token)
+    if not lookup.usable:
+        return None, _refused_link(request, lookup)
+    return lookup.link, None
+
+
+@require_http_methods(["GET"])
+def case_view(request, token: str):
+    link, refused = _live_link(request, token)
+    if refused:
+        return refused
+    now = timezone.now()
+    mark_used(link, now=now)
+    context = case_page(case=link.case, secret=token, now=now)
+    context.update({
+        "token": token,
+        "notice": request.session.pop(NOTICE_KEY.format(link.pk), None) if hasattr(request, "session") else None,
+        "accept": ACCEPT_IMAGES,
+        "max_files": MAX_FILES_PER_POST,
+        "withdraw_form": WithdrawForm(),
+    })
+    return _page(request, "case.html", context)
+
+
+def _back_to_case(request, token: str, link, notice: dict) -> HttpResponseRedirect:
+    request.session[NOTICE_KEY.format(link.pk)] = notice
+    return HttpResponseRedirect(reverse("portal:case", args=[token]), status=303)
+
+
+def upload_view(request, token: str):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    link, refused = _live_link(request, token)
+    if refused:
+        return refused
+    files = request.FILES.getlist("files")
+    if not files:
+        return _back_to_case(request, token, link, {"message": _("Choose at least one file to send.")})
+    if len(files) > MAX_FILES_PER_POST:
+        return _back_to_case(request, token, link, {
+            "message": _("Send at most %(count)d files at a time; nothing was stored.") % {"count": MAX_FILES_PER_POST}
+        })
+    try:
+        limits.hit("upload_ip", limits.client_address(request), cost=len(files))
+        limits.hit("upload_case", str(link.case_id), cost=len(files))
+    except limits.Limited as error:
+        return _too_many(request, error, link.case.order.storefront)
+    try:
+        results = portal_upload(link=link, files=files)
+    except CaseActionError as error:
+        return _back_to_case(request, token, link, {"message": error.message})
+    return _back_to_case(request, token, link, {
+        "files": [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results],
+    })
+
+
+def withdraw_view(request, token: str):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    link, refused = _live_link(request, token)
+    if refused:
+        return refused
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        return _back_to_case(request, token, link, {
+            "message": _("Tick the box to confirm that you want to withdraw your request.")
+        })
+    try:
+        portal_withdraw(link=link)
+    except CaseActionError as error:
+        return _back_to_case(request, token, link, {"message": error.message})
+    return _back_to_case(request, token, link, {"message": _("Your request is withdrawn. Nothing more will happen.")})
+
+
+def _customer_file(request, token: str, evidence_id: int):
+    link, refused = _live_link(request, token)
+    if refused:
+        return None, refused
+    evidence = Evidence.objects.filter(pk=evidence_id, case_id=link.case_id, from_customer=True).first()
+    if evidence is None or not evidence.file:
+        return None, _error(request, 404, _("File not found"), _("This case has no such file."))
+    return evidence, None
+
+
+@require_http_methods(["GET"])
+def file_view(request, token: str, evidence_id: int):
+    evidence, refused = _customer_file(request, token, evidence_id)
+    if refused:
+        return refused
+    try:
+        response = evidence_file_response(evidence)
+    except Http404:
+        return _error(request, 404, _("File not found"), _("This file is no longer available."))
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_http_methods(["GET"])
+def thumbnail_view(request, token: str, evidence_id: int):
+    evidence, refused = _customer_file(request, token, evidence_id)
+    if refused:
+        return refused
+    try:
+        response = evidence_thumbnail_response(evidence)
+    except Http404:
+        return _error(request, 404, _("File not found"), _("This file has no preview."))
+    response["Referrer-Policy"] = "no-referrer"
+    return response

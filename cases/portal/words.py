@@ -1,0 +1,93 @@
+"""What the customer reads: reasons, states, outcomes and history in their words, never our codes.
+
+Every mapping covers every code (tests hold it): a new reason or state shows up here or fails the build.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from cases.states import Resolution, State
+from policies.engine import Outcome
+
+REASON_WORDS = {
+    "technical_issue": _("The service does not work (a technical problem)"),
+    "setup_difficulty": _("I cannot set it up on my device"),
+    "intermittent_streams": _("Channels freeze, buffer or drop out"),
+    "changed_mind": _("I changed my mind"),
+    "server_switch": _("I want to switch to another server"),
+    "adult_channels_missing": _("Adult channels are missing"),
+    "server_outage": _("The service was down for a long time"),
+    "not_delivered": _("I never received my access details"),
+    "duplicate_payment": _("Charged twice"),
+    "other": _("Something else"),
+}
+
+STATE_WORDS = {
+    State.REQUESTED: _("We are reviewing your request"),
+    State.AWAITING_FIX: _("Our team is working on the problem"),
+    State.EVIDENCE_REQUESTED: _("We need something from you"),
+    State.APPROVED: _("Refund approved"),
+    State.DENIED: _("Refund declined"),
+    State.PAID: _("Refund sent"),
+    State.RESOLVED: _("Resolved"),
+    State.WITHDRAWN: _("Withdrawn"),
+}
+
+RESOLVED_WORDS = {
+    Resolution.FIXED: _("Resolved: the problem was fixed"),
+    Resolution.EXTENDED: _("Resolved: days were added to your subscription"),
+}
+
+OUTCOME_WORDS = {
+    Outcome.FULL_REFUND: _("Refunded in full"),
+    Outcome.PARTIAL_REFUND: _("Refunded for the unused part of the subscription"),
+    Outcome.REFUND_OR_EXTENSION: _("A full refund, or extra days on your subscription"),
+    Outcome.MANAGER_DISCRETION: _("A support manager decides; a refund is possible"),
+    Outcome.DENY: _("Not refunded under the policy"),
+    Outcome.NEEDS_FIX_ATTEMPT: _("We try to fix the problem first"),
+    Outcome.AWAITING_FIX: _("We try to fix the problem first"),
+    Outcome.RESOLVED: _("Fixed, so no refund is due"),
+}
+
+# House rules are the product's, not a published text: said here in the customer's words.
+HOUSE_CLAUSE_WORDS = {
+    "H-DUPLICATE": _("If you were charged twice, the extra charge is refunded in full, whatever the dates."),
+    "H-CAP": _("We never refund more than what is left of what you paid."),
+}
+# Bookkeeping rules with nothing to tell a customer.
+SILENT_CLAUSES = {"H-FULL-LABEL", "H-FOUR-EYES"}
+
+# The customer's timeline: what each step of the case means to them. Transitions whose event is
+# internal are still shown (without the staff's note), so that the history has no holes.
+TRANSITION_WORDS = {
+    "start_fix": _("We started working on the problem"),
+    "fix_succeeded": _("We fixed the problem"),
+    "fix_failed": _("The fix did not work; your request is back with our team"),
+    "fix_window_expired": _("We could not fix the problem in time; your request is back with our team"),
+    "request_evidence": _("We asked you for more information"),
+    "evidence_received": _("We received your information"),
+    "evidence_expired": _("We did not hear back; your request is back with our team"),
+    "approve": _("Refund approved"),
+    "approve_statutory": _("Refund approved"),
+    "extend": _("Days were added to your subscription"),
+    "deny": _("Refund declined"),
+    "withdraw": _("The request was withdrawn"),
+    "reopen": _("Your request was reopened"),
+    "pay": _("Refund sent"),
+}
+KIND_WORDS = {
+    "created": _("You asked for a refund"),
+    "comment": _("Message"),
+    "evidence": _("File received"),
+}
+
+
+def reason_words(code: str) -> str:
+    return str(REASON_WORDS.get(code, REASON_WORDS["other"]))
+
+
+def state_words(case) -> str:
+    if case.state == State.RESOLVED and case.resolution in RESOLVED_WORDS:
+        return str(RESOLVED_WORDS[case.resolution])
+    return str(STATE_WORDS.get(case.state, ""))
