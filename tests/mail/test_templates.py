@@ -119,7 +119,7 @@ def test_it_sends_the_new_link_when_it_is_reissued(s0):
     assert_in_both(link, text, html)
     assert_in_both("earlier links no longer work", text, html)
     assert OutboxMessage.objects.get(case=case, template="link_reissued").subject == (
-        f"[{case.number}] The link to your refund request"
+        f"[{case.number}] The link to your case"
     )
 
 
