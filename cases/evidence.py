@@ -66,6 +66,9 @@ def evidence_add(
     question that was asked, and several uploads often arrive one after the other. The deadline
     sweep leaves such a case alone: the customer answered, so there is nothing to remind them of.
 
+    The same file (by the hash of the bytes received) sent again to the same case is not stored
+    twice: the evidence already holding it is returned, with no new event.
+
     The file is written to storage only once every check has passed, and removed again if the
     database write fails. (If the caller's own outer transaction rolls back later, the stored file
     is left unreferenced; it is never half-recorded.)

@@ -64,8 +64,8 @@ def clean_image(data: bytes, content_type: str) -> CleanImage:
     image = _decode(data, fmt, label)
     image = _upright(image)
     out_type = PNG if content_type == GIF else content_type
+    thumb, thumb_type = _thumbnail(image)  # first: encoding clears image.info, transparency included
     stored = _encode(image, out_type, extent)
-    thumb, thumb_type = _thumbnail(image)
     return CleanImage(out_type, stored, image.width, image.height, thumb, thumb_type)
 
 

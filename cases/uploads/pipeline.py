@@ -66,7 +66,10 @@ def prepare_upload(upload, *, documents_allowed: bool) -> Prepared:
     if content_type == PDF:
         check_pdf(data)
         return Prepared(content_type=PDF, data=data, sha256=sha256, received_size=len(data))
-    return Prepared(content_type=TEXT, data=as_text(data) or b"", sha256=sha256, received_size=len(data))
+    text = as_text(data) or b""
+    if not text.strip():
+        raise refuse("The file is empty.")
+    return Prepared(content_type=TEXT, data=text, sha256=sha256, received_size=len(data))
 
 
 def _read_capped(upload) -> bytes:

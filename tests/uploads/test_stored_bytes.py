@@ -119,3 +119,41 @@ def test_it_makes_a_small_thumbnail_once_and_keeps_transparency_in_it(s0):
     assert thumb.format == "PNG" and thumb.mode == "RGBA"
     assert thumb.size == (111, 240)
     assert thumb.getpixel((50, 50))[3] == 128
+
+
+def _modes():
+    def still(mode, colour, fmt="PNG", **options):
+        return corpus.save(Image.new(mode, (30, 20), colour), fmt, **options)
+
+    def frames(fmt):
+        red, blue = Image.new("RGB", (30, 20), corpus.RED), Image.new("RGB", (30, 20), corpus.BLUE)
+        return corpus.save(red, fmt, save_all=True, append_images=[blue])
+
+    return [
+        ("png-16-bit", still("I;16", 40_000), "s.png", "PNG", False),
+        ("png-grey-alpha", still("LA", (100, 50)), "s.png", "PNG", True),
+        ("png-1-bit", still("1", 1), "s.png", "PNG", False),
+        ("png-palette-transparent", still("P", 3, transparency=3), "s.png", "PNG", True),
+        ("png-rgb-transparent-colour", still("RGB", (1, 2, 3), transparency=(1, 2, 3)), "s.png", "PNG", True),
+        ("apng", frames("PNG"), "s.png", "PNG", False),
+        ("jpeg-grey", still("L", 100, "JPEG"), "s.jpg", "JPEG", False),
+        ("jpeg-cmyk", still("CMYK", (10, 20, 30, 0), "JPEG"), "s.jpg", "JPEG", False),
+        ("jpeg-progressive", still("RGB", (10, 20, 30), "JPEG", progressive=True), "s.jpg", "JPEG", False),
+        ("gif-transparent", still("P", 0, "GIF", transparency=0), "s.gif", "PNG", True),
+        ("webp-alpha", still("RGBA", (1, 2, 3, 4), "WEBP"), "s.webp", "WEBP", True),
+        ("webp-animated", frames("WEBP"), "s.webp", "WEBP", False),
+    ]
+
+
+@pytest.mark.parametrize(("content", "name", "fmt", "transparent"), [m[1:] for m in _modes()],
+                         ids=[m[0] for m in _modes()])
+def test_it_stores_every_pixel_format_as_a_still_and_keeps_transparency_in_the_thumbnail(
+    s0, content, name, fmt, transparent
+):
+    evidence = add(open_case(s0), content, name)
+
+    data, thumb = stored(evidence)
+    image = assert_clean(data)
+    assert image.format == fmt and getattr(image, "n_frames", 1) == 1
+    preview = assert_clean(thumb)
+    assert (preview.format, preview.mode) == (("PNG", "RGBA") if transparent else ("JPEG", "RGB"))
