@@ -167,6 +167,14 @@ STORAGES = {
 # Evidence uploads: screenshots are small; anything larger is refused with a message.
 EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Evidence pipeline (docs/uploads.md): files past EVIDENCE_MAX_BYTES are cut off while they stream in.
+EVIDENCE_MAX_FILES_PER_CASE = int(os.environ.get("EVIDENCE_MAX_FILES_PER_CASE", "20"))
+EVIDENCE_MAX_PIXELS = int(os.environ.get("EVIDENCE_MAX_PIXELS", str(24_000_000)))
+FILE_UPLOAD_HANDLERS = [
+    "cases.uploads.handler.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 EMAIL_BACKEND = os.environ.get(

@@ -418,14 +418,22 @@ class Evidence(models.Model):
 
     case = models.ForeignKey(RefundCase, on_delete=models.PROTECT, related_name="evidence")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    file = models.FileField(upload_to="evidence/%Y/%m/", blank=True, help_text="Stored under a random name.")
+    file = models.FileField(
+        upload_to="evidence/%Y/%m/", blank=True,
+        help_text="Stored under a random name; images are re-encoded without metadata (docs/uploads.md).",
+    )
+    thumbnail = models.FileField(
+        upload_to="evidence/thumbnails/%Y/%m/", blank=True, help_text="Made once, when the image was accepted."
+    )
     original_name = models.CharField(
         max_length=255, blank=True, help_text="The uploader's file name, sanitised; for display only."
     )
     text = models.TextField(blank=True, help_text="Pasted error message or log excerpt.")
     content_type = models.CharField(max_length=100, blank=True)
     size = models.PositiveIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    sha256 = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Of the file as received; one copy per case."
+    )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
@@ -439,6 +447,8 @@ class Evidence(models.Model):
         verbose_name_plural = "evidence"
         constraints = [
             models.CheckConstraint(condition=~Q(file="") | ~Q(text=""), name="evidence_has_content"),
+            # The same file sent twice (a double submit, two mails with one attachment) is kept once.
+            models.UniqueConstraint(fields=["case", "sha256"], condition=~Q(sha256=""), name="evidence_file_once"),
         ]
 
     def __str__(self) -> str:
