@@ -19,4 +19,5 @@ def test_it_approves_and_pays_within_the_window(s0, agent, manager, mailoutbox, 
     assert [m.subject.split("] ")[1] for m in mailoutbox] == [
         "We received your request", "Your refund is approved", "Your refund has been sent"]
     assert all(m.from_email == "IPTV Smarters Pro <support@iptvsmarterspro.org>" for m in mailoutbox)
-    assert list(case.events.values_list("transition", flat=True)) == ["", "approve", "pay"]
+    assert list(case.events.values_list("kind", "transition")) == [
+        ("created", ""), ("assigned", ""), ("transition", "approve"), ("transition", "pay")]
