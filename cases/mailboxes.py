@@ -111,6 +111,7 @@ class ImapSource(Source):
 
     def __init__(self, config: MailboxConfig) -> None:
         from imap_tools import MailBox, MailBoxStartTls
+        from imap_tools.errors import MailboxFolderCreateError
 
         self.config = config
         context = ssl.create_default_context(cafile=config.cafile or None)
@@ -120,7 +121,12 @@ class ImapSource(Source):
         self.validity = self.box.folder.status(config.folder, ["UIDVALIDITY"])["UIDVALIDITY"]
         for folder in (config.processed, config.failed):
             if folder and not self.box.folder.exists(folder):
-                self.box.folder.create(folder)
+                try:
+                    self.box.folder.create(folder)
+                except MailboxFolderCreateError:
+                    # Two runs starting at once both saw it missing; the other one made it.
+                    if not self.box.folder.exists(folder):
+                        raise
 
     def messages(self, limit: int) -> Iterator[tuple[str, bytes]]:
         # Messages put away by keyword only (no folder) stay in the inbox; skip them by their keyword.

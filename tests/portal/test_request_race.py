@@ -11,7 +11,7 @@ from tests.portal.conftest import recent_order
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_opens_one_case_for_requests_sent_at_once(s0):
     order = recent_order(s0)
 
