@@ -257,27 +257,23 @@ def _customer_file(request, token: str, evidence_id: int):
     return evidence, None
 
 
-@require_http_methods(["GET"])
-def file_view(request, token: str, evidence_id: int):
+def _serve_file(request, token: str, evidence_id: int, respond, missing: str):
     evidence, refused = _customer_file(request, token, evidence_id)
     if refused:
         return refused
     try:
-        response = evidence_file_response(evidence)
+        response = respond(evidence)
     except Http404:
-        return _error(request, 404, _("File not found"), _("This file is no longer available."))
+        return _error(request, 404, _("File not found"), missing)
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@require_http_methods(["GET"])
+def file_view(request, token: str, evidence_id: int):
+    return _serve_file(request, token, evidence_id, evidence_file_response, _("This file is no longer available."))
 
 
 @require_http_methods(["GET"])
 def thumbnail_view(request, token: str, evidence_id: int):
-    evidence, refused = _customer_file(request, token, evidence_id)
-    if refused:
-        return refused
-    try:
-        response = evidence_thumbnail_response(evidence)
-    except Http404:
-        return _error(request, 404, _("File not found"), _("This file has no preview."))
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return _serve_file(request, token, evidence_id, evidence_thumbnail_response, _("This file has no preview."))
