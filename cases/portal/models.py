@@ -15,7 +15,7 @@ class CaseLink(models.Model):
     """
 
     class Why(models.TextChoices):
-        OPENED = "opened", "Case opened in the portal"
+        OPENED = "opened", "Sent when the case was opened"
         RESENT = "resent", "Customer asked for their link"
         EVIDENCE = "evidence", "Sent with an evidence request"
         REISSUED = "reissued", "Re-issued by staff"

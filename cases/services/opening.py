@@ -11,6 +11,8 @@ from django.utils import timezone
 from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
+from cases.portal.links import issue_link, link_url
+from cases.portal.models import CaseLink
 from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
 from orders.models import Order
@@ -78,7 +80,9 @@ def case_create(
             record_event(case, actor=actor, kind=CaseEvent.Kind.CREATED, comment=description,
                     visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": channel, "reason": reason}, now=now)
             if acknowledge:
-                mail_customer_after_commit(case, "received")
+                # Every acknowledgement carries the case's own link, whichever channel opened it.
+                secret = issue_link(case=case, why=CaseLink.Why.OPENED, actor=actor, now=now, record=False)
+                mail_customer_after_commit(case, "received", portal_url=link_url(secret))
     except IntegrityError:
         open_case = RefundCase.objects.filter(order=order, state__in=OPEN_STATES).first()
         if open_case is None:

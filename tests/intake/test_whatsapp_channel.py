@@ -19,14 +19,15 @@ def test_it_offers_whatsapp_and_not_the_portal_on_the_add_case_page(s1, agent):
     assert 'value="portal"' not in page
 
 
-def test_it_opens_a_whatsapp_case_and_mails_the_customer_where_to_follow_it(s1, agent):
+def test_it_opens_a_whatsapp_case_and_mails_the_customer_the_case_link(s1, agent):
     order = make_order(s1, purchased_at=recent(3))
     response = client_for(agent).post(reverse(ADD_URL), add_form_data(order, channel="whatsapp"))
     assert response.status_code == 302
     case = RefundCase.objects.get(order=order)
     assert case.channel == "whatsapp" and case.events.get().data["channel"] == "whatsapp"
     message = OutboxMessage.objects.get(case=case, template="received")
-    assert message.to == order.customer.email and f"/portal/{s1.slug}/link/" in message.text_body
+    assert message.to == order.customer.email and "/portal/c/" in message.text_body
+    assert case.links.count() == 1
 
 
 def test_it_refuses_a_staff_entered_case_claiming_the_portal(s1, agent):

@@ -33,10 +33,19 @@ def test_it_points_mail_without_a_fresh_link_to_the_storefronts_link_page(s0, se
     assert portal_link_request_url(case) == f"https://refunds.example.com/portal/{s0.slug}/link/"
 
 
-def test_it_says_where_to_follow_the_case_in_the_acknowledgement(s0):
+def test_it_sends_the_cases_own_link_with_the_acknowledgement(s0):
     case = open_case(s0)
     text, html = both(case, "received")
+    link = re.search(r"https?://\S+/portal/c/[^/\s]+/", text).group(0)
+    assert_in_both(link, text, html)
+    assert case.links.count() == 1
+
+
+def test_it_says_where_to_ask_for_a_link_in_mail_that_carries_none(s0, agent):
+    case = services.case_approve(case=open_case(s0), actor=agent, now=NOW)
+    text, html = both(case, "approved")
     assert_in_both(portal_link_request_url(case), text, html)
+    assert "/portal/c/" not in text
     assert_in_both(case.number, text, html)
     assert "refunded in full" in text  # the policy's words on what to expect
 

@@ -37,7 +37,7 @@ def case_with_link(storefront, *, reason: str = "other", order_kwargs=None, **kw
     """A case opened an hour after purchase, and the secret of a live link to it."""
     order = recent_order(storefront, **(order_kwargs or {}))
     case = services.case_create(order=order, reason=reason, requested_at=order.purchased_at + timedelta(hours=1),
-                                channel="portal", **kwargs)
+                                channel="portal", acknowledge=False, **kwargs)
     secret = issue_link(case=case, why=CaseLink.Why.OPENED, now=timezone.now())
     return case, secret
 
