@@ -1,6 +1,6 @@
 """Admin registrations for refund cases; the modules are split by page."""
 
 from cases.admin.case_admin import RefundCaseAdmin
-from cases.admin.records import CaseEventAdmin, EvidenceAdmin, PayoutAdmin
+from cases.admin.records import CaseEventAdmin, EvidenceAdmin, IntakeFailureAdmin, PayoutAdmin
 
-__all__ = ["CaseEventAdmin", "EvidenceAdmin", "PayoutAdmin", "RefundCaseAdmin"]
+__all__ = ["CaseEventAdmin", "EvidenceAdmin", "IntakeFailureAdmin", "PayoutAdmin", "RefundCaseAdmin"]

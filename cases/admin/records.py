@@ -1,4 +1,4 @@
-"""Read-only admin for what cases leave behind: events, payouts, evidence."""
+"""Read-only admin for what cases leave behind: events, payouts, evidence, and intake messages kept aside."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from backoffice.admin_site import ReadOnlyAdmin
-from cases.models import CaseEvent, Evidence, Payout
+from cases.models import CaseEvent, Evidence, IntakeFailure, Payout
 
 
 def case_link(admin_site_name: str, case) -> str:
@@ -73,3 +73,18 @@ class EvidenceAdmin(ReadOnlyAdmin):
             return "—"
         url = reverse(f"{self.admin_site.name}:cases_refundcase_evidence_file", args=[evidence.case_id, evidence.pk])
         return format_html('<a href="{}">open</a>', url)
+
+
+@admin.register(IntakeFailure)
+class IntakeFailureAdmin(ReadOnlyAdmin):
+    """Mailbox messages the intake kept aside, with the error, so someone can answer them by hand."""
+
+    list_display = ["created_at", "mailbox", "sender", "subject", "error_short", "put_away_at", "resolved_at"]
+    list_filter = ["mailbox"]
+    search_fields = ["sender", "subject", "=message_id"]
+    date_hierarchy = "created_at"
+    exclude = ["raw"]
+
+    @admin.display(description="Error")
+    def error_short(self, failure: IntakeFailure) -> str:
+        return failure.error if len(failure.error) <= 100 else failure.error[:99] + "…"
