@@ -9,7 +9,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 
 from policies.case_facts import returned_so_far
-from policies.engine import PAYMENT_METHODS, period_end
+from policies.engine import PAYMENT_METHOD_LABELS, period_end
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -124,7 +124,7 @@ class Order(models.Model):
         REFUNDED = "refunded", "Refunded"
         CHARGEBACK = "chargeback", "Chargeback"
 
-    PAYMENT_METHOD_CHOICES = [(m, m.replace("_", " ").capitalize()) for m in PAYMENT_METHODS]
+    PAYMENT_METHOD_CHOICES = list(PAYMENT_METHOD_LABELS.items())
 
     storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="orders")
     number = models.CharField(max_length=40)

@@ -30,7 +30,9 @@ REASON_LABELS = {
     "other": "Other",
 }
 REASONS = tuple(REASON_LABELS)
-PAYMENT_METHODS = ("card", "paypal", "crypto", "bank_transfer", "other")
+PAYMENT_METHOD_LABELS = {"card": "Card", "paypal": "Paypal", "crypto": "Crypto", "bank_transfer": "Bank transfer",
+                         "other": "Other"}
+PAYMENT_METHODS = tuple(PAYMENT_METHOD_LABELS)
 PLAN_MONTHS = (1, 3, 6, 12)
 FIX_OUTCOME_LABELS = {"pending": "Pending", "resolved": "Resolved", "unresolved": "Unresolved"}
 FIX_OUTCOMES = tuple(FIX_OUTCOME_LABELS)

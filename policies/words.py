@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from policies.engine import PAYMENT_METHODS, Outcome
+from policies.engine import Outcome
 from policies.selectors import clause_texts
 
 OUTCOME_LABELS = {
@@ -37,9 +37,6 @@ OUTCOME_TONES = {
     Outcome.RESOLVED: "neutral",
     Outcome.DENY: "stop",
 }
-
-PAYMENT_METHOD_LABELS = {m: m.replace("_", " ").capitalize() for m in PAYMENT_METHODS}
-
 
 def outcome_words(outcome: str) -> str:
     return OUTCOME_LABELS.get(outcome) or str(outcome).replace("_", " ").capitalize()
