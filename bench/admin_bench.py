@@ -8,7 +8,6 @@ with new keys, numbers and e-mails (the ORM spends ~0.5 ms a row, the copy a few
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,9 +15,9 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.timing import time_get
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from orders.models import Customer, Order, Plan, Storefront, Subscription
@@ -206,29 +205,7 @@ def variants() -> dict[str, tuple[str, str | None]]:
 
 
 def measure(client: Client, query: str, expect: str | None) -> dict:
-    url = URL + query
-    try:
-        response = client.get(url)  # warm-up: templates, caches, SQLite pages
-    except Exception as error:  # the bench reports a broken page instead of dying on it
-        return {"url": url, "error": f"{type(error).__name__}: {error}"}
-    if response.status_code != 200:
-        return {"url": url, "status": response.status_code}
-    timings = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        response = client.get(url)
-        timings.append(time.perf_counter() - started)
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url)
-    content = response.content.decode()
-    return {
-        "url": url,
-        "status": 200,
-        "seconds": round(statistics.median(timings), 4),
-        "queries": len(queries.captured_queries),
-        "found": None if expect is None else expect in content,
-        "bytes": len(content),
-    }
+    return time_get(client, URL + query, repeats=REPEATS, expect=expect)
 
 
 def run(*, quick: bool = False, log=print) -> dict:

@@ -166,8 +166,21 @@ class CaseListPaginator(Paginator):
         bottom = (number - 1) * self.per_page
         # Deferred join: the offset walks an index of ids only, never the joined rows.
         ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        rows = list(self.object_list.filter(pk__in=ids)) if ids else []
-        return self._get_page(rows, number, self)
+        return self._get_page(rows_by_pk(self.object_list, ids), number, self)
+
+
+def rows_by_pk(queryset: QuerySet, ids: list) -> list:
+    """The rows of ``ids``, in that order, with ``queryset``'s related rows but not its filters.
+
+    The filters and the search already chose these ids; asked again, a partial search would run its
+    trigram lookups a second time for rows the primary key finds alone.
+    """
+    if not ids:
+        return []
+    rows = queryset.model._default_manager.filter(pk__in=ids)
+    rows.query.select_related = queryset.query.select_related
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 # --- the queues on the admin index ------------------------------------------------------------

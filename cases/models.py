@@ -160,6 +160,17 @@ class RefundCase(FSMModelMixin, models.Model):
             models.Index(fields=["state", "id"], name="case_state_id"),
             models.Index(fields=["reason", "id"], name="case_reason_id"),
             models.Index(fields=["assignee"], condition=Q(state__in=list(OPEN_STATES)), name="case_open_assignee"),
+            # The list opens on the open cases: sorted by any column, in either direction, it walks
+            # the open cases alone. On the whole-table indexes a descending sort starts among the
+            # closed cases (their deadlines and amounts are NULL, which sort first descending).
+            *(models.Index(fields=fields, condition=Q(state__in=list(OPEN_STATES)), name=name) for fields, name in (
+                (["number"], "case_open_number"),
+                (["state", "id"], "case_open_state_id"),
+                (["requested_at", "id"], "case_open_requested_id"),
+                (["next_deadline", "id"], "case_open_deadline_id"),
+                (["reason", "id"], "case_open_reason_id"),
+                (["approved_amount", "id"], "case_open_amount_id"),
+            )),
             models.Index(fields=["id"], condition=Q(flagged=True), name="case_flagged"),
             models.Index(fields=["id"], condition=Q(statutory_override=True), name="case_statutory"),
         ]

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.list_queries import COUNT_CAP, CaseListPaginator, search_cases, shown_count
 from cases.models import RefundCase
+from cases.selectors import case_list_queryset
 from tests.admin.conftest import client_for, open_case
 
 
@@ -150,3 +151,27 @@ def test_search_cases_gives_nothing_for_a_term_too_short_to_search(s0):
     assert search.matched == () and search.partial == ()
     assert "too short" in search.note
     assert list(results) == []
+
+
+def test_it_reads_a_page_of_a_partial_search_by_primary_key_without_searching_again(s0):
+    cases = [open_case(s0) for _ in range(4)]
+    part = "@" + cases[0].order.customer.email.split("@")[1]  # every customer's domain
+    found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
+    assert search.partial
+    with CaptureQueriesContext(connection) as queries:
+        page = CaseListPaginator(found, 3).page(2)
+    assert [c.number for c in page.object_list] == [cases[3].number]
+    searching = [q["sql"] for q in queries.captured_queries if "LIKE" in q["sql"].upper()]
+    # The page's ids come from the search; its rows by id alone, without the trigram lookups again.
+    assert len(searching) == 2, searching  # the capped count, the page's ids
+
+
+def test_it_keeps_the_list_order_and_the_related_rows_when_reading_a_page_by_primary_key(s0, s1, agent):
+    cases = [open_case(s0 if n % 2 else s1) for n in range(5)]
+    ordered = case_list_queryset().order_by("requested_at", "pk")
+    page = CaseListPaginator(ordered, 4).page(1)
+    with CaptureQueriesContext(connection) as queries:
+        shown = [(c.number, c.order.storefront.slug, c.order.customer.email) for c in page.object_list]
+    assert [number for number, _, _ in shown] == [c.number for c in cases[:4]]
+    assert [slug for _, slug, _ in shown] == [c.order.storefront.slug for c in cases[:4]]
+    assert len(queries) == 0
