@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = pg_views.report(results["views"])
     baseline = pg_views.load_baseline(args.baseline)
     if baseline:
-        pg_views.report_growth(results["views"], baseline)
+        results["growth"] = pg_views.report_growth(results["views"], baseline)
+    else:
+        print("\n  Growth 100k -> 1M: no SQLite figures at 100k in bench/results; run `make bench` first.")
     if not args.skip_sweep and not args.only:
         from bench import pg_sweep
 
