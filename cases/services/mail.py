@@ -59,7 +59,7 @@ def case_mail_send_again(
         record_event(
             case, actor=actor, kind=CaseEvent.Kind.MAIL, now=now,
             comment=f"E-mail “{message.subject}” to {message.to} sent again",
-            data={"template": message.template, "failed_after": failed_after, "last_error": message.last_error[:300]},
+            data={"template": message.template, "failed_attempts": failed_after, "last_error": message.last_error[:300]},
         )
         transaction.on_commit(lambda: hand_to_worker(message.pk))
     message.refresh_from_db()

@@ -71,7 +71,7 @@ def test_it_queues_a_failed_mail_and_the_worker_sends_it_after_the_commit(
     assert s0.support_email in sent.from_email
     event = CaseEvent.objects.get(case=message.case, kind=CaseEvent.Kind.MAIL)
     assert event.actor == agent and event.visibility == CaseEvent.Visibility.INTERNAL
-    assert message.subject in event.comment and event.data["failed_after"] == 1
+    assert message.subject in event.comment and event.data["failed_attempts"] == 1
 
 
 def test_it_tells_staff_the_mail_is_on_its_way(s0, agent, mail_down, mailoutbox, django_capture_on_commit_callbacks):
