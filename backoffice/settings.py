@@ -190,6 +190,10 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds to wait on the mail server. Django waits forever by default: a server that takes the
+# connection and then says nothing would hold the outbox row lock and the worker (or, without a
+# broker, the request that sent the mail) until someone restarts it.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "refunds@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -492,6 +492,7 @@ class CaseEvent(models.Model):
         STATUTORY_CLAIM = "statutory_claim", "Consumer-law claim"
         CHARGEBACK = "chargeback", "Chargeback"
         LINK = "link", "Customer link"
+        MAIL = "mail", "Customer e-mail"
 
     class Visibility(models.TextChoices):
         INTERNAL = "internal", "Internal"

@@ -55,6 +55,10 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.subject} to {self.to} ({self.status})"
 
+    @property
+    def failed(self) -> bool:
+        return self.status == self.Status.FAILED
+
 
 class IntakeFailure(models.Model):
     """A mailbox message the intake could not handle: kept, with its error, while the rest go on.

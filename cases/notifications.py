@@ -38,11 +38,10 @@ def render_html(template: str, context: dict) -> str:
 
 
 def case_email_context(case, extra: dict | None = None) -> dict:
+    from cases.portal.pages import clause_words
     from orders.models import Order
-    from policies.selectors import clause_texts
 
     decision = case.decision or {}
-    clauses = clause_texts(decision.get("clauses") or [])
     payout = getattr(case, "payout", None)
     return {
         "case": case,
@@ -56,15 +55,11 @@ def case_email_context(case, extra: dict | None = None) -> dict:
         # Only the mail that issues a link carries it (``extra``); the others say where to ask again.
         "portal_url": "",
         "link_request_url": portal_link_request_url(case),
-        # The clauses the decision cites, in the policy's own words (never the bare clause codes).
-        "clause_words": [plain_words(clauses[c].summary) for c in decision.get("clauses") or [] if c in clauses],
+        # The clauses the decision cites in the words the customer's case page uses: the policy's own,
+        # house rules in ours, never a clause code or a staff note on the published text.
+        "clause_words": clause_words(decision.get("clauses")),
         **(extra or {}),
     }
-
-
-def plain_words(text: str) -> str:
-    """A clause summary without the light markup (**bold**, `code`) the policy texts use."""
-    return (text or "").replace("**", "").replace("`", "").strip()
 
 
 def send_case_email(*, case_id: int, template: str, extra: dict | None = None):

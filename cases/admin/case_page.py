@@ -13,7 +13,7 @@ from django.utils import timezone
 from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
-from cases.models import CaseEvent, Evidence, RefundCase
+from cases.models import CaseEvent, Evidence, OutboxMessage, RefundCase
 from cases.outbox import case_outbox
 from cases.portal.admin import portal_links_context
 from cases.selectors import (
@@ -147,6 +147,12 @@ class EvidenceItem:
         return stored or (self.evidence.file.name.rsplit("/", 1)[-1] if self.evidence.file else "")
 
 
+@dataclass
+class MailItem:
+    message: OutboxMessage
+    send_again_url: str  # only for a failed message: the "Send again" button posts here
+
+
 def _url(site_name: str, name: str, *args) -> str:
     return reverse(f"{site_name}:cases_refundcase_{name}", args=args)
 
@@ -241,7 +247,10 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "glance": order_glance(case),
         "payout": getattr(case, "payout", None),
         "timeline": timeline_rows(case_timeline(case=case)),
-        "outbox": case_outbox(case=case),
+        "outbox": [
+            MailItem(message, _url(site_name, "mail_send_again", case.pk, message.pk) if message.failed else "")
+            for message in case_outbox(case=case)
+        ],
         "evidence": evidence,
         "comment_form": _retry_form(CommentForm, retry, "comment"),
         "assign_form": AssignForm(initial={"assignee": case.assignee_id}),

@@ -23,6 +23,7 @@ from cases.evidence import evidence_add
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import Evidence, RefundCase
+from cases.services.mail import case_mail_send_again
 
 RETRY_KEY = "cases.retry"
 CONFLICT_MESSAGE = (
@@ -55,6 +56,11 @@ class CaseViewsMixin:
             path("<int:pk>/reason/", view(self.reason_view), name="%s_%s_reason" % info),
             path("<int:pk>/statutory/", view(self.statutory_claim_view), name="%s_%s_statutory" % info),
             path("<int:pk>/evidence/add/", view(self.evidence_add_view), name="%s_%s_evidence_add" % info),
+            path(
+                "<int:pk>/mail/<int:message_id>/send-again/",
+                view(self.mail_send_again_view),
+                name="%s_%s_mail_send_again" % info,
+            ),
             path(
                 "<int:pk>/evidence/<int:evidence_id>/thumbnail/",
                 view(self.evidence_thumbnail_view),
@@ -217,6 +223,22 @@ class CaseViewsMixin:
         except CaseActionError as error:
             return self._refuse(request, pk, error.message)
         messages.success(request, "Evidence added to the case.")
+        return self._back(pk)
+
+    def mail_send_again_view(self, request, pk: int, message_id: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = self._case_or_404(request, pk)
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        try:
+            message = case_mail_send_again(case=case, message_id=message_id, actor=request.user)
+        except CaseActionError as error:
+            return self._refuse(request, pk, error.message)
+        # Without a broker the worker ran straight after the commit; with one, it is still queued here.
+        messages.success(
+            request, f"“{message.subject}” to {message.to} is sending again: now {message.get_status_display().lower()}."
+        )
         return self._back(pk)
 
     def _evidence(self, request, pk: int, evidence_id: int) -> Evidence:

@@ -6,6 +6,7 @@ same page and status whether or not the order exists; a case page needs that cas
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.core.cache import caches
@@ -91,7 +92,7 @@ def request_view(request, storefront: str):
         limits.hit("request_email", data["email"])
     except limits.Limited as error:
         return _too_many(request, error, shop)
-    if _first_time(data["submission"]):
+    if _first_time(data["submission"], data["order_number"], data["email"]):
         try:
             portal_request(
                 storefront=shop, order_number=data["order_number"], email=data["email"], reason=data["reason"],
@@ -103,11 +104,16 @@ def request_view(request, storefront: str):
     return _page(request, "request_sent.html", {"storefront": shop, "email": data["email"]})
 
 
-def _first_time(submission: str) -> bool:
-    """The same rendered form sent again (double click, reload) is answered without acting twice."""
+def _first_time(submission: str, order_number: str, email: str) -> bool:
+    """The same rendered form sent again (double click, reload) is answered without acting twice.
+
+    Keyed by the details too: the same form sent back with a corrected order number or address (a typo,
+    then Back) is a new request, not a repeat of one that matched nothing.
+    """
     if not submission:
         return True
-    return caches["default"].add(f"portal:submission:{submission}", 1, timeout=24 * 3600)
+    details = hashlib.sha256(f"{order_number.strip().lower()}\n{email.strip().lower()}".encode()).hexdigest()[:32]
+    return caches["default"].add(f"portal:submission:{submission}:{details}", 1, timeout=24 * 3600)
 
 
 def _request_form(request, shop: Storefront, form: RequestForm, *, now, status: int = 200) -> HttpResponse:

@@ -197,3 +197,29 @@ def test_it_sends_due_mail_and_requeues_failed_mail_from_the_command(s0, setting
     call_command("send_queued_mail", "--retry-failed", stdout=out)
     assert "requeued: 1" in out.getvalue() and "sent: 1" in out.getvalue()
     assert OutboxMessage.objects.get(case=case).status == "sent" and len(mailoutbox) == 1
+
+
+def test_it_gives_up_on_a_mail_server_that_accepts_the_connection_and_then_says_nothing(
+    s0, settings, outbox_settings, django_capture_on_commit_callbacks
+):
+    import socket
+    import time
+
+    from django.conf import settings as configured
+
+    # The project's own default, not one set for this test: a worker must never wait forever.
+    assert configured.EMAIL_TIMEOUT and 0 < configured.EMAIL_TIMEOUT <= 60
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel does) and never greets
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+    settings.EMAIL_TIMEOUT = 1
+    try:
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            case = open_case(s0)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    message = OutboxMessage.objects.get(case=case)
+    assert elapsed < 10
+    assert message.status == "queued" and message.attempts == 1 and "timed out" in message.last_error.lower()

@@ -148,3 +148,15 @@ def test_it_never_puts_the_intake_marker_in_a_subject(s0):
     for template in ("received", "link_reissued", "comment"):
         message = send_case_email(case_id=case.pk, template=template, extra={"comment": "x"})
         assert "refund request" not in message.subject.lower()
+
+
+def test_it_quotes_the_clause_as_the_customers_case_page_does_without_our_editorial_notes(s1, manager):
+    from cases.portal.pages import clause_words
+
+    case = open_case(s1, reason="changed_mind")
+    services.case_deny(case=case, actor=manager, reason="policy_exclusion", now=NOW)
+    case.refresh_from_db()
+    text, html = both(case, "denied")
+    assert "missing from the copy" not in text + html  # a note for staff on the published text
+    words = clause_words(case.decision["clauses"])
+    assert words and all(w in text and w in html for w in words)

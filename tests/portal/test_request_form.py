@@ -116,6 +116,20 @@ def test_it_opens_one_case_when_the_form_is_sent_twice(s0, customer, mailoutbox,
     assert len(mailoutbox) == 1
 
 
+def test_it_acts_on_the_same_form_sent_again_with_corrected_details(
+    s0, customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    order = recent_order(s0)
+    form = customer.get(request_url(s0)).content.decode()
+    submission = re.search(r'name="submission" value="([^"]+)"', form).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        # A typo in the address, then Back, correct it and send the same form again.
+        post_request(customer, s0, order, submission=submission, email="typo-" + order.customer.email)
+        post_request(customer, s0, order, submission=submission)
+    assert RefundCase.objects.filter(order=order).count() == 1
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [order.customer.email]
+
+
 def test_it_joins_a_second_request_to_the_open_case(s0, customer, mailoutbox, django_capture_on_commit_callbacks):
     order = recent_order(s0)
     with django_capture_on_commit_callbacks(execute=True):
