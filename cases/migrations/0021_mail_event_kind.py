@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0019_link_sent_on_opening'),
+        ('cases', '0020_open_sort_indexes'),
     ]
 
     operations = [
