@@ -5,9 +5,9 @@ runs inside a transaction that is rolled back afterwards, so the data set stays 
 next run measures the same work. Mail goes to Django's in-memory backend.
 
 With ``--processes N`` (run on its own), N processes start the sweep at the same moment. Each
-holds the row locks of what it handled until its rollback, so the others skip those cases as they
-would skip committed ones: the handled counts must add up to the due count exactly (each case
-once), and the wall time is that of the slowest process.
+holds the row locks of what it handled until all have finished, then rolls back, so the others
+skip those cases as they would skip committed ones: the handled counts must add up to the due
+count exactly (each case once), and the wall time is that of the slowest process.
 
     BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/COPY .venv/bin/python bench/pg_sweep.py [--processes 4]
 """
@@ -36,7 +36,7 @@ def _count(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def run(log=print, *, start_at: float | None = None) -> dict:
+def run(log=print, *, start_at: float | None = None, before_rollback=None) -> dict:
     from django.core import mail
     from django.db import connection, transaction
     from django.test.utils import override_settings
@@ -60,6 +60,8 @@ def run(log=print, *, start_at: float | None = None) -> dict:
                 result["queries"] = _count.calls
                 result["handled"] = report.total
                 result["failed"] = len(report.failed)
+                if before_rollback is not None:
+                    before_rollback(result)
                 raise _Rollback
         except _Rollback:
             pass
@@ -82,10 +84,15 @@ def run_parallel(processes: int) -> dict:
     """``processes`` sweeps at once, each in its own interpreter; their handled counts must add up to the due count."""
     start_at = time.time() + 8.0  # time for every child to import Django and connect
     children = [
-        subprocess.Popen([sys.executable, __file__, "--child", str(start_at)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, __file__, "--child", str(start_at)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]
-    results = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    # Each child reports, then keeps its locks until every one has: a run that rolled back early
+    # would make its cases due again for the others, which a committed run never does.
+    results = [json.loads(child.stdout.readline()) for child in children]
+    for child in children:
+        child.communicate("done\n")
     due = results[0]["due"]
     handled = sum(r["handled"] for r in results)
     wall = max(r["seconds"] for r in results)
@@ -103,6 +110,11 @@ def report_parallel(result: dict, log=print) -> int:
         f"({result['seconds_per_thousand']:.2f} s per 1,000), {result['failed']} failed, "
         f"{'each case once' if result['exactly_once'] else 'NOT EXACTLY ONCE'}  {'PASS' if result['pass'] else 'FAIL'}")
     return 0 if result["pass"] else 1
+
+
+def _report_and_wait(result: dict) -> None:
+    print(json.dumps(result), flush=True)
+    sys.stdin.readline()
 
 
 def _setup() -> None:
@@ -130,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         return report_parallel(run_parallel(args.processes))
     _setup()
     if args.child is not None:
-        print(json.dumps(run(start_at=args.child)))
+        run(start_at=args.child, before_rollback=_report_and_wait)
         return 0
     return report(run())
 

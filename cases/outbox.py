@@ -167,6 +167,8 @@ def _email(message: OutboxMessage) -> EmailMultiAlternatives:
 
 def case_outbox(*, case) -> list[OutboxMessage]:
     """The case's e-mails, newest first, without their bodies (the case page shows status only)."""
+    if getattr(case, "has_mail", True) is False:  # the case page's query knows there are none
+        return []
     return list(
         OutboxMessage.objects.filter(case=case)
         .only("pk", "case_id", "template", "to", "subject", "status", "attempts", "last_error", "next_attempt_at",

@@ -8,13 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES
-from orders.models import Chargeback, Order
+from orders.models import Chargeback, Order, Storefront
 
 
 def overdue_q(*, now: datetime) -> Q:
@@ -40,9 +40,18 @@ def case_list_queryset() -> QuerySet[RefundCase]:
 
 
 def case_page_queryset() -> QuerySet[RefundCase]:
+    """The case with everything the page reads of one row each, and whether it has any evidence,
+    portal links and e-mails: the page skips the query for a list it knows to be empty."""
+    from cases.models_mail import OutboxMessage
+    from cases.portal.models import CaseLink
+
     return RefundCase.objects.select_related(
         "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by",
         "payout__paid_by",
+    ).annotate(
+        has_evidence=Exists(Evidence.objects.filter(case=OuterRef("pk"))),
+        has_links=Exists(CaseLink.objects.filter(case=OuterRef("pk"))),
+        has_mail=Exists(OutboxMessage.objects.filter(case=OuterRef("pk"))),
     )
 
 
@@ -61,6 +70,8 @@ def case_timeline(*, case: RefundCase) -> list[CaseEvent]:
 
 
 def case_evidence(*, case: RefundCase) -> list[Evidence]:
+    if getattr(case, "has_evidence", True) is False:
+        return []
     return list(case.evidence.select_related("uploaded_by").order_by("created_at", "id"))
 
 
@@ -94,19 +105,51 @@ class CustomerHistory:
         return not (self.orders or self.cases_elsewhere)
 
 
+# What the page shows of the customer's other orders and cases; read together in one query.
+_HISTORY_ORDER_FIELDS = ("id", "number", "amount", "currency", "purchased_at", "refunded_amount",
+                         "charged_back_amount", "storefront_id")
+_HISTORY_CASE_FIELDS = ("id", "number", "order_id", "reason", "state", "requested_at", "approved_amount")
+
+
 def customer_history(*, case: RefundCase) -> CustomerHistory:
-    """Two queries, whatever the customer's past; the order's own sums say where chargebacks are."""
+    """One query, whatever the customer's past: the e-mail's newest orders (and the case's own), each
+    with its cases (a LEFT JOIN); the order's own sums say where chargebacks are.
+
+    The cases listed are those on these orders: a case on an order older than the newest
+    ``CUSTOMER_HISTORY_LIMIT`` + 1 is not, which only a customer with more orders than the page
+    lists can notice.
+    """
     email = case.order.customer.email
     limit = CUSTOMER_HISTORY_LIMIT
-    orders = list(
-        Order.objects.filter(customer__email=email).exclude(pk=case.order_id)
-        .select_related("storefront").order_by("-purchased_at", "-id")[:limit]
+    newest = Order.objects.filter(customer__email=email).order_by("-purchased_at", "-id").values("pk")[: limit + 1]
+    rows = (
+        Order.objects.filter(Q(pk__in=newest) | Q(pk=case.order_id))
+        .order_by("-purchased_at", "-id")
+        .values(*_HISTORY_ORDER_FIELDS, "storefront__name", "storefront__slug",
+                *(f"cases__{name}" for name in _HISTORY_CASE_FIELDS))
     )
-    cases = list(
-        RefundCase.objects.filter(order__customer__email=email).exclude(pk=case.pk)
-        .select_related("order__storefront").order_by("-requested_at", "-id")[:limit]
-    )
-    return CustomerHistory(email=email, order_id=case.order_id, orders=orders, cases=cases)
+    orders: dict[int, Order] = {}
+    cases: list[RefundCase] = []
+    for row in rows:
+        order = orders.get(row["id"])
+        if order is None:
+            order = orders[row["id"]] = _partial(Order, rows.db, {name: row[name] for name in _HISTORY_ORDER_FIELDS})
+            order.storefront = _partial(Storefront, rows.db, {
+                "id": row["storefront_id"], "name": row["storefront__name"], "slug": row["storefront__slug"]})
+        if row["cases__id"] is not None and row["cases__id"] != case.pk:
+            other = _partial(RefundCase, rows.db, {name: row[f"cases__{name}"] for name in _HISTORY_CASE_FIELDS})
+            other.order = order
+            cases.append(other)
+    cases.sort(key=lambda c: (c.requested_at, c.pk), reverse=True)
+    others = [order for pk, order in orders.items() if pk != case.order_id][:limit]
+    return CustomerHistory(email=email, order_id=case.order_id, orders=others, cases=cases[:limit])
+
+
+def _partial(model, db: str, values: dict):
+    """A model instance from some of its columns, as the ORM builds one for ``only()``: the others
+    are deferred (read on access, never silently a default)."""
+    fields = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, fields, [values[name] for name in fields])
 
 
 def order_chargebacks(order: Order) -> list[Chargeback]:
