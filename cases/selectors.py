@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
@@ -88,6 +88,8 @@ class CustomerHistory:
     order_id: int  # the case's own order
     orders: list[Order]  # the e-mail's other orders, newest first, with their refunded and charged-back sums
     cases: list[RefundCase]  # the e-mail's other cases, this order's included
+    # Every other case on the case's own order, when the query read them all (else None).
+    order_cases: list[RefundCase] | None = None
 
     def cases_on(self, order_id: int) -> list[RefundCase]:
         return [c for c in self.cases if c.order_id == order_id]
@@ -106,43 +108,49 @@ class CustomerHistory:
 
 
 # What the page shows of the customer's other orders and cases; read together in one query.
+HISTORY_ROWS = 3 * (CUSTOMER_HISTORY_LIMIT + 1)
 _HISTORY_ORDER_FIELDS = ("id", "number", "amount", "currency", "purchased_at", "refunded_amount",
                          "charged_back_amount", "storefront_id")
 _HISTORY_CASE_FIELDS = ("id", "number", "order_id", "reason", "state", "requested_at", "approved_amount")
 
 
 def customer_history(*, case: RefundCase) -> CustomerHistory:
-    """One query, whatever the customer's past: the e-mail's newest orders (and the case's own), each
-    with its cases (a LEFT JOIN); the order's own sums say where chargebacks are.
+    """One query, whatever the customer's past: the e-mail's orders, the case's own first, then the
+    newest, each with its cases (a LEFT JOIN), at most ``HISTORY_ROWS`` rows of them. The index on
+    the e-mail finds the customer's few orders; the order's own sums say where chargebacks are.
 
-    The cases listed are those on these orders: a case on an order older than the newest
-    ``CUSTOMER_HISTORY_LIMIT`` + 1 is not, which only a customer with more orders than the page
-    lists can notice.
+    The cases listed are those on the orders these rows reach: a customer with more orders than the
+    page lists may have older cases that are not. The case's own order comes first, so its other
+    cases are all there (``CustomerHistory.order_cases``) unless the order has more than the rows.
     """
     email = case.order.customer.email
     limit = CUSTOMER_HISTORY_LIMIT
-    newest = Order.objects.filter(customer__email=email).order_by("-purchased_at", "-id").values("pk")[: limit + 1]
-    rows = (
-        Order.objects.filter(Q(pk__in=newest) | Q(pk=case.order_id))
-        .order_by("-purchased_at", "-id")
+    rows = list(
+        Order.objects.filter(customer__email=email)
+        .order_by(Case(When(pk=case.order_id, then=Value(0)), default=Value(1)), "-purchased_at", "-id")
         .values(*_HISTORY_ORDER_FIELDS, "storefront__name", "storefront__slug",
-                *(f"cases__{name}" for name in _HISTORY_CASE_FIELDS))
+                *(f"cases__{name}" for name in _HISTORY_CASE_FIELDS))[:HISTORY_ROWS]
     )
+    db = Order.objects.db
     orders: dict[int, Order] = {}
     cases: list[RefundCase] = []
     for row in rows:
         order = orders.get(row["id"])
         if order is None:
-            order = orders[row["id"]] = _partial(Order, rows.db, {name: row[name] for name in _HISTORY_ORDER_FIELDS})
-            order.storefront = _partial(Storefront, rows.db, {
+            order = orders[row["id"]] = _partial(Order, db, {name: row[name] for name in _HISTORY_ORDER_FIELDS})
+            order.storefront = _partial(Storefront, db, {
                 "id": row["storefront_id"], "name": row["storefront__name"], "slug": row["storefront__slug"]})
         if row["cases__id"] is not None and row["cases__id"] != case.pk:
-            other = _partial(RefundCase, rows.db, {name: row[f"cases__{name}"] for name in _HISTORY_CASE_FIELDS})
+            other = _partial(RefundCase, db, {name: row[f"cases__{name}"] for name in _HISTORY_CASE_FIELDS})
             other.order = order
             cases.append(other)
+    own_complete = len(rows) < HISTORY_ROWS or rows[-1]["id"] != case.order_id
     cases.sort(key=lambda c: (c.requested_at, c.pk), reverse=True)
     others = [order for pk, order in orders.items() if pk != case.order_id][:limit]
-    return CustomerHistory(email=email, order_id=case.order_id, orders=others, cases=cases[:limit])
+    return CustomerHistory(
+        email=email, order_id=case.order_id, orders=others, cases=cases[:limit],
+        order_cases=[c for c in cases if c.order_id == case.order_id] if own_complete else None,
+    )
 
 
 def _partial(model, db: str, values: dict):
