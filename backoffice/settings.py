@@ -115,6 +115,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # in. The axes backend comes first: it refuses a locked-out pair before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "backoffice.auth_backend.ModelBackendOneQuery",  # ModelBackend, permissions in one query
+    # Sessions remember the backend that logged them in: this keeps those opened before the line
+    # above valid. It answers from the permissions the line above has already read, at no query.
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))

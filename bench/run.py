@@ -89,9 +89,6 @@ def main(argv: list[str] | None = None) -> int:
             print("\n(a) Policy engine: policies.engine.decide with the two shipped policies")
             results["engine"] = engine_bench.run(shipped_policies(), quick=args.quick)
             engine_bench.report(results["engine"])
-            results["engine_distinct"] = engine_bench.run_distinct(
-                shipped_policies(), n=engine_bench.MILLION // (10 if args.quick else 1))
-            engine_bench.report_distinct(results["engine_distinct"])
         if not args.skip_admin:
             print(f"\n(b) Admin case list {admin_bench.URL} as a superuser (median of {admin_bench.REPEATS})")
             results["admin"] = admin_bench.run(quick=args.quick)

@@ -112,7 +112,14 @@ def not_extended(case: RefundCase) -> bool:
 
 @explained(lambda case: "The order has another open case; work that one instead.")
 def no_other_open_case(case: RefundCase) -> bool:
-    """One open case per order (the database holds it too): reopening must not make a second."""
+    """One open case per order (the database holds it too): reopening must not make a second.
+
+    The case page has read the order's other cases already (``order_cases``, in the same request);
+    the services ask the database, under the case's lock.
+    """
+    known = getattr(case, "order_cases", None)
+    if known is not None:
+        return not any(other.state in OPEN_STATES for other in known)
     return not type(case).objects.filter(order_id=case.order_id, state__in=list(OPEN_STATES)).exclude(
         pk=case.pk).exists()
 

@@ -28,9 +28,29 @@ def record_event(
     ``actor_label`` names an actor who is not a user (the customer); without it, the user's name
     or "system".
     """
+    event = case_event(case, actor=actor, kind=kind, now=now, transition=transition, from_state=from_state,
+                       comment=comment, visibility=visibility, data=data, actor_label=actor_label)
+    event.save(force_insert=True)
+    return event
+
+
+def case_event(
+    case: RefundCase,
+    *,
+    actor,
+    kind: str,
+    now: datetime,
+    transition: str = "",
+    from_state: str = "",
+    comment: str = "",
+    visibility: str = CaseEvent.Visibility.INTERNAL,
+    data: dict | None = None,
+    actor_label: str | None = None,
+) -> CaseEvent:
+    """The event ``record_event`` appends, not yet saved (the deadline sweep inserts a batch at once)."""
     if actor_label is None:
         actor_label = actor.get_username() if actor is not None else SYSTEM
-    return CaseEvent.objects.create(
+    return CaseEvent(
         case=case,
         kind=kind,
         transition=transition,

@@ -179,11 +179,15 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.number
 
     def save(self, *args, **kwargs):
-        self.needs_manager = self.statutory_claim or decision_needs_manager(self.decision) or self._extension_over_limit()
+        self.refresh_needs_manager()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"decision", "statutory_claim"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
+
+    def refresh_needs_manager(self) -> None:
+        """Keep ``needs_manager`` in step with the claim and the snapshot (``save`` does; so must a bulk update)."""
+        self.needs_manager = self.statutory_claim or decision_needs_manager(self.decision) or self._extension_over_limit()
 
     def _extension_over_limit(self) -> bool:
         """S0-OUTAGE: the lost days alone are more than an agent may grant on this storefront."""

@@ -37,7 +37,8 @@ def render_html(template: str, context: dict) -> str:
     return html.render(context)
 
 
-def case_email_context(case, extra: dict | None = None) -> dict:
+def case_email_context(case, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
+    """``clauses``: the clause texts by ID, when the caller has read them already (a batch of mails)."""
     from cases.portal.pages import clause_words
     from orders.models import Order
 
@@ -57,7 +58,7 @@ def case_email_context(case, extra: dict | None = None) -> dict:
         "link_request_url": portal_link_request_url(case),
         # The clauses the decision cites in the words the customer's case page uses: the policy's own,
         # house rules in ours, never a clause code or a staff note on the published text.
-        "clause_words": clause_words(decision.get("clauses")),
+        "clause_words": clause_words(decision.get("clauses"), texts=clauses),
         **(extra or {}),
     }
 
@@ -73,14 +74,23 @@ def send_case_email(*, case_id: int, template: str, extra: dict | None = None):
     case = RefundCase.objects.select_related("order__storefront", "order__customer", "order__subscription").get(
         pk=case_id
     )
-    context = case_email_context(case, extra)
-    return queue_mail(
-        storefront=case.order.storefront,
-        to=case.order.customer.email,
-        subject=" ".join(render_to_string(f"cases/email/{template}_subject.txt", context).split()),
-        text=render_to_string(f"cases/email/{template}.txt", context),
-        html=render_html(template, context),
-        auto_reply=template in REPLY_TEMPLATES,
-        case=case,
-        template=template,
-    )
+    return queue_mail(**case_email(case, template, extra))
+
+
+def case_email(case, template: str, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
+    """The ``template`` e-mail about ``case`` to its customer, rendered: the fields of its outbox row.
+
+    ``case`` comes with its order's storefront, customer and subscription; ``clauses`` as in
+    ``case_email_context``.
+    """
+    context = case_email_context(case, extra, clauses=clauses)
+    return {
+        "storefront": case.order.storefront,
+        "to": case.order.customer.email,
+        "subject": " ".join(render_to_string(f"cases/email/{template}_subject.txt", context).split()),
+        "text": render_to_string(f"cases/email/{template}.txt", context),
+        "html": render_html(template, context),
+        "auto_reply": template in REPLY_TEMPLATES,
+        "case": case,
+        "template": template,
+    }

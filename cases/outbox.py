@@ -17,7 +17,7 @@ from email.utils import formataddr, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models_mail import OutboxMessage
@@ -32,15 +32,40 @@ def queue_mail(
     template: str = "", now: datetime | None = None,
 ) -> OutboxMessage:
     """Write one e-mail from the storefront's support address (S0-SUPPORT-COMMS) to the outbox."""
+    message = outbox_message(storefront=storefront, to=to, subject=subject, text=text, html=html,
+                             auto_reply=auto_reply, case=case, template=template, now=now)
+    message.save(force_insert=True)
+    transaction.on_commit(lambda: hand_to_worker(message.pk))
+    return message
+
+
+def outbox_message(
+    *, storefront, to: str, subject: str, text: str, html: str = "", auto_reply: bool = False, case=None,
+    template: str = "", now: datetime | None = None,
+) -> OutboxMessage:
+    """The outbox row for one e-mail, not yet saved (``queue_mail`` saves one, ``queue_mails`` many)."""
     now = now or timezone.now()
     domain = (storefront.support_email.rpartition("@")[2] or "localhost").strip()
-    message = OutboxMessage.objects.create(
+    return OutboxMessage(
         case=case, storefront=storefront, template=template, to=to, subject=subject[:255], text_body=text,
         html_body=html, auto_reply=auto_reply, message_id=make_msgid(domain=domain), created_at=now,
         next_attempt_at=now,
     )
-    transaction.on_commit(lambda: hand_to_worker(message.pk))
-    return message
+
+
+def queue_mails(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Write many unsaved rows of ``outbox_message`` in one insert (the deadline sweep's batch), each
+    handed to a worker once the transaction commits, as ``queue_mail`` does for one."""
+    if not messages:
+        return messages
+    if connection.features.can_return_rows_from_bulk_insert:
+        OutboxMessage.objects.bulk_create(messages)
+    else:  # the worker needs each row's id
+        for message in messages:
+            message.save(force_insert=True)
+    ids = [message.pk for message in messages]
+    transaction.on_commit(lambda: [hand_to_worker(pk) for pk in ids])
+    return messages
 
 
 def hand_to_worker(message_id: int) -> None:
@@ -142,6 +167,8 @@ def _email(message: OutboxMessage) -> EmailMultiAlternatives:
 
 def case_outbox(*, case) -> list[OutboxMessage]:
     """The case's e-mails, newest first, without their bodies (the case page shows status only)."""
+    if getattr(case, "has_mail", True) is False:  # the case page's query knows there are none
+        return []
     return list(
         OutboxMessage.objects.filter(case=case)
         .only("pk", "case_id", "template", "to", "subject", "status", "attempts", "last_error", "next_attempt_at",

@@ -8,13 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES
-from orders.models import Chargeback, Order
+from orders.models import Chargeback, Order, Storefront
 
 
 def overdue_q(*, now: datetime) -> Q:
@@ -40,9 +40,18 @@ def case_list_queryset() -> QuerySet[RefundCase]:
 
 
 def case_page_queryset() -> QuerySet[RefundCase]:
+    """The case with everything the page reads of one row each, and whether it has any evidence,
+    portal links and e-mails: the page skips the query for a list it knows to be empty."""
+    from cases.models_mail import OutboxMessage
+    from cases.portal.models import CaseLink
+
     return RefundCase.objects.select_related(
         "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by",
         "payout__paid_by",
+    ).annotate(
+        has_evidence=Exists(Evidence.objects.filter(case=OuterRef("pk"))),
+        has_links=Exists(CaseLink.objects.filter(case=OuterRef("pk"))),
+        has_mail=Exists(OutboxMessage.objects.filter(case=OuterRef("pk"))),
     )
 
 
@@ -61,6 +70,8 @@ def case_timeline(*, case: RefundCase) -> list[CaseEvent]:
 
 
 def case_evidence(*, case: RefundCase) -> list[Evidence]:
+    if getattr(case, "has_evidence", True) is False:
+        return []
     return list(case.evidence.select_related("uploaded_by").order_by("created_at", "id"))
 
 
@@ -77,6 +88,8 @@ class CustomerHistory:
     order_id: int  # the case's own order
     orders: list[Order]  # the e-mail's other orders, newest first, with their refunded and charged-back sums
     cases: list[RefundCase]  # the e-mail's other cases, this order's included
+    # Every other case on the case's own order, when the query read them all (else None).
+    order_cases: list[RefundCase] | None = None
 
     def cases_on(self, order_id: int) -> list[RefundCase]:
         return [c for c in self.cases if c.order_id == order_id]
@@ -94,19 +107,57 @@ class CustomerHistory:
         return not (self.orders or self.cases_elsewhere)
 
 
+# What the page shows of the customer's other orders and cases; read together in one query.
+HISTORY_ROWS = 3 * (CUSTOMER_HISTORY_LIMIT + 1)
+_HISTORY_ORDER_FIELDS = ("id", "number", "amount", "currency", "purchased_at", "refunded_amount",
+                         "charged_back_amount", "storefront_id")
+_HISTORY_CASE_FIELDS = ("id", "number", "order_id", "reason", "state", "requested_at", "approved_amount")
+
+
 def customer_history(*, case: RefundCase) -> CustomerHistory:
-    """Two queries, whatever the customer's past; the order's own sums say where chargebacks are."""
+    """One query, whatever the customer's past: the e-mail's orders, the case's own first, then the
+    newest, each with its cases (a LEFT JOIN), at most ``HISTORY_ROWS`` rows of them. The index on
+    the e-mail finds the customer's few orders; the order's own sums say where chargebacks are.
+
+    The cases listed are those on the orders these rows reach: a customer with more orders than the
+    page lists may have older cases that are not. The case's own order comes first, so its other
+    cases are all there (``CustomerHistory.order_cases``) unless the order has more than the rows.
+    """
     email = case.order.customer.email
     limit = CUSTOMER_HISTORY_LIMIT
-    orders = list(
-        Order.objects.filter(customer__email=email).exclude(pk=case.order_id)
-        .select_related("storefront").order_by("-purchased_at", "-id")[:limit]
+    rows = list(
+        Order.objects.filter(customer__email=email)
+        .order_by(Case(When(pk=case.order_id, then=Value(0)), default=Value(1)), "-purchased_at", "-id")
+        .values(*_HISTORY_ORDER_FIELDS, "storefront__name", "storefront__slug",
+                *(f"cases__{name}" for name in _HISTORY_CASE_FIELDS))[:HISTORY_ROWS]
     )
-    cases = list(
-        RefundCase.objects.filter(order__customer__email=email).exclude(pk=case.pk)
-        .select_related("order__storefront").order_by("-requested_at", "-id")[:limit]
+    db = Order.objects.db
+    orders: dict[int, Order] = {}
+    cases: list[RefundCase] = []
+    for row in rows:
+        order = orders.get(row["id"])
+        if order is None:
+            order = orders[row["id"]] = _partial(Order, db, {name: row[name] for name in _HISTORY_ORDER_FIELDS})
+            order.storefront = _partial(Storefront, db, {
+                "id": row["storefront_id"], "name": row["storefront__name"], "slug": row["storefront__slug"]})
+        if row["cases__id"] is not None and row["cases__id"] != case.pk:
+            other = _partial(RefundCase, db, {name: row[f"cases__{name}"] for name in _HISTORY_CASE_FIELDS})
+            other.order = order
+            cases.append(other)
+    own_complete = len(rows) < HISTORY_ROWS or rows[-1]["id"] != case.order_id
+    cases.sort(key=lambda c: (c.requested_at, c.pk), reverse=True)
+    others = [order for pk, order in orders.items() if pk != case.order_id][:limit]
+    return CustomerHistory(
+        email=email, order_id=case.order_id, orders=others, cases=cases[:limit],
+        order_cases=[c for c in cases if c.order_id == case.order_id] if own_complete else None,
     )
-    return CustomerHistory(email=email, order_id=case.order_id, orders=orders, cases=cases)
+
+
+def _partial(model, db: str, values: dict):
+    """A model instance from some of its columns, as the ORM builds one for ``only()``: the others
+    are deferred (read on access, never silently a default)."""
+    fields = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, fields, [values[name] for name in fields])
 
 
 def order_chargebacks(order: Order) -> list[Chargeback]:

@@ -7,10 +7,16 @@
 
 Safe to run several at once: each run takes the due cases in batches, locked with SKIP LOCKED in
 the query that finds them, so a case one run holds is invisible to the others; once it is
-committed its deadline has moved and it no longer matches. Each action happens once. A batch is
-one transaction (each case in its own savepoint): a thousand due cases cost ten commits, not a
-thousand, and the customers' mails go out when the batch is committed. Running again, or before a
-deadline, finds nothing to do.
+committed its deadline has moved and it no longer matches. Each action happens once.
+
+A batch is one transaction, and its work is done in bulk (docs/decisions/0029): the query that
+locks the cases also reads their orders, plans, customers, subscriptions and payouts; one query
+finds the policy versions, each turned into a Policy once per run; the checks, transitions and
+decisions are the same FSM conditions and engine as every service, in Python; then one update
+writes the cases, one insert their events and one insert the customers' mails to the outbox
+(sent once the batch is committed). A reminder changes no fact of the case, so it takes no new
+decision. A case that cannot be handled is logged and left as it was; the rest of its batch goes
+on. Running again, or before a deadline, finds nothing to do.
 
 A fix window runs out at exactly its deadline (S0-FIX-48H: at 48 h it is over), so it is due
 when ``next_deadline <= now``; an evidence request is overdue only once its due time has passed.
@@ -19,23 +25,34 @@ when ``next_deadline <= now``; an evidence request is overdue only once its due 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
-from cases import services
-from cases.errors import CaseActionError
-from cases.events import mail_customer_after_commit, record_event
+from cases.checks import transition_error
+from cases.events import case_event
 from cases.models import CaseEvent, RefundCase
+from cases.notifications import case_email
+from cases.outbox import outbox_message, queue_mails
 from cases.states import State
+from policies.engine import Policy
+from policies.selectors import clause_texts, preload_policies
 
 logger = logging.getLogger(__name__)
 
 SWEPT_STATES = (State.AWAITING_FIX, State.EVIDENCE_REQUESTED)
 BATCH_SIZE = 100
+# What an action may change, compared before and after it to know what to write; ``decision`` is the
+# one column whose new value differs from case to case (and a dict).
+COLUMNS = tuple(
+    f.attname for f in RefundCase._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"
+)
+DECISION = RefundCase._meta.get_field("decision")
 
 
 @dataclass
@@ -48,6 +65,18 @@ class SweepReport:
     @property
     def total(self) -> int:
         return len(self.fix_windows_expired) + len(self.evidence_reminders) + len(self.evidence_expired)
+
+
+@dataclass
+class _Action:
+    """What the sweep does to one locked case: its changes are on ``case``; the event and mail to write."""
+
+    case: RefundCase
+    report: str  # the SweepReport list it goes in
+    event: dict
+    changes: dict = field(default_factory=dict)  # column -> new value
+    mail_template: str | None = None
+    mail: dict | None = None
 
 
 def due_q(*, now: datetime) -> Q:
@@ -66,79 +95,176 @@ def sweep_deadlines(*, now: datetime | None = None, batch_size: int = BATCH_SIZE
     now = now or timezone.now()
     report = SweepReport()
     tried: set[int] = set()  # acted on, refused or failed in this run: not taken again until the next
+    policies: dict[int, Policy] = {}  # by policy version: each becomes a Policy once per run
     while True:
         with transaction.atomic():
             batch = _lock_batch(now, exclude=tried, size=batch_size)
-            for case in batch:
-                tried.add(case.pk)
-                try:
-                    with transaction.atomic():  # one broken case rolls back alone
-                        done = _act(case, now)
-                except Exception:  # one broken case must not stop every later case, minute after minute
-                    logger.exception("Deadline sweep failed on case %s", case.number)
-                    report.failed.append(case.number)
-                    continue
-                if done is not None:
-                    getattr(report, done).append(case.number)
+            tried.update(case.pk for case in batch)
+            if batch:
+                _handle(batch, now, report, policies)
         if len(batch) < batch_size:
             return report
 
 
 def _lock_batch(now: datetime, *, exclude: set[int], size: int) -> list[RefundCase]:
-    # skip_locked: a concurrent sweep (or an agent mid-action) holds this case; leave it to them.
-    # PostgreSQL re-checks the filter on a row committed since the query began, so a case another
-    # run has just handled no longer matches.
+    # The race: two sweeps (or a sweep and an agent mid-action) reach for the same due case.
+    # skip_locked: a case another transaction holds is left to it, not waited for. And PostgreSQL
+    # re-checks the filter on a row committed since this query began, so a case another run has
+    # just handled (its deadline cleared or moved) no longer matches: whoever locks a case first
+    # acts on it, and the others never see it. of=("self",): only the case rows are locked; the
+    # order, storefront, plan, customer, subscription and payout are read along for the decision
+    # and the mail, not locked (as ``lock_case`` does for one case).
     cases = list(
         due_cases(now=now).exclude(pk__in=exclude)
         .select_for_update(skip_locked=True, of=("self",))
-        .select_related("order__storefront")[:size]
+        .select_related("order__storefront", "order__plan", "order__customer", "order__subscription", "payout")[:size]
     )
     for case in cases:
         case.as_of = now
     return cases
 
 
-def _act(case: RefundCase, now: datetime) -> str | None:
-    """The one action due on this locked case, by the name of its report list; None if none is."""
+def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policies: dict[int, Policy]) -> None:
+    preload_policies([case.order for case in batch], policies=policies)
+    actions = []
+    for case in batch:
+        before = _columns(case)
+        try:
+            action = _plan(case, now)
+            if action is not None:
+                action.changes = _changes(case, before)
+        except Exception:  # one broken case must not stop every later case, minute after minute
+            _failed(report, case)
+            continue
+        if action is not None:
+            actions.append(action)
+    actions = _render_mails(actions, report)
+    try:
+        with transaction.atomic():
+            _write(actions, now)
+    except DatabaseError:
+        # A row the database refuses must not take its whole batch with it: write each case alone.
+        logger.warning("Deadline sweep: the batch write failed; writing its %s cases one by one", len(actions))
+        written = []
+        for action in actions:
+            try:
+                with transaction.atomic():
+                    _write([action], now)
+            except DatabaseError:
+                _failed(report, action.case)
+                continue
+            written.append(action)
+        actions = written
+    for action in actions:
+        getattr(report, action.report).append(action.case.number)
+
+
+def _failed(report: SweepReport, case: RefundCase) -> None:
+    logger.exception("Deadline sweep failed on case %s", case.number)
+    report.failed.append(case.number)
+
+
+def _plan(case: RefundCase, now: datetime) -> _Action | None:
+    """The one action due on this locked case, applied to it in memory; None if none is."""
     if case.state == State.AWAITING_FIX:
-        step = services.Step(
-            "fix_window_expired", {},
+        return _transition(
+            case, now, "fix_window_expired", report="fix_windows_expired",
             comment="The fix window ran out with the issue unresolved (S0-FIX-48H).",
             visibility=CaseEvent.Visibility.CUSTOMER, email="fix_window_expired",
         )
-        return "fix_windows_expired" if _expire(case, step, now) else None
     if case.state != State.EVIDENCE_REQUESTED:
         return None
     if case.evidence_reminded_at is None:
-        _remind(case, now)
-        return "evidence_reminders"
-    step = services.Step(
-        "evidence_expired", {},
+        return _remind(case, now)
+    return _transition(
+        case, now, "evidence_expired", report="evidence_expired",
         comment="No evidence after the reminder: back to the agent's queue, flagged overdue.",
     )
-    return "evidence_expired" if _expire(case, step, now) else None
 
 
-def _expire(case: RefundCase, step, now: datetime) -> bool:
-    try:
-        services.run_transition(case, None, step, now=now, expected_state=case.state)
-    except CaseActionError as refused:
-        logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, step.name, refused)
-        return False
-    return True
+def _transition(
+    case: RefundCase, now: datetime, name: str, *, report: str, comment: str,
+    visibility: str = CaseEvent.Visibility.INTERNAL, email: str | None = None,
+) -> _Action | None:
+    """What ``services.run_transition`` does for the system, on a case already locked and loaded."""
+    refused = transition_error(case=case, user=None, name=name)
+    if refused is None:
+        from_state = case.state
+        try:
+            getattr(case, name)()
+        except TransitionNotAllowed:
+            refused = transition_error(case=case, user=None, name=name) or "the transition is not allowed"
+    if refused is not None:
+        logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, name, refused)
+        return None
+    # The decision the case now stands under: the transition changed the facts (a failed fix).
+    case.decision = case.evaluate(as_of=now).as_dict()
+    case.decided_at = now
+    case.refresh_needs_manager()
+    event = {"kind": CaseEvent.Kind.TRANSITION, "transition": name, "from_state": from_state, "comment": comment,
+             "visibility": visibility}
+    return _Action(case=case, report=report, event=event, mail_template=email)
 
 
-def _remind(case: RefundCase, now: datetime) -> None:
+def _remind(case: RefundCase, now: datetime) -> _Action:
     was_due = case.evidence_due_at
     case.evidence_reminded_at = now
     case.evidence_due_at = now + timedelta(days=case.order.storefront.evidence_grace_days)
     case.next_deadline = case.evidence_due_at
-    case.save(update_fields=["evidence_reminded_at", "evidence_due_at", "next_deadline", "updated_at"])
-    record_event(
-        case, actor=None, kind=CaseEvent.Kind.REMINDER,
-        comment="Reminder sent: the requested evidence is overdue.",
-        visibility=CaseEvent.Visibility.CUSTOMER,
-        data={"was_due_at": was_due.isoformat() if was_due else None, "due_at": case.evidence_due_at.isoformat()},
-        now=now,
-    )
-    mail_customer_after_commit(case, "evidence_reminder")
+    event = {
+        "kind": CaseEvent.Kind.REMINDER, "comment": "Reminder sent: the requested evidence is overdue.",
+        "visibility": CaseEvent.Visibility.CUSTOMER,
+        "data": {"was_due_at": was_due.isoformat() if was_due else None, "due_at": case.evidence_due_at.isoformat()},
+    }
+    return _Action(case=case, report="evidence_reminders", event=event, mail_template="evidence_reminder")
+
+
+def _render_mails(actions: list[_Action], report: SweepReport) -> list[_Action]:
+    """Render each customer mail, the clause texts they quote read once; a case whose mail fails is left out."""
+    mailing = [action for action in actions if action.mail_template]
+    clauses = clause_texts({c for action in mailing for c in (action.case.decision or {}).get("clauses") or []})
+    kept = []
+    for action in actions:
+        if action.mail_template:
+            try:
+                action.mail = case_email(action.case, action.mail_template, clauses=clauses)
+            except Exception:
+                _failed(report, action.case)
+                continue
+        kept.append(action)
+    return kept
+
+
+def _write(actions: list[_Action], now: datetime) -> None:
+    """One UPDATE per set of identical changes (an action on a storefront: a handful, however many
+    cases), each row written once, with its own decision; one INSERT of the events, one of the mails."""
+    if not actions:
+        return
+    saved_at = timezone.now()  # what ``auto_now`` would have set on a save
+    alike: dict[tuple, list[_Action]] = defaultdict(list)
+    for action in actions:
+        action.case.updated_at = saved_at
+        changes = {**action.changes, "updated_at": saved_at}
+        decided = changes.pop("decision", None) is not None
+        alike[(tuple(sorted(changes.items())), decided)].append(action)
+    for (changes, decided), group in alike.items():
+        values = dict(changes)
+        if decided:
+            # In the same statement: a row updated twice leaves two new row versions, each in every index.
+            values["decision"] = Case(
+                *(When(pk=action.case.pk, then=Value(action.case.decision, output_field=DECISION)) for action in group),
+                output_field=DECISION,
+            )
+        RefundCase.objects.filter(pk__in=[action.case.pk for action in group]).update(**values)
+    # Built afresh on every call: a retry after a failed batch must not reuse rows that got ids.
+    CaseEvent.objects.bulk_create([case_event(action.case, actor=None, now=now, **action.event) for action in actions])
+    queue_mails([outbox_message(**action.mail) for action in actions if action.mail])
+
+
+def _columns(case: RefundCase) -> dict:
+    return {column: getattr(case, column) for column in COLUMNS}
+
+
+def _changes(case: RefundCase, before: dict) -> dict:
+    """The columns the action changed on the case, with their new values (what ``save`` would write anew)."""
+    return {column: value for column, value in _columns(case).items() if before[column] != value}

@@ -8,9 +8,10 @@ once, here, and cited by its ID (the clauses are described in ``docs/policies.md
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from functools import cached_property
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -97,6 +98,11 @@ class Policy:
     def arrival_for(self, payment_method: str) -> ArrivalWindow:
         return self.arrival_card if payment_method == "card" else self.arrival_other
 
+    @cached_property
+    def rules(self) -> _Rules:
+        """What :func:`decide` reads of this policy, worked out once per policy rather than per decision."""
+        return _Rules(self)
+
 
 @dataclass(frozen=True)
 class FixAttempt:
@@ -104,7 +110,7 @@ class FixAttempt:
     outcome: str  # "pending" | "resolved" | "unresolved"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """Everything the policy looks at. Datetimes are timezone-aware."""
 
@@ -125,22 +131,37 @@ class Facts:
     @property
     def remainder(self) -> Decimal:
         """Refundable remainder: paid minus everything already refunded on the order."""
-        return max(self.price - self.refunded_so_far, ZERO).quantize(CENT)
+        left = self.price - self.refunded_so_far
+        return left.quantize(CENT) if left > ZERO else ZERO
 
 
-@dataclass(frozen=True, init=False)
-class Decision:
+_DECISION_FIELDS = (
+    "outcome", "refund_amount", "currency", "policy_version", "clauses", "explanation", "extension_days", "arrival",
+)
+
+
+class _DecisionSlots:
+    # A plain slotted object the constructor fills with ordinary assignments; see Decision.__new__.
+    __slots__ = _DECISION_FIELDS
+
+
+class Decision(_DecisionSlots):
+    """What the policy decides for one case. Immutable: assigning or deleting a field raises
+    ``dataclasses.FrozenInstanceError``; equal when every field is."""
+
+    __slots__ = ()
+
     outcome: str
     refund_amount: Decimal | None
     currency: str
     policy_version: str
     clauses: tuple[str, ...]
     explanation: str
-    extension_days: int | None = None
-    arrival: ArrivalWindow | None = None
+    extension_days: int | None
+    arrival: ArrivalWindow | None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         outcome: str,
         refund_amount: Decimal | None,
         currency: str,
@@ -149,13 +170,46 @@ class Decision:
         explanation: str,
         extension_days: int | None = None,
         arrival: ArrivalWindow | None = None,
-    ) -> None:
-        # One dict update instead of the frozen dataclass's object.__setattr__ per field: a million
-        # decisions spent a tenth of their time here. Still frozen: assignment raises as before.
-        self.__dict__.update(
-            outcome=outcome, refund_amount=refund_amount, currency=currency, policy_version=policy_version,
-            clauses=clauses, explanation=explanation, extension_days=extension_days, arrival=arrival,
-        )
+    ) -> Decision:
+        # Every decision builds one of these: a frozen dataclass spends most of its construction in
+        # object.__setattr__ per field. The fields are set on the mutable slotted base, then the
+        # object becomes a Decision (same layout), whose __setattr__ refuses any later change.
+        self = _new_slots(_DecisionSlots)
+        self.outcome = outcome
+        self.refund_amount = refund_amount
+        self.currency = currency
+        self.policy_version = policy_version
+        self.clauses = clauses
+        self.explanation = explanation
+        self.extension_days = extension_days
+        self.arrival = arrival
+        self.__class__ = cls
+        return self
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple:
+        return (self.outcome, self.refund_amount, self.currency, self.policy_version, self.clauses, self.explanation,
+                self.extension_days, self.arrival)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Decision(" + ", ".join(f"{name}={value!r}" for name, value in zip(_DECISION_FIELDS, self._values(),
+                                                                                  strict=True)) + ")"
+
+    def __reduce__(self):  # copy and pickle rebuild it through the constructor
+        return (type(self), self._values())
 
     @property
     def allows_refund(self) -> bool:
@@ -173,6 +227,9 @@ class Decision:
             "explanation": self.explanation,
             "arrival_business_days": None if self.arrival is None else self.arrival.as_dict(),
         }
+
+
+_new_slots = object.__new__
 
 
 # --- time and money helpers -------------------------------------------------------------
@@ -254,132 +311,123 @@ def money(amount: Decimal, currency: str) -> str:
 
 def decide(facts: Facts, policy: Policy) -> Decision:
     """Apply ``policy`` to ``facts``. The first rule that settles the case wins; see docs/policies.md."""
+    rules = policy.rules
     remainder = facts.remainder
-    made = _Maker(facts, policy, remainder)
+    reason = facts.reason
 
     # H-CAP: nothing left to refund on this order.
     if remainder <= ZERO:
-        return made.deny(
-            ("H-CAP",),
+        return _made(
+            facts, rules, Outcome.DENY, None, ("H-CAP",),
             "Everything paid for this order has already been refunded, so no further refund is possible.",
         )
 
     # H-DUPLICATE: the customer was charged twice; refund the duplicate whatever the dates.
-    if facts.reason == "duplicate_payment":
-        return made.refund_remainder(
-            ("H-DUPLICATE",),
+    if reason == "duplicate_payment":
+        return _made(
+            facts, rules, Outcome.FULL_REFUND, remainder, ("H-DUPLICATE",),
             "This order was a duplicate charge, so it is refunded in full.",
         )
 
     # S1-USED-ON-DELIVERY comes before S1-NOT-ELIGIBLE: the exclusions concern a delivered service,
     # so an order whose access details were not sent by the request is refunded whatever the reason.
-    delivered = facts.delivered_at is not None and facts.delivered_at <= facts.requested_at
-    if policy.used_on_delivery and not delivered:
-        return made.refund_remainder(
-            (policy.clause("USED-ON-DELIVERY"),),
-            "The access details had not been sent when the refund was requested, so the service "
-            "was never used and is refunded in full.",
+    if policy.used_on_delivery:
+        delivered_at = facts.delivered_at
+        if delivered_at is None or delivered_at > facts.requested_at:
+            return _made(
+                facts, rules, Outcome.FULL_REFUND, remainder, rules.used_on_delivery,
+                "The access details had not been sent when the refund was requested, so the service "
+                "was never used and is refunded in full.",
+            )
+
+    excluding_clause = policy.exclusions.get(reason)
+    if excluding_clause:
+        return _made(
+            facts, rules, Outcome.DENY, None, (excluding_clause,), _EXCLUSION_TEXT.get(reason, _EXCLUSION_DEFAULT)
         )
 
-    excluding_clause = policy.exclusions.get(facts.reason)
-    if excluding_clause:
-        return made.deny((excluding_clause,), _EXCLUSION_TEXT.get(facts.reason, _EXCLUSION_DEFAULT))
-
-    if facts.reason == "server_outage" and policy.outage_guarantee_hours is not None:
+    guarantee = policy.outage_guarantee_hours
+    if reason == "server_outage" and guarantee is not None:
         # Input is checked against this bound (facts_json, case services); the cap keeps a record
         # entered before the check, or an order whose delivery moved later, from buying extra days.
-        outage = min(facts.outage_hours, outage_hours_bound(facts.delivered_at, facts.requested_at))
-        if outage > policy.outage_guarantee_hours:
-            lost_days = days_for_hours(outage)
-            return made.refund_remainder(
-                (policy.clause("OUTAGE"),),
-                f"The service was unavailable for more than {policy.outage_guarantee_hours} hours "
-                f"because of a server-side problem, so you may choose a full refund of "
-                f"{money(remainder, facts.currency)} or an extension of {lost_days} days plus a bonus period.",
-                outcome=Outcome.REFUND_OR_EXTENSION,
-                extension_days=lost_days,
-            )
-        if policy.short_outage_clause:
-            return made.deny(
-                (policy.short_outage_clause,),
-                f"Outages of {policy.outage_guarantee_hours} hours or less are treated as occasional "
-                f"disruptions, which the policy does not refund.",
-            )
+        # The bound is worked out only when the hours given are over the guarantee: under it, the
+        # smaller of the two is too.
+        if facts.outage_hours > guarantee:
+            outage = min(facts.outage_hours, outage_hours_bound(facts.delivered_at, facts.requested_at))
+            if outage > guarantee:
+                lost_days = days_for_hours(outage)
+                return _made(
+                    facts, rules, Outcome.REFUND_OR_EXTENSION, remainder, rules.outage,
+                    f"The service was unavailable for more than {guarantee} hours "
+                    f"because of a server-side problem, so you may choose a full refund of "
+                    f"{money(remainder, facts.currency)} or an extension of {lost_days} days plus a bonus period.",
+                    lost_days,
+                )
+        if rules.short_outage:
+            return _made(facts, rules, Outcome.DENY, None, rules.short_outage, rules.short_outage_text)
 
     if policy.used_on_delivery:
         if policy.discretion_after_delivery:
-            return made.refund_remainder(
-                (policy.clause("DISCRETION"), policy.clause("USED-ON-DELIVERY")),
+            return _made(
+                facts, rules, Outcome.MANAGER_DISCRETION, remainder, rules.discretion,
                 "The access details were already sent, so the service counts as used; a manager may "
                 f"still grant a partial or full refund of up to {money(remainder, facts.currency)}.",
-                outcome=Outcome.MANAGER_DISCRETION,
             )
-        return made.deny(
-            (policy.clause("USED-ON-DELIVERY"),),
+        return _made(
+            facts, rules, Outcome.DENY, None, rules.used_on_delivery,
             "The access details were already sent, so the service counts as used and is not refundable.",
         )
 
-    fix_clauses: tuple[str, ...] = ()
-    if facts.reason == "technical_issue" and policy.fix_first:
+    fix_failed = False
+    if reason == "technical_issue" and policy.fix_first:
         attempt = facts.fix_attempt
-        window = policy.fix_window_hours
         if attempt is None:
-            return made.no_money(
-                Outcome.NEEDS_FIX_ATTEMPT,
-                (policy.clause("FIX-FIRST"),),
+            return _made(
+                facts, rules, Outcome.NEEDS_FIX_ATTEMPT, None, rules.fix_first,
                 "Technical issues are refunded only after our team has had the chance to fix them; "
                 "a fix attempt must be started first.",
             )
         if attempt.outcome == "resolved":
-            return made.no_money(
-                Outcome.RESOLVED,
-                (policy.clause("FIX-FIRST"),),
+            return _made(
+                facts, rules, Outcome.RESOLVED, None, rules.fix_first,
                 "The technical issue was resolved, so no refund is due.",
             )
         # S0-FIX-48H: at exactly 48 h the window has run out.
-        if attempt.outcome == "pending" and hours_between(attempt.started_at, facts.as_of) < window:
+        window = policy.fix_window_hours
+        if attempt.outcome == "pending" and (facts.as_of - attempt.started_at) / HOUR < window:
             ends = attempt.started_at + timedelta(hours=window)
-            return made.no_money(
-                Outcome.AWAITING_FIX,
-                (policy.clause("FIX-48H"), policy.clause("FIX-FIRST")),
+            return _made(
+                facts, rules, Outcome.AWAITING_FIX, None, rules.awaiting_fix,
                 f"Our team has until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC to resolve "
                 f"the issue; if it is not resolved by then, a refund will be issued.",
             )
-        fix_clauses = (policy.clause("FIX-48H"),)
+        fix_failed = True
 
-    if policy.full_refund_window_hours is not None:
-        elapsed = hours_between(facts.purchased_at, facts.requested_at)
-        within = elapsed <= policy.full_refund_window_hours
-        hours = policy.full_refund_window_hours
-        prefix = "The issue could not be resolved within the fix window, and the" if fix_clauses else "The"
-        if within:
-            return made.refund_remainder(
-                fix_clauses + (policy.clause("WINDOW"),),
-                f"{prefix} refund was requested within {hours} hours of purchase, so it is refunded in full.",
-            )
+    hours = policy.full_refund_window_hours
+    if hours is not None:
+        window = rules.window[fix_failed]
+        if (facts.requested_at - facts.purchased_at) / HOUR <= hours:
+            return _made(facts, rules, Outcome.FULL_REFUND, remainder, window.within_clauses, window.within_text)
         if policy.prorate_after_window:
-            return made.prorated(
-                fix_clauses + (policy.clause("PARTIAL"),),
-                f"{prefix} refund was requested more than {hours} hours after purchase, so it is "
-                f"refunded for the unused part of the subscription",
-            )
-        return made.deny(
-            fix_clauses + (policy.clause("WINDOW"),),
-            f"Refunds must be requested within {hours} hours of purchase.",
-        )
+            return _prorated(facts, rules, remainder, window.prorated_clauses, window.prorated_text)
+        return _made(facts, rules, Outcome.DENY, None, window.within_clauses, window.late_text)
 
-    if fix_clauses:
-        return made.refund_remainder(
-            fix_clauses, "The issue could not be resolved in time, so it is refunded in full."
+    if fix_failed:
+        return _made(
+            facts, rules, Outcome.FULL_REFUND, remainder, rules.fix_failed,
+            "The issue could not be resolved in time, so it is refunded in full.",
         )
 
     # A version with no rule switched on still owes a citation: the cap is the one rule that bounds it.
-    return made.refund_remainder(
-        ("H-CAP",),
+    return _made(
+        facts, rules, Outcome.MANAGER_DISCRETION, remainder, ("H-CAP",),
         "No clause of the policy settles this case; a manager decides, up to the refundable remainder.",
-        outcome=Outcome.MANAGER_DISCRETION,
     )
 
+
+# The elapsed times are compared as floats (timedelta / timedelta): a float compares exactly with
+# the policy's whole hours, so this is the comparison of ``hours_between`` without its Decimal.
+HOUR = timedelta(hours=1)
 
 _EXCLUSION_DEFAULT = "The refund policy does not cover this reason."
 _EXCLUSION_TEXT = {
@@ -391,50 +439,76 @@ _EXCLUSION_TEXT = {
 }
 
 
-class _Maker:
-    """Builds decisions for one case, applying the caps and labels every refund shares."""
+def _made(
+    facts: Facts, rules: _Rules, outcome: str, amount: Decimal | None, clauses: tuple[str, ...], explanation: str,
+    extension_days: int | None = None,
+) -> Decision:
+    """The decision, with the labels every one shares. A refund's amount is the remainder or less
+    (H-CAP) by the callers' construction; money comes with the arrival window of its payment method."""
+    arrival = None
+    if amount is not None:
+        method = facts.payment_method
+        arrival = rules.arrival.get(method) or rules.policy.arrival_for(method)
+    return Decision(outcome, amount, facts.currency, rules.version, clauses, explanation, extension_days, arrival)
 
-    def __init__(self, facts: Facts, policy: Policy, remainder: Decimal) -> None:
-        self.facts = facts
+
+def _prorated(facts: Facts, rules: _Rules, remainder: Decimal, clauses: tuple[str, ...], explanation: str):
+    amount = prorated_amount(facts)
+    currency = facts.currency
+    if amount <= ZERO:  # H-FULL-LABEL: a prorated 0.00 is a denial under the prorating clause
+        return _made(facts, rules, Outcome.DENY, None, clauses,
+                     f"{explanation}, and nothing of it is left unused, so no refund is due.")
+    if amount >= remainder:  # H-FULL-LABEL: the whole remainder is a full refund
+        capped = ("H-CAP",) if amount > remainder else ()
+        return _made(
+            facts, rules, Outcome.FULL_REFUND, remainder, clauses + capped + ("H-FULL-LABEL",),
+            f"{explanation}: {money(remainder, currency)}, the whole refundable amount.",
+        )
+    return _made(facts, rules, Outcome.PARTIAL_REFUND, amount, clauses, f"{explanation}: {money(amount, currency)}.")
+
+
+class _Window:
+    """S0-WINDOW / S0-PARTIAL as one policy words them, after a failed fix or not."""
+
+    __slots__ = ("within_clauses", "within_text", "prorated_clauses", "prorated_text", "late_text")
+
+    def __init__(self, policy: Policy, *, after_fix: tuple[str, ...]) -> None:
+        hours = policy.full_refund_window_hours
+        prefix = "The issue could not be resolved within the fix window, and the" if after_fix else "The"
+        self.within_clauses = after_fix + (policy.clause("WINDOW"),)
+        self.within_text = f"{prefix} refund was requested within {hours} hours of purchase, so it is refunded in full."
+        self.prorated_clauses = after_fix + (policy.clause("PARTIAL"),)
+        self.prorated_text = (
+            f"{prefix} refund was requested more than {hours} hours after purchase, so it is "
+            f"refunded for the unused part of the subscription"
+        )
+        self.late_text = f"Refunds must be requested within {hours} hours of purchase."
+
+
+class _Rules:
+    """A policy's clause citations and fixed wordings, built once per policy (``Policy.rules``), so
+    that a decision only looks them up. Every rule itself is in :func:`decide`."""
+
+    __slots__ = ("policy", "version", "arrival", "used_on_delivery", "discretion", "outage", "short_outage",
+                 "short_outage_text", "fix_first", "awaiting_fix", "fix_failed", "window")
+
+    def __init__(self, policy: Policy) -> None:
+        clause = policy.clause
         self.policy = policy
-        self.remainder = remainder  # facts.remainder, computed once per decision
-
-    def _decision(
-        self, outcome: str, amount: Decimal | None, clauses, explanation: str, extension_days: int | None = None
-    ) -> Decision:
-        policy = self.policy
-        return Decision(
-            outcome, amount, self.facts.currency, policy.version, tuple(clauses), explanation, extension_days,
-            policy.arrival_for(self.facts.payment_method) if amount is not None else None,
+        self.version = policy.version
+        self.arrival = {method: policy.arrival_for(method) for method in PAYMENT_METHODS}
+        self.used_on_delivery = (clause("USED-ON-DELIVERY"),)
+        self.discretion = (clause("DISCRETION"), clause("USED-ON-DELIVERY"))
+        self.outage = (clause("OUTAGE"),)
+        self.short_outage = (policy.short_outage_clause,) if policy.short_outage_clause else ()
+        self.short_outage_text = (
+            f"Outages of {policy.outage_guarantee_hours} hours or less are treated as occasional "
+            f"disruptions, which the policy does not refund."
         )
-
-    def deny(self, clauses, explanation: str) -> Decision:
-        return self._decision(Outcome.DENY, None, clauses, explanation)
-
-    def no_money(self, outcome: str, clauses, explanation: str) -> Decision:
-        return self._decision(outcome, None, clauses, explanation)
-
-    def refund_remainder(self, clauses, explanation: str, *, outcome: str = Outcome.FULL_REFUND, **extra):
-        """Everything still refundable: by construction never above the remainder (H-CAP)."""
-        return self._decision(outcome, self.remainder, clauses, explanation, **extra)
-
-    def prorated(self, clauses, explanation: str) -> Decision:
-        amount = prorated_amount(self.facts)
-        remainder = self.remainder
-        currency = self.facts.currency
-        if amount <= ZERO:  # H-FULL-LABEL: a prorated 0.00 is a denial under the prorating clause
-            return self.deny(clauses, f"{explanation}, and nothing of it is left unused, so no refund is due.")
-        if amount >= remainder:  # H-FULL-LABEL: the whole remainder is a full refund
-            capped = ("H-CAP",) if amount > remainder else ()
-            return self._decision(
-                Outcome.FULL_REFUND,
-                remainder,
-                tuple(clauses) + capped + ("H-FULL-LABEL",),
-                f"{explanation}: {money(remainder, currency)}, the whole refundable amount.",
-            )
-        return self._decision(
-            Outcome.PARTIAL_REFUND, amount, clauses, f"{explanation}: {money(amount, currency)}."
-        )
+        self.fix_first = (clause("FIX-FIRST"),)
+        self.awaiting_fix = (clause("FIX-48H"), clause("FIX-FIRST"))
+        self.fix_failed = (clause("FIX-48H"),)
+        self.window = {False: _Window(policy, after_fix=()), True: _Window(policy, after_fix=self.fix_failed)}
 
 
 def add_business_days(start, days: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -43,6 +44,30 @@ def policy_for_order(order) -> Policy:
             storefront_id=order.storefront_id, purchased_at=order.purchased_at
         ).to_policy()
     return cache["policy"]
+
+
+def preload_policies(orders, *, policies: dict[int, Policy] | None = None) -> None:
+    """Give every order the policy ``policy_for_order`` would find, with one query for all of them.
+
+    S1-VERSIONING as in ``policy_version_for``. ``policies`` (Policy by version id) may be kept
+    across calls, so that each version becomes a Policy, and works out its rules, once. An order
+    whose storefront has no policy is left alone: ``policy_for_order`` raises NoPolicy for it.
+    """
+    orders = list(orders)
+    versions: dict[int, list[PolicyVersion]] = defaultdict(list)
+    for version in (
+        PolicyVersion.objects.filter(storefront_id__in={order.storefront_id for order in orders})
+        .select_related("storefront").order_by("effective_from")
+    ):
+        versions[version.storefront_id].append(version)
+    policies = {} if policies is None else policies
+    for order in orders:
+        version = in_force_at(versions.get(order.storefront_id, ()), order.purchased_at)
+        if version is None:
+            continue
+        if version.pk not in policies:
+            policies[version.pk] = version.to_policy()
+        order.__dict__.setdefault("_policy_cache", {})["policy"] = policies[version.pk]
 
 
 def decide_for_case(*, case, as_of: datetime | None = None) -> Decision:

@@ -213,6 +213,9 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
     now = timezone.now()
     case.as_of = now  # one moment for the decision panel and every button's check
     decision = case.evaluate(as_of=now)
+    glance = order_glance(case)
+    if glance["history"].order_cases is not None:
+        case.order_cases = glance["history"].order_cases  # what ``no_other_open_case`` would ask again
     options = transition_options(
         case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS]
     )
@@ -244,7 +247,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "actions": _forms_for(options, case=case, decision=decision, retry=retry, site_name=site_name),
         "blocked": [o for o in options if not o.allowed and not o.wrong_state],
         "not_in_state": [o for o in options if o.wrong_state],
-        "glance": order_glance(case),
+        "glance": glance,
         "payout": getattr(case, "payout", None),
         "timeline": timeline_rows(case_timeline(case=case)),
         "outbox": [

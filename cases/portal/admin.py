@@ -12,7 +12,8 @@ from cases.portal.links import case_link_reissue, case_link_revoke
 
 
 def portal_links_context(*, case: RefundCase, user, now, site_name: str) -> dict:
-    links = list(case.links.select_related("created_by", "revoked_by").order_by("-created_at", "-id"))
+    links = [] if getattr(case, "has_links", True) is False else list(
+        case.links.select_related("created_by", "revoked_by").order_by("-created_at", "-id"))
     return {
         "portal_links": [{"link": link, "state": link.state_at(now)} for link in links],
         "can_manage_links": user.has_perm("cases.work_refundcase"),

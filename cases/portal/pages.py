@@ -20,10 +20,14 @@ from policies.selectors import clause_texts, policy_for_order
 EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
 
 
-def clause_words(clause_ids) -> list[str]:
-    """Each clause that decided, as the policy says it (house rules in our words); IDs stay internal."""
+def clause_words(clause_ids, *, texts: dict | None = None) -> list[str]:
+    """Each clause that decided, as the policy says it (house rules in our words); IDs stay internal.
+
+    ``texts``: clause texts by ID the caller has read already (the deadline sweep, for a batch).
+    """
     ids = [c for c in clause_ids or () if c not in SILENT_CLAUSES]
-    texts = clause_texts([c for c in ids if c not in HOUSE_CLAUSE_WORDS])
+    if texts is None:
+        texts = clause_texts([c for c in ids if c not in HOUSE_CLAUSE_WORDS])
     words = []
     for clause_id in ids:
         if clause_id in HOUSE_CLAUSE_WORDS:

@@ -10,10 +10,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import services
-from cases.models import CaseEvent, RefundCase
+from cases.models import CaseEvent, OutboxMessage, RefundCase
 from cases.states import State
 from cases.sweeps import sweep_deadlines
 from orders.models import Storefront
@@ -210,6 +211,49 @@ def test_it_carries_on_past_a_case_it_cannot_handle(s0, s1, agent, caplog):
     assert fresh(broken).state == State.EVIDENCE_REQUESTED
     assert transitions(broken) == ["request_evidence"]
     assert broken.number in caplog.text
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+def _sweep_queries(s0, agent, *, count: int, at) -> tuple[int, int]:
+    """Queries of one sweep over ``count`` expired fix windows and ``count`` first reminders, and how many it handled."""
+    for _ in range(count):
+        fix_case(s0, agent)
+        evidence_case(s0, agent)
+    with CaptureQueriesContext(connection) as queries:
+        report = sweep_deadlines(now=at)
+    return len(queries), report.total
+
+
+def test_it_handles_a_batch_in_as_many_queries_whatever_its_size(s0, agent):
+    due = later(ASKED, days=7, minutes=1)  # past both the fix windows and the evidence requests
+
+    few, handled_few = _sweep_queries(s0, agent, count=2, at=due)
+    many, handled_many = _sweep_queries(s0, agent, count=12, at=later(due, seconds=1))
+
+    assert (handled_few, handled_many) == (4, 24)
+    assert many == few
+    # Lock and read, policies, clause texts, an update per kind of change, events, mails, savepoints.
+    assert few <= 12
+
+
+def test_it_writes_what_the_services_write(s0, agent, django_capture_on_commit_callbacks, mailoutbox):
+    """The batch leaves a case, its events and its mail as the one-case services would."""
+    case = fix_case(s0, agent)
+    swept_at = later(FIX_DEADLINE, minutes=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_deadlines(now=swept_at)
+
+    case = fresh(case)
+    assert case.decision == case.evaluate(as_of=swept_at).as_dict()
+    assert case.needs_manager is False and case.updated_at >= swept_at
+    event = case.events.get(transition="fix_window_expired")
+    assert event.decision == case.decision and event.visibility == CaseEvent.Visibility.CUSTOMER
+    message = OutboxMessage.objects.get(case=case, template="fix_window_expired")
+    assert message.status == OutboxMessage.Status.SENT and message.to == case.order.customer.email
+    assert case.decision["explanation"] in message.text_body
 
 
 # --- the command --------------------------------------------------------------------------------
