@@ -47,7 +47,7 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, *, migrate: bool = True) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "backoffice.settings"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -60,7 +60,8 @@ def setup_django(url: str) -> None:
     from django.core.management import call_command
 
     settings.DEBUG = False
-    call_command("migrate", interactive=False, verbosity=0)
+    if migrate:
+        call_command("migrate", interactive=False, verbosity=0)
 
 
 def main(argv: list[str] | None = None) -> int:

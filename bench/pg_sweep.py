@@ -118,19 +118,11 @@ def _report_and_wait(result: dict) -> None:
 
 
 def _setup() -> None:
-    import warnings
+    from bench.pg_run import DEFAULT_URL, setup_django
 
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/refunds_bench_1m")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backoffice.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    warnings.filterwarnings("ignore", message="No directory at")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.DEBUG = False
+    # Not migrated here: the child processes of --processes set up at once, on a database the
+    # parent (or make bench-pg) already prepared.
+    setup_django(os.environ.get("BENCH_PG_URL", DEFAULT_URL), migrate=False)
 
 
 def main(argv: list[str] | None = None) -> int:
