@@ -21,12 +21,13 @@ from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, F, Lookup, Q, QuerySet, Value
 
 from cases.models import NUMBER_ALPHABET, RefundCase
 from orders.models import Customer
 
 COUNT_CAP = 1_000
+PARTIAL_IDS_CAP = 10_000  # a part matching more cases than this is filtered by subquery instead
 MIN_PART = 3  # shorter parts match too much to be worth a trigram lookup
 CASE_CODE = f"[{NUMBER_ALPHABET}]"
 EXACT_CASE_NUMBER = re.compile(rf"(?:RC-?)?({CASE_CODE}{{8}})")
@@ -104,7 +105,33 @@ def search_cases(queryset: QuerySet[RefundCase], term: str) -> tuple[QuerySet[Re
         return queryset.none(), CaseSearch(term, matched=())
     first, *rest = parts
     ids = first.union(*rest) if rest else first
-    return queryset.filter(pk__in=ids), CaseSearch(term, matched=(), partial=labels)
+    # The ids are read first, by the trigram indexes, and the list filters by them: given the
+    # subquery instead, PostgreSQL guesses the matches four times too many and scans every case
+    # rather than look a few thousand up by primary key (405 ms against 38 ms at 1M cases).
+    found = [row["pk"] for row in ids[: PARTIAL_IDS_CAP + 1]]
+    if len(found) > PARTIAL_IDS_CAP:
+        return queryset.filter(pk__in=ids), CaseSearch(term, matched=(), partial=labels)
+    return queryset.filter(PkAmong(F("pk"), found)), CaseSearch(term, matched=(), partial=labels)
+
+
+class PkAmong(Lookup):
+    """``pk IN (...)`` for a long list of ids: one array parameter on PostgreSQL.
+
+    Thousands of ``IN`` placeholders cost more to build, send and plan than the lookup itself does
+    (the page asks three times: the count, the estimate and the page's ids).
+    """
+
+    lookup_name = "pk_among"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        ids = [int(pk) for pk in self.rhs]
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, ids]
+        if not ids:
+            return "0 = 1", list(lhs_params)
+        return f"{lhs} IN ({', '.join(['%s'] * len(ids))})", [*lhs_params, *ids]
 
 
 # --- counting and paging ----------------------------------------------------------------------

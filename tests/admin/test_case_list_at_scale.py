@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cases import list_queries
 from cases.list_queries import COUNT_CAP, CaseListPaginator, search_cases, shown_count
 from cases.models import RefundCase
 from cases.selectors import case_list_queryset
@@ -156,14 +157,31 @@ def test_search_cases_gives_nothing_for_a_term_too_short_to_search(s0):
 def test_it_reads_a_page_of_a_partial_search_by_primary_key_without_searching_again(s0):
     cases = [open_case(s0) for _ in range(4)]
     part = "@" + cases[0].order.customer.email.split("@")[1]  # every customer's domain
-    found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
+    with CaptureQueriesContext(connection) as searching:
+        found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
     assert search.partial
+    assert len([q for q in searching.captured_queries if "LIKE" in q["sql"].upper()]) == 1
     with CaptureQueriesContext(connection) as queries:
         page = CaseListPaginator(found, 3).page(2)
     assert [c.number for c in page.object_list] == [cases[3].number]
-    searching = [q["sql"] for q in queries.captured_queries if "LIKE" in q["sql"].upper()]
-    # The page's ids come from the search; its rows by id alone, without the trigram lookups again.
-    assert len(searching) == 2, searching  # the capped count, the page's ids
+    # The search read the matching ids once; the count, the page's ids and its rows go by id alone.
+    assert not [q["sql"] for q in queries.captured_queries if "LIKE" in q["sql"].upper()]
+
+
+def test_it_filters_by_subquery_when_a_part_matches_more_cases_than_it_lists(s0, monkeypatch):
+    monkeypatch.setattr(list_queries, "PARTIAL_IDS_CAP", 2)
+    cases = [open_case(s0) for _ in range(4)]
+    part = "@" + cases[0].order.customer.email.split("@")[1]
+    found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
+    assert search.partial
+    assert [c.number for c in found] == [c.number for c in cases]
+    assert "LIKE" in str(found.query).upper()  # the ids were too many to list
+
+
+def test_it_finds_nothing_for_a_part_that_matches_no_case(s0):
+    open_case(s0)
+    found, search = search_cases(case_list_queryset(), "nobody-at-all")
+    assert search.partial and list(found) == [] and CaseListPaginator(found, 3).count == 0
 
 
 def test_it_keeps_the_list_order_and_the_related_rows_when_reading_a_page_by_primary_key(s0, s1, agent):
