@@ -54,6 +54,12 @@ class RefundCase(FSMModelMixin, models.Model):
     number = models.CharField(max_length=16, unique=True, default=new_case_number, editable=False)
     portal_key = models.CharField(max_length=64, unique=True, default=new_portal_key, editable=False)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="cases")
+    # Copies of the order's storefront and currency, set when the case is added (an order with a
+    # case keeps them): the dashboard and the export read them off the case row, without the order.
+    storefront = models.ForeignKey(
+        "orders.Storefront", on_delete=models.PROTECT, related_name="cases", editable=False
+    )
+    currency = models.CharField(max_length=3, editable=False)
     reason = models.CharField(max_length=32, choices=Reason.choices)
     description = models.TextField(blank=True, help_text="The customer's own words.")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ADMIN)
@@ -91,6 +97,15 @@ class RefundCase(FSMModelMixin, models.Model):
     statutory_claim = models.BooleanField(
         default=False,
         help_text="The customer invokes their rights under local law (S1-STATUTORY): a manager decides.",
+    )
+    # Kept in step with the event log by ``cases.events.record_event`` and the deadline sweep
+    # (docs/decisions/0027): what the report and the dashboard would otherwise find among the events.
+    first_response_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="The first transition a staff member made, or the first message they sent the customer.",
+    )
+    fix_window_missed = models.BooleanField(
+        default=False, editable=False, help_text="A fix window ran out unresolved on this case (S0-FIX-48H)."
     )
 
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
@@ -179,11 +194,20 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.number
 
     def save(self, *args, **kwargs):
+        if self._state.adding:
+            self.copy_order_terms()
         self.refresh_needs_manager()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"decision", "statutory_claim"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
+
+    def copy_order_terms(self) -> None:
+        """Copy the order's storefront and currency onto the case (``save`` does for a new case; so
+        must whatever creates cases in bulk)."""
+        order = self.order
+        self.storefront_id = order.storefront_id
+        self.currency = order.currency
 
     def refresh_needs_manager(self) -> None:
         """Keep ``needs_manager`` in step with the claim and the snapshot (``save`` does; so must a bulk update)."""

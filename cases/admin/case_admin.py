@@ -50,7 +50,7 @@ DETAIL_FIELDSETS = [
 @admin.register(RefundCase)
 class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
-        "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
+        "case_number", "state_badge", "age", "deadline", "storefront_name", "reason", "order_number", "amount",
         "assignee_name",
     ]
     list_display_links = ["case_number"]
