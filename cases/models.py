@@ -12,6 +12,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from cases import conditions
 from cases.states import (
+    CLOSED_STATES,
     OPEN_STATES,
     UNDECIDED_STATES,
     Channel,
@@ -164,6 +165,18 @@ class RefundCase(FSMModelMixin, models.Model):
             # The dashboard's weekly series read a bounded period of these moments.
             models.Index(fields=["decided_at"], name="case_decided_at"),
             models.Index(fields=["approved_at"], condition=Q(approved_at__isnull=False), name="case_approved_at"),
+            # Covering (INCLUDE, PostgreSQL only) and partial: each dashboard query reads its index alone
+            # (docs/decisions/0027).
+            models.Index(fields=["storefront", "state"], include=["next_deadline"],
+                         condition=Q(state__in=list(OPEN_STATES)), name="case_open_storefront"),
+            models.Index(fields=["decided_at"], include=["state", "requested_at"],
+                         condition=Q(state__in=list(CLOSED_STATES)), name="case_closed_decided"),
+            models.Index(fields=["reason", "decided_at"], include=["state"],
+                         condition=Q(state__in=list(CLOSED_STATES)), name="case_closed_reason"),
+            models.Index(fields=["approved_at"], include=["currency", "approved_amount"],
+                         condition=Q(approved_at__isnull=False, approval_cancelled_at__isnull=True),
+                         name="case_approved_money"),
+            models.Index(fields=["approved_at"], condition=Q(statutory_override=True), name="case_statutory_approved"),
             # The case list at a million rows (docs/decisions/0013): every sortable column with the
             # id that ends each ordering, the default queue order, and the small queues.
             # INCLUDE (PostgreSQL only): a deep page of open cases skips closed ones in the index.
@@ -439,7 +452,8 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-paid_at"]
-        indexes = [models.Index(fields=["paid_at"], name="payout_paid_at")]  # the dashboard's weekly sums
+        # The dashboard's weekly sums, from the index alone.
+        indexes = [models.Index(fields=["paid_at"], include=["currency", "amount"], name="payout_paid_money")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=~Q(reference=""), name="payout_has_reference"),

@@ -55,7 +55,7 @@ class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, Ca
     ]
     list_display_links = ["case_number"]
     list_filter = [
-        StateFilter, NeedsManagerFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter,
+        StateFilter, NeedsManagerFilter, "storefront", "reason", OverdueFilter, AssigneeFilter,
         "statutory_override",
     ]
     # Shows the search box; the lookups themselves are cases.list_queries.search_cases.

@@ -108,4 +108,48 @@ class Migration(migrations.Migration):
                 to="orders.storefront",
             ),
         ),
+        # The dashboard's indexes (docs/decisions/0027), built once the columns are filled.
+        migrations.RemoveIndex(
+            model_name="payout",
+            name="payout_paid_at",
+        ),
+        migrations.AddIndex(
+            model_name="payout",
+            index=models.Index(fields=["paid_at"], include=("currency", "amount"), name="payout_paid_money"),
+        ),
+        migrations.AddIndex(
+            model_name="refundcase",
+            index=models.Index(
+                condition=models.Q(("state__in", ["requested", "awaiting_fix", "evidence_requested", "approved"])),
+                fields=["storefront", "state"], include=("next_deadline",), name="case_open_storefront",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="refundcase",
+            index=models.Index(
+                condition=models.Q(("state__in", ["denied", "paid", "resolved", "withdrawn"])),
+                fields=["decided_at"], include=("state", "requested_at"), name="case_closed_decided",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="refundcase",
+            index=models.Index(
+                condition=models.Q(("state__in", ["denied", "paid", "resolved", "withdrawn"])),
+                fields=["reason", "decided_at"], include=("state",), name="case_closed_reason",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="refundcase",
+            index=models.Index(
+                condition=models.Q(("approval_cancelled_at__isnull", True), ("approved_at__isnull", False)),
+                fields=["approved_at"], include=("currency", "approved_amount"), name="case_approved_money",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="refundcase",
+            index=models.Index(
+                condition=models.Q(("statutory_override", True)), fields=["approved_at"],
+                name="case_statutory_approved",
+            ),
+        ),
     ]
