@@ -47,6 +47,10 @@ def fill(apps, schema_editor):
             # stop the ALTER TABLE that makes the column NOT NULL in this same transaction.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            # Hash joins in memory, in one batch: the rows come out, and their new versions are
+            # written, in the table's own order (the order of their requests). Spilled to batches,
+            # they are shuffled, and every index-only scan then jumps between visibility map pages.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
             dropped = _secondary_indexes(cursor)
             for name, _ in dropped:
                 cursor.execute(f'DROP INDEX "{name}"')
