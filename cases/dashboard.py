@@ -1,4 +1,4 @@
-"""Reads for the managers' dashboard on the admin index: where refunds stand, in a dozen queries.
+"""Reads for the managers' dashboard on the admin index: where refunds stand, in eight queries.
 
 Every figure comes with the case-list link that lists exactly the cases it counts (the list's own
 filters plus plain field lookups, which the admin accepts on the case's own columns). Weekly series
