@@ -130,7 +130,7 @@ class Loader:
             subscriptions.append(Subscription(
                 id=i + 1, order_id=i + 1, delivered_at=None if i % 5 == 0 else purchased + timedelta(minutes=5),
             ))
-            cases.append(self._case(i, requested=requested, amount=plan.price))
+            cases.append(self._case(i, requested=requested, amount=plan.price, storefront=storefront))
             events.append(CaseEvent(
                 id=i + 1, case_id=i + 1, kind=CaseEvent.Kind.CREATED, actor_label="system", created_at=requested,
                 decision=cases[-1].decision, visibility=CaseEvent.Visibility.CUSTOMER,
@@ -140,7 +140,7 @@ class Loader:
                                 (RefundCase, cases), (CaseEvent, events)):
                 model.objects.bulk_create(rows, batch_size=2_000)
 
-    def _case(self, i: int, *, requested: datetime, amount: Decimal) -> RefundCase:
+    def _case(self, i: int, *, requested: datetime, amount: Decimal, storefront) -> RefundCase:
         state = STATE_CYCLE[i % len(STATE_CYCLE)]
         waiting = state in (State.AWAITING_FIX, State.EVIDENCE_REQUESTED)
         approved = state in (State.APPROVED, State.PAID)
@@ -150,6 +150,9 @@ class Loader:
             number=case_number(i),
             portal_key=f"bench-{i}",
             order_id=i + 1,
+            # bulk_create skips save(): the copies of the order's terms are set here.
+            storefront=storefront,
+            currency="USD",
             reason=REASONS[i % len(REASONS)],
             channel="email",
             requested_at=requested,

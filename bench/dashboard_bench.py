@@ -112,7 +112,8 @@ def load(n: int) -> None:
                reason_confirmed, requested_at, outage_hours, state, fix_started_at, fix_outcome, fix_deadline,
                next_deadline, flagged, flag_reason, decision, decided_at, needs_manager, resolution, deny_reason,
                approved_amount, approved_by_id, approved_at, approval_note, statutory_override,
-               approved_as_exception, statutory_basis, created_at, updated_at)
+               approved_as_exception, statutory_basis, statutory_claim, created_at, updated_at, storefront_id,
+               currency, first_response_at, fix_window_missed)
             SELECT i, 'RC-B' || i, 'bench-' || i, i, ({reasons})[1 + (i / 2) % {len(REASONS)}], '', 'email', true,
                {requested}, CASE WHEN (i / 2) % 10 = 6 THEN (i % 120)::numeric ELSE 0 END, {state},
                CASE WHEN i % 5 = 0 THEN {requested} + interval '1 hour' END,
@@ -122,8 +123,8 @@ def load(n: int) -> None:
                CASE WHEN i % 100 BETWEEN 3 AND 40 THEN 'policy_exclusion' ELSE '' END,
                CASE WHEN {paid} THEN {amount} END, CASE WHEN {paid} THEN {user.pk} END,
                CASE WHEN {paid} THEN {decided} - interval '1 hour' END, '', ({paid} AND i % 1000 = 41),
-               ({paid} AND i % 1000 = 41), CASE WHEN {paid} AND i % 1000 = 41 THEN 'Consumer law' ELSE '' END,
-               {requested}, now()
+               ({paid} AND i % 1000 = 41), CASE WHEN {paid} AND i % 1000 = 41 THEN 'Consumer law' ELSE '' END, false,
+               {requested}, now(), {sf}, {currency}, NULL, false
             FROM generate_series(1, {n}) AS i""",
         f"""INSERT INTO cases_payout (case_id, order_id, amount, currency, method, method_note, reference, paid_by_id,
                paid_at, arrival_min_days, arrival_max_days, arrival_worst_days, expected_by, expected_worst_by)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-SHAPE_VERSION = "5"
+SHAPE_VERSION = "6"
 CUSTOMERS_PER_CASE = 4
 RECENT_DAYS = 30
 SECONDS_APART = 15  # one request every 15 s: a million cases span 174 days
@@ -331,7 +331,8 @@ def _load(*, cases: int, log=print) -> None:
             evidence_due_at, evidence_reminded_at, next_deadline, flagged, flag_reason, decision, decided_at,
             needs_manager, resolution, deny_reason, approved_amount, approved_by_id, approved_at, approval_note,
             statutory_override, approved_as_exception, approval_cancelled_at, approval_cancelled_by_id,
-            statutory_basis, statutory_claim, created_at, updated_at)
+            statutory_basis, statutory_claim, created_at, updated_at, storefront_id, currency, first_response_at,
+            fix_window_missed)
         SELECT i, {case_number_sql('i')}, 'bench-' || i, i, reason, '',
                (ARRAY['portal', 'email', 'whatsapp', 'admin'])[1 + i % 4], true, requested_at,
                CASE WHEN reason = 'server_outage' THEN 72 ELSE 0 END, state,
@@ -357,7 +358,9 @@ def _load(*, cases: int, log=print) -> None:
                NULL, NULL,
                CASE WHEN state IN ('approved', 'paid') AND i % 997 = 0
                     THEN 'Statutory right of withdrawal (consumer law).' ELSE '' END,
-               false, requested_at, requested_at
+               false, requested_at, requested_at,
+               -- The order's storefront and currency; no staff event or missed fix window in the log.
+               ({sf})[1 + sfi], 'USD', NULL, false
         FROM (
             SELECT r.*, ({reasons})[1 + i % {n}] AS reason,
                    ({snap_json})[1 + i % {n} + CASE WHEN i % {MANAGER_EVERY} = 0 THEN {n} ELSE 0 END] AS decision,

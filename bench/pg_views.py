@@ -103,7 +103,7 @@ def views(user) -> list[View]:
     filters = [
         ("state=requested", "state=requested"),
         ("manager", "manager=yes"),
-        ("storefront", f"order__storefront__id__exact={storefront}"),
+        ("storefront", f"storefront__id__exact={storefront}"),
         ("reason", "reason=changed_mind"),
         ("overdue", "overdue=yes"),
         ("on time", "overdue=no"),

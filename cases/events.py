@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+
 from cases.models import CaseEvent, RefundCase
 from cases.notifications import send_case_email
 
@@ -31,7 +34,39 @@ def record_event(
     event = case_event(case, actor=actor, kind=kind, now=now, transition=transition, from_state=from_state,
                        comment=comment, visibility=visibility, data=data, actor_label=actor_label)
     event.save(force_insert=True)
+    _keep_case_in_step(case, event)
     return event
+
+
+def is_first_response(event: CaseEvent) -> bool:
+    """A staff member answered: a transition they made, or a message they sent the customer."""
+    if event.actor_id is None:
+        return False
+    return event.kind == CaseEvent.Kind.TRANSITION or (
+        event.kind == CaseEvent.Kind.COMMENT and event.visibility == CaseEvent.Visibility.CUSTOMER
+    )
+
+
+def follow_event(case: RefundCase, event: CaseEvent) -> dict:
+    """Set on ``case``, in memory, the columns that copy facts of its event log which ``event``
+    changes; returns them (column -> new value). The deadline sweep writes them in its bulk update."""
+    changes = {}
+    if case.first_response_at is None and is_first_response(event):
+        changes["first_response_at"] = event.created_at
+    if event.transition == "fix_window_expired" and not case.fix_window_missed:
+        changes["fix_window_missed"] = True
+    for column, value in changes.items():
+        setattr(case, column, value)
+    return changes
+
+
+def _keep_case_in_step(case: RefundCase, event: CaseEvent) -> None:
+    changes = follow_event(case, event)
+    if "first_response_at" in changes:
+        # The first answer stays first, even when this instance was read before another one was written.
+        changes["first_response_at"] = Coalesce(F("first_response_at"), Value(event.created_at))
+    if changes:
+        RefundCase.objects.filter(pk=case.pk).update(**changes)
 
 
 def case_event(

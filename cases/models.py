@@ -12,6 +12,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from cases import conditions
 from cases.states import (
+    CLOSED_STATES,
     OPEN_STATES,
     UNDECIDED_STATES,
     Channel,
@@ -54,6 +55,12 @@ class RefundCase(FSMModelMixin, models.Model):
     number = models.CharField(max_length=16, unique=True, default=new_case_number, editable=False)
     portal_key = models.CharField(max_length=64, unique=True, default=new_portal_key, editable=False)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="cases")
+    # Copies of the order's storefront and currency, set when the case is added (an order with a
+    # case keeps them): the dashboard and the export read them off the case row, without the order.
+    storefront = models.ForeignKey(
+        "orders.Storefront", on_delete=models.PROTECT, related_name="cases", editable=False
+    )
+    currency = models.CharField(max_length=3, editable=False)
     reason = models.CharField(max_length=32, choices=Reason.choices)
     description = models.TextField(blank=True, help_text="The customer's own words.")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ADMIN)
@@ -91,6 +98,15 @@ class RefundCase(FSMModelMixin, models.Model):
     statutory_claim = models.BooleanField(
         default=False,
         help_text="The customer invokes their rights under local law (S1-STATUTORY): a manager decides.",
+    )
+    # Kept in step with the event log by ``cases.events.record_event`` and the deadline sweep
+    # (docs/decisions/0027): what the report and the dashboard would otherwise find among the events.
+    first_response_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="The first transition a staff member made, or the first message they sent the customer.",
+    )
+    fix_window_missed = models.BooleanField(
+        default=False, editable=False, help_text="A fix window ran out unresolved on this case (S0-FIX-48H)."
     )
 
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
@@ -149,6 +165,18 @@ class RefundCase(FSMModelMixin, models.Model):
             # The dashboard's weekly series read a bounded period of these moments.
             models.Index(fields=["decided_at"], name="case_decided_at"),
             models.Index(fields=["approved_at"], condition=Q(approved_at__isnull=False), name="case_approved_at"),
+            # Covering (INCLUDE, PostgreSQL only) and partial: each dashboard query reads its index alone
+            # (docs/decisions/0027).
+            models.Index(fields=["storefront", "state"], include=["next_deadline"],
+                         condition=Q(state__in=list(OPEN_STATES)), name="case_open_storefront"),
+            models.Index(fields=["decided_at"], include=["state", "requested_at"],
+                         condition=Q(state__in=list(CLOSED_STATES)), name="case_closed_decided"),
+            models.Index(fields=["reason", "decided_at"], include=["state"],
+                         condition=Q(state__in=list(CLOSED_STATES)), name="case_closed_reason"),
+            models.Index(fields=["approved_at"], include=["currency", "approved_amount"],
+                         condition=Q(approved_at__isnull=False, approval_cancelled_at__isnull=True),
+                         name="case_approved_money"),
+            models.Index(fields=["approved_at"], condition=Q(statutory_override=True), name="case_statutory_approved"),
             # The case list at a million rows (docs/decisions/0013): every sortable column with the
             # id that ends each ordering, the default queue order, and the small queues.
             # INCLUDE (PostgreSQL only): a deep page of open cases skips closed ones in the index.
@@ -179,11 +207,20 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.number
 
     def save(self, *args, **kwargs):
+        if self._state.adding:
+            self.copy_order_terms()
         self.refresh_needs_manager()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"decision", "statutory_claim"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
+
+    def copy_order_terms(self) -> None:
+        """Copy the order's storefront and currency onto the case (``save`` does for a new case; so
+        must whatever creates cases in bulk)."""
+        order = self.order
+        self.storefront_id = order.storefront_id
+        self.currency = order.currency
 
     def refresh_needs_manager(self) -> None:
         """Keep ``needs_manager`` in step with the claim and the snapshot (``save`` does; so must a bulk update)."""
@@ -415,7 +452,8 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-paid_at"]
-        indexes = [models.Index(fields=["paid_at"], name="payout_paid_at")]  # the dashboard's weekly sums
+        # The dashboard's weekly sums, from the index alone.
+        indexes = [models.Index(fields=["paid_at"], include=["currency", "amount"], name="payout_paid_money")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=~Q(reference=""), name="payout_has_reference"),

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from cases.checks import transition_error
-from cases.events import case_event
+from cases.events import case_event, follow_event
 from cases.models import CaseEvent, RefundCase
 from cases.notifications import case_email
 from cases.outbox import outbox_message, queue_mails
@@ -132,6 +132,8 @@ def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policie
         try:
             action = _plan(case, now)
             if action is not None:
+                # What record_event keeps in step with the log (fix_window_missed), in the same update.
+                follow_event(case, case_event(case, actor=None, now=now, **action.event))
                 action.changes = _changes(case, before)
         except Exception:  # one broken case must not stop every later case, minute after minute
             _failed(report, case)

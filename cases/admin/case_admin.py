@@ -50,12 +50,12 @@ DETAIL_FIELDSETS = [
 @admin.register(RefundCase)
 class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
-        "case_number", "state_badge", "age", "deadline", "storefront", "reason", "order_number", "amount",
+        "case_number", "state_badge", "age", "deadline", "storefront_name", "reason", "order_number", "amount",
         "assignee_name",
     ]
     list_display_links = ["case_number"]
     list_filter = [
-        StateFilter, NeedsManagerFilter, "order__storefront", "reason", OverdueFilter, AssigneeFilter,
+        StateFilter, NeedsManagerFilter, "storefront", "reason", OverdueFilter, AssigneeFilter,
         "statutory_override",
     ]
     # Shows the search box; the lookups themselves are cases.list_queries.search_cases.

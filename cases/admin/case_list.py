@@ -174,7 +174,7 @@ class CaseListColumns:
 
     # Not sortable: ordering by a joined name reads every row (filter by storefront instead).
     @admin.display(description="Storefront")
-    def storefront(self, case: RefundCase) -> str:
+    def storefront_name(self, case: RefundCase) -> str:
         return case.order.storefront.name
 
     @admin.display(description="Order")

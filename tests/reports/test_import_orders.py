@@ -197,3 +197,16 @@ def test_it_finds_nothing_changed_when_one_customer_is_named_differently_on_two_
     path = write(tmp_path, data)
     assert run(path, "--commit")[1][-1] == "2 new, 0 updated, 0 unchanged, 0 errors"
     assert run(path, "--commit")[1][-1] == "0 new, 0 updated, 2 unchanged, 0 errors"
+
+
+def test_it_keeps_the_cases_copy_of_the_currency_equal_to_the_orders(plans, s0, tmp_path):
+    """An import may not change the currency of an order a case rests on, so the case's copy stays equal."""
+    run(WOO, "--commit")
+    order = Order.objects.get(number="5101")
+    case = open_case(s0, order=order, requested_at=order.purchased_at.replace(hour=12))
+    data = woo_orders()
+    data[0]["currency"] = "EUR"
+    run(write(tmp_path, data), "--commit")
+    order.refresh_from_db()
+    case.refresh_from_db()
+    assert (case.storefront_id, case.currency) == (order.storefront_id, order.currency)

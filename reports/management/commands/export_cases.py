@@ -67,7 +67,7 @@ class Command(BaseCommand):
             unknown = [slug for slug in slugs if slug not in known]
             if unknown:
                 raise _bad("--storefront", f"no storefront {', '.join(unknown)}")
-            queryset = queryset.filter(order__storefront__slug__in=slugs)
+            queryset = queryset.filter(storefront__slug__in=slugs)
             filters["storefront"] = slugs
         states = options["state"]
         if states:
