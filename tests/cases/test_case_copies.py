@@ -112,7 +112,7 @@ def test_it_fills_the_copies_of_existing_cases_in_the_migration(s0, s1, agent):
     """The migration's set-based fill finds what the services would have kept."""
     import importlib
 
-    migration = importlib.import_module("cases.migrations.0022_denorm_case_copies")
+    migration = importlib.import_module("cases.migrations.0022_case_row_copies")
     euro = open_case(s1, order=make_order(s1, currency="EUR"))
     answered = later(WITHIN_WINDOW, minutes=30)
     services.case_comment(case=euro, actor=agent, comment="Which device?", customer_visible=True, now=answered)
