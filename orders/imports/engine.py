@@ -131,7 +131,7 @@ def _existing_orders(storefront: Storefront, numbers: list[str]) -> dict[str, Or
                | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
     for chunk in _chunks(numbers):
         orders = (Order.objects.filter(storefront=storefront, number__in=chunk)
-                  .select_related("customer", "subscription").annotate(has_history=history))
+                  .select_related("subscription").annotate(has_history=history))
         found.update((o.number, o) for o in orders)
     return found
 

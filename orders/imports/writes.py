@@ -15,8 +15,9 @@ Nothing here sends signals or runs ``save()``, as ``bulk_create`` does not.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 
 BATCH = 2000
@@ -25,14 +26,30 @@ _PREPARED = (models.DateTimeField, models.DateField, models.DecimalField, models
 
 
 def _preparers(model: type[models.Model], names: Sequence[str]) -> list[Callable | None]:
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy costs a lookup per value
     preparers: list[Callable | None] = []
     for name in names:
         field = model._meta.get_field(name)
-        if isinstance(field, _PREPARED):
-            preparers.append(lambda value, field=field: field.get_db_prep_save(value, connection))
+        if isinstance(field, models.DecimalField):
+            preparers.append(_memoised(field, db))  # a shop has a few prices: prepare each once
+        elif isinstance(field, _PREPARED):
+            preparers.append(partial(field.get_db_prep_save, connection=db))
         else:
             preparers.append(None)
     return preparers
+
+
+def _memoised(field: models.Field, db) -> Callable:
+    seen: dict = {}
+
+    def prepare(value):
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = prepared = field.get_db_prep_save(value, db)
+            return prepared
+
+    return prepare
 
 
 def _prepared(rows: Iterable[Sequence], preparers: list[Callable | None]) -> Iterable[tuple]:
