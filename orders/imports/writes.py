@@ -30,13 +30,21 @@ def _preparers(model: type[models.Model], names: Sequence[str]) -> list[Callable
     preparers: list[Callable | None] = []
     for name in names:
         field = model._meta.get_field(name)
-        if isinstance(field, models.DecimalField):
+        if db.vendor == "postgresql" and isinstance(field, models.DateTimeField):
+            preparers.append(_aware)  # psycopg sends an aware time as it is, as Django's backend does
+        elif isinstance(field, models.DecimalField):
             preparers.append(_memoised(field, db))  # a shop has a few prices: prepare each once
         elif isinstance(field, _PREPARED):
             preparers.append(partial(field.get_db_prep_save, connection=db))
         else:
             preparers.append(None)
     return preparers
+
+
+def _aware(value):
+    if timezone.is_naive(value):
+        raise ValueError(f"{value} has no time zone")
+    return value
 
 
 def _memoised(field: models.Field, db) -> Callable:
