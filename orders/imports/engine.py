@@ -24,7 +24,7 @@ from orders.imports.records import (
     csv_records,
     load_woocommerce,
 )
-from orders.imports.writes import insert_rows, update_rows
+from orders.imports.writes import insert_rows, reserve_ids, update_rows
 from orders.models import Chargeback, Customer, Order, Plan, Storefront, Subscription
 
 BATCH = 2000
@@ -203,11 +203,15 @@ def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, 
 
     fresh = [o.record for o in outcomes if o.kind == NEW]
     zero = Decimal("0")
-    insert_rows(Order, ORDER_COLUMNS, (
-        (storefront.pk, r.number, customers[r.email].pk, r.plan.pk, r.amount, r.currency, r.payment_method,
-         r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero))
-        for r in fresh), orm=orm)
-    ids = _order_ids(storefront, [r.number for r in fresh])
+    rows = ((storefront.pk, r.number, customers[r.email].pk, r.plan.pk, r.amount, r.currency, r.payment_method,
+             r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero)) for r in fresh)
+    reserved = None if orm else reserve_ids(Order, len(fresh))
+    if reserved is None:
+        insert_rows(Order, ORDER_COLUMNS, rows, orm=orm)
+        ids = _order_ids(storefront, [r.number for r in fresh])
+    else:
+        insert_rows(Order, ("id", *ORDER_COLUMNS), ((pk, *row) for pk, row in zip(reserved, rows)))
+        ids = dict(zip((r.number for r in fresh), reserved))
     new_subscriptions = [(ids[r.number], r.delivered_at) for r in fresh]
 
     changed_orders, changed_subscriptions = [], []
@@ -255,11 +259,17 @@ def _save_customers(storefront: Storefront, records: list[OrderRecord], customer
             customer.phone = record.phone or customer.phone
             if customer.pk:
                 changed[record.email] = customer
-    insert_rows(Customer, ("storefront_id", "email", "name", "phone"),
-                ((storefront.pk, c.email, c.name, c.phone) for c in fresh.values()), orm=orm)
-    emails = list(fresh)
-    for chunk in _chunks(emails):
-        for email, pk in Customer.objects.filter(storefront=storefront, email__in=chunk).values_list("email", "pk"):
-            fresh[email].pk = pk
+    reserved = None if orm else reserve_ids(Customer, len(fresh))
+    if reserved is None:
+        insert_rows(Customer, ("storefront_id", "email", "name", "phone"),
+                    ((storefront.pk, c.email, c.name, c.phone) for c in fresh.values()), orm=orm)
+        for chunk in _chunks(list(fresh)):
+            for email, pk in Customer.objects.filter(storefront=storefront, email__in=chunk).values_list("email", "pk"):
+                fresh[email].pk = pk
+    else:
+        for customer, pk in zip(fresh.values(), reserved):
+            customer.pk = pk
+        insert_rows(Customer, ("id", "storefront_id", "email", "name", "phone"),
+                    ((c.pk, storefront.pk, c.email, c.name, c.phone) for c in fresh.values()))
     update_rows(Customer, ("name", "phone"), ((c.pk, c.name, c.phone) for c in changed.values()), orm=orm)
     customers.update(fresh)

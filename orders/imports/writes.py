@@ -121,6 +121,21 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     return count
 
 
+def reserve_ids(model: type[models.Model], count: int) -> list[int] | None:
+    """``count`` primary keys drawn from the table's sequence (PostgreSQL), to insert with the rows.
+
+    Rows sent by COPY come back with nothing, and reading their keys back by another column right
+    after the load is planned with the statistics of the table before it. None where there is no
+    sequence to draw from (SQLite, or ``orm``): the caller reads the keys back.
+    """
+    if connection.vendor != "postgresql" or not count:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [model._meta.db_table, model._meta.pk.column, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def update_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence], *,
                 orm: bool = False) -> int:
     """Set ``columns`` on each row's primary key; each row is ``(pk, value, value, ...)``."""
