@@ -5,15 +5,17 @@ Usage::
     .venv/bin/python bench/import_bench.py [--orders 100000] [--database-url URL]
 
 Without ``--database-url`` everything happens in a throwaway SQLite database in a temporary
-directory; with one, that database must be migrated, and the bench's storefront (slug
-``import-bench``) is created there and left behind; its orders and customers from an earlier run
+directory; with one, that database must be migrated, and the bench's storefronts (slugs
+``import-bench``, ``import-bench-orm``, ``import-bench-admin``) are created there and left behind;
+their orders and customers from an earlier run
 are removed first. The file is a generated WooCommerce REST API
 orders array: guests and returning customers, three plans matched by product id or by name,
 paid, refunded and pending orders. The baseline is ``bulk_create`` of the same orders with
 everything known in advance (no reading, no checks): the floor of writing them through the ORM.
-The commit is measured twice: through the ORM (``orm=True``: model instances, ``bulk_create``;
-rolled back), the path before ``orders/imports/writes.py``, and through those writes (COPY on
-PostgreSQL, executemany on SQLite).
+The commit is measured three times, each on a storefront of its own: through
+``orders/imports/writes.py`` (COPY on PostgreSQL, executemany on SQLite); through the ORM
+(``orm=True``: model instances, ``bulk_create``), the path before it; and through the admin's
+upload, preview page and confirm.
 Target: 100k orders imported (checked and committed) in under 60 s.
 """
 
@@ -83,11 +85,11 @@ def setup(database_url: str, migrate: bool) -> None:
         call_command("migrate", interactive=False, verbosity=0)
 
 
-def storefront():
+def storefront(slug: str = "import-bench"):
     from orders.models import Plan, Storefront
 
-    shop, _ = Storefront.objects.get_or_create(slug="import-bench", defaults={
-        "name": "Import bench", "support_email": "support@import-bench.example"})
+    shop, _ = Storefront.objects.get_or_create(slug=slug, defaults={
+        "name": slug.replace("-", " ").capitalize(), "support_email": f"support@{slug}.example"})
     for product, months, price in (("101", 1, "14.99"), ("103", 3, "34.99"), ("", 12, "99.99")):
         Plan.objects.get_or_create(storefront=shop, months=months, devices=1, defaults={
             "name": f"{months} months", "price": Decimal(price), "external_product_id": product})
@@ -96,11 +98,13 @@ def storefront():
 
 def clear(shop) -> None:
     """The bench storefront's orders and customers of an earlier run (nothing else rests on them)."""
-    from orders.models import Customer, Order, Subscription
+    from django.db import connection
 
-    Subscription.objects.filter(order__storefront=shop).delete()
-    Order.objects.filter(storefront=shop).delete()
-    Customer.objects.filter(storefront=shop).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM orders_subscription WHERE order_id IN "
+                       "(SELECT id FROM orders_order WHERE storefront_id = %s)", [shop.pk])
+        cursor.execute("DELETE FROM orders_order WHERE storefront_id = %s", [shop.pk])
+        cursor.execute("DELETE FROM orders_customer WHERE storefront_id = %s", [shop.pk])
 
 
 def settle() -> None:
@@ -144,7 +148,7 @@ def admin(shop, text: str) -> None:
     seconds = time.perf_counter() - started
     html = page.content.decode()
     summary = re.search(r'class="import-summary">([^.]*)', html)
-    print(f"  {'admin preview (upload, dry run, page)':<45}{seconds:>7.1f} s   "
+    print(f"  {'admin preview (another storefront)':<45}{seconds:>7.1f} s   "
           f"{summary.group(1) if summary else page.status_code}   {len(page.content) / 1e6:.1f} MB page, "
           f"{html.count('<tr class=')} rows", flush=True)
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
@@ -186,10 +190,11 @@ def main(argv=None) -> int:
         database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     try:
         setup(database_url, migrate=workdir is not None)
-        from django.db import transaction
-
-        shop = storefront()
-        clear(shop)
+        # One storefront per writing path, so each commits for real (a rolled-back savepoint costs
+        # SQLite a journal of its own) and each starts from no orders.
+        shop, orm_shop, admin_shop = storefront(), storefront("import-bench-orm"), storefront("import-bench-admin")
+        for each in (shop, orm_shop, admin_shop):
+            clear(each)
         settle()
         text = orders_file(args.orders)
         print(f"Import of {args.orders:,} WooCommerce orders ({len(text) / 1e6:.0f} MB of JSON)", flush=True)
@@ -197,16 +202,11 @@ def main(argv=None) -> int:
         print(f"  baseline bulk_create (nothing read or checked){base:>10.1f} s")
         run = {"storefront": shop, "text": text, "fmt": "woocommerce"}
         timings = {"dry run": timed("dry run (read and check)", base, commit=False, **run)}
-        with transaction.atomic():
-            timings["orm"] = timed("commit through the ORM (rolled back)", base, commit=True, orm=True, **run)
-            transaction.set_rollback(True)
-        settle()
-        with transaction.atomic():
-            admin(shop, text)
-            transaction.set_rollback(True)
-        settle()
         timings["commit"] = timed("commit", base, commit=True, **run)
         timings["again"] = timed("same file again", base, commit=True, **run)
+        timings["orm"] = timed("commit through the ORM (another storefront)", base, commit=True, orm=True,
+                               **{**run, "storefront": orm_shop})
+        admin(admin_shop, text)
         print(f"  commit: {timings['orm'] / timings['commit']:.1f} times as fast as through the ORM")
         verdict = "PASS" if timings["commit"] < TARGET_SECONDS else "FAIL"
         print(f"  target: commit under {TARGET_SECONDS} s: {timings['commit']:.1f} s  {verdict}")
