@@ -7,10 +7,9 @@ Usage::
 Without ``--database-url`` everything happens in a throwaway SQLite database in a temporary
 directory; with one, that database must be migrated, and the bench's storefronts (slugs
 ``import-bench``, ``import-bench-orm``, ``import-bench-admin``) are created there and left behind;
-their orders and customers from an earlier run
-are removed first. The file is a generated WooCommerce REST API
-orders array: guests and returning customers, three plans matched by product id or by name,
-paid, refunded and pending orders. The baseline is ``bulk_create`` of the same orders with
+their orders and customers from an earlier run are removed first. The file is a generated
+WooCommerce REST API orders array: guests and returning customers, three plans matched by product
+id or by name, paid, refunded and pending orders. The baseline is ``bulk_create`` of the same orders with
 everything known in advance (no reading, no checks): the floor of writing them through the ORM.
 The commit is measured three times, each on a storefront of its own: through
 ``orders/imports/writes.py`` (COPY on PostgreSQL, executemany on SQLite); through the ORM
