@@ -251,7 +251,8 @@ def _save_customers(storefront: Storefront, records: list[OrderRecord], customer
     for record in records:
         customer = customers.get(record.email) or fresh.get(record.email)
         if customer is None:
-            fresh[record.email] = Customer(storefront=storefront, email=record.email, name=record.name,
+            # By key: assigning the storefront itself costs a descriptor call per new customer.
+            fresh[record.email] = Customer(storefront_id=storefront.pk, email=record.email, name=record.name,
                                            phone=record.phone)
             continue
         if (record.name and record.name != customer.name) or (record.phone and record.phone != customer.phone):

@@ -31,7 +31,7 @@ def _preparers(model: type[models.Model], names: Sequence[str]) -> list[Callable
     for name in names:
         field = model._meta.get_field(name)
         if db.vendor == "postgresql" and isinstance(field, models.DateTimeField):
-            preparers.append(_aware)  # psycopg sends an aware time as it is, as Django's backend does
+            preparers.append(None)  # Django's backend hands psycopg the (aware) time as it is, too
         elif isinstance(field, models.DecimalField):
             preparers.append(_memoised(field, db))  # a shop has a few prices: prepare each once
         elif isinstance(field, _PREPARED):
@@ -39,12 +39,6 @@ def _preparers(model: type[models.Model], names: Sequence[str]) -> list[Callable
         else:
             preparers.append(None)
     return preparers
-
-
-def _aware(value):
-    if timezone.is_naive(value):
-        raise ValueError(f"{value} has no time zone")
-    return value
 
 
 def _memoised(field: models.Field, db) -> Callable:
