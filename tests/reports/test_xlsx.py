@@ -112,3 +112,23 @@ def test_it_refuses_more_rows_than_a_sheet_holds(cases_by_state, monkeypatch):
 
     with pytest.raises(xlsx.TooManyRows, match="more than 3 cases do not fit in one sheet"):
         xlsx.write_xlsx(resource.export_rows(RefundCase.objects.all()), resource.columns, io.BytesIO())
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+def test_it_neutralises_every_formula_prefix_in_every_text_column(s0, manager, prefix, tmp_path):
+    from orders.models import Customer
+    from tests.cases import open_case
+
+    case = open_case(s0)
+    payload = f"{prefix}1+2"
+    Order.objects.filter(pk=case.order_id).update(number=payload)
+    Customer.objects.filter(orders=case.order_id).update(email=f"{prefix}cmd@example.com")
+    manager.username = f"{prefix}SUM(A1)"
+    manager.save(update_fields=["username"])
+    case.assignee = manager
+    case.save(update_fields=["assignee"])
+    rows, _ = xlsx_rows(tmp_path)
+    got = dict(zip(CONTRACT_HEADER, rows[1]))
+    for name in ("order_number", "customer_email", "assignee"):
+        assert got[name].startswith("'") and got[name][1:2] in (prefix, "\n" if prefix == "\r" else prefix), name
+    assert not any(isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in rows[1])
