@@ -172,6 +172,9 @@ STORAGES = {
 # Evidence uploads: screenshots are small; anything larger is refused with a message.
 EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The admin's order import (docs/reports.md): a shop's whole order history, 100,000 orders are
+# about 60 MB of WooCommerce JSON. Only that view takes files this large.
+ORDER_IMPORT_MAX_BYTES = int(os.environ.get("ORDER_IMPORT_MAX_BYTES", str(300 * 1024 * 1024)))
 # Evidence pipeline (docs/uploads.md): files past EVIDENCE_MAX_BYTES are cut off while they stream in.
 EVIDENCE_MAX_FILES_PER_CASE = int(os.environ.get("EVIDENCE_MAX_FILES_PER_CASE", "20"))
 EVIDENCE_MAX_PIXELS = int(os.environ.get("EVIDENCE_MAX_PIXELS", str(24_000_000)))

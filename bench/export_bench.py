@@ -10,6 +10,7 @@ the cases already there (the first ``--rows`` of them), loading some only if the
 on PostgreSQL, ``COPY ... TO STDOUT`` of the same query is printed as the ceiling.
 
 Each method runs in its own process, so each peak RSS is its own: ours (CSV, JSON, XLSX), the
+same XLSX through openpyxl's write-only workbook (how it was written before decision 0028), the
 hand-written ``values_list().iterator()`` + ``csv.writer`` loop, and django-import-export's
 default ``export()`` (a whole tablib Dataset with ``select_related``), which is measured on
 ``--default-rows`` rows only: at 1.5k rows/s, 100k rows would take over a minute on their own.
@@ -29,7 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = ("ours_csv", "ours_json", "ours_xlsx", "handwritten_csv", "import_export_default", "pg_copy")
+METHODS = ("ours_csv", "ours_json", "ours_xlsx", "openpyxl_xlsx", "handwritten_csv", "import_export_default",
+           "pg_copy")
 
 
 def parse_args(argv):
@@ -77,6 +79,8 @@ def measure(method: str, rows: int) -> dict:
         if method in ("ours_csv", "ours_json", "ours_xlsx"):
             services.write_file(queryset, fmt=method.removeprefix("ours_"), out=sink)
             count = queryset.count()
+        elif method == "openpyxl_xlsx":
+            count = openpyxl_xlsx(queryset, sink)
         elif method == "handwritten_csv":
             count = handwritten(queryset, sink)
         elif method == "import_export_default":
@@ -86,6 +90,42 @@ def measure(method: str, rows: int) -> dict:
     seconds = time.perf_counter() - started
     return {"method": method, "rows": count, "seconds": round(seconds, 3),
             "rows_per_second": round(count / seconds) if seconds else None, "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def openpyxl_xlsx(queryset, sink) -> int:
+    """The same rows through openpyxl's write-only workbook (with lxml), as the XLSX was written before."""
+    from decimal import Decimal
+
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    from reports.columns import COUNT, DAYS, MONEY
+    from reports.resources import CaseReportResource
+    from reports.writers import text_cells
+
+    resource = CaseReportResource()
+    cols = resource.columns
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("cases")
+    sheet.append([c.name for c in cols])
+    convert = text_cells(cols)
+    money = [i for i, c in enumerate(cols) if c.kind == MONEY]
+    counts = [i for i, c in enumerate(cols) if c.kind in (COUNT, DAYS)]
+    count = 0
+    for row in resource.export_rows(queryset):
+        cells = convert(row)
+        for i in money:
+            if cells[i] is not None:
+                cell = WriteOnlyCell(sheet, value=Decimal(cells[i]))
+                cell.number_format = "0.00"
+                cells[i] = cell
+        for i in counts:
+            if isinstance(cells[i], str):
+                cells[i] = Decimal(cells[i])
+        sheet.append(cells)
+        count += 1
+    workbook.save(sink)
+    return count
 
 
 def handwritten(queryset, sink) -> int:
@@ -237,6 +277,9 @@ def summarise(results: list[dict]) -> None:
                 ratio = by[name]["rows_per_second"] / base["rows_per_second"]
                 verdict = "PASS" if ratio >= 1 else "FAIL"
                 print(f"  {name} / hand-written loop: {ratio:.2f}x  (target >= 1)  {verdict}")
+    if "openpyxl_xlsx" in by and "ours_xlsx" in by:
+        ratio = by["ours_xlsx"]["rows_per_second"] / by["openpyxl_xlsx"]["rows_per_second"]
+        print(f"  ours_xlsx / openpyxl write-only: {ratio:.2f}x")
     if "pg_copy" in by and "ours_csv" in by:
         print(f"  ours_csv / COPY: {by['ours_csv']['rows_per_second'] / by['pg_copy']['rows_per_second']:.2f}x"
               "  (aim: 0.5)")

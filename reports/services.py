@@ -16,7 +16,8 @@ from django.utils import timezone
 from cases.models import RefundCase
 from reports.models import ExportJob, ExportRecord
 from reports.resources import CaseReportResource
-from reports.writers import Progress, stream_csv, stream_json, write_xlsx
+from reports.writers import Progress, stream_csv, stream_json
+from reports.xlsx import write_xlsx
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Writing the case report as it is read: CSV and JSON chunk by chunk, XLSX through a write-only workbook.
+"""Writing the case report as it is read: CSV and JSON chunk by chunk (XLSX: ``reports.xlsx``).
 
 Memory stays flat whatever the row count: rows come from a server-side cursor
 (``values_list().iterator()``) and leave in chunks of ``CHUNK`` rows.
@@ -10,10 +10,8 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
-from typing import IO
 
-from reports.columns import BOOL, CLAUSES, COUNT, DAYS, MONEY, TEXT, Column
+from reports.columns import BOOL, CLAUSES, DAYS, TEXT, Column
 
 CHUNK = 2000
 # OWASP CSV injection: a spreadsheet runs a cell that starts with one of these as a formula.
@@ -126,35 +124,3 @@ def stream_json(rows: Iterable[tuple], cols: list[Column], *, progress: Progress
     yield "".join(parts) + "\n]\n"
     if progress:
         progress(done)
-
-
-def write_xlsx(rows: Iterable[tuple], cols: list[Column], out: IO[bytes], *, progress: Progress | None = None) -> int:
-    """A write-only workbook (rows go to a temporary file, not to memory); amounts as numbers."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("cases")
-    sheet.append([c.name for c in cols])
-    convert = text_cells(cols)
-    money = _indexes(cols, MONEY)
-    counts = _indexes(cols, COUNT, DAYS)
-    done = 0
-    for row in rows:
-        cells = convert(row)
-        for i in money:
-            if cells[i] is not None:
-                cell = WriteOnlyCell(sheet, value=Decimal(cells[i]))
-                cell.number_format = "0.00"
-                cells[i] = cell
-        for i in counts:
-            if cells[i] is not None:
-                cells[i] = Decimal(cells[i]) if isinstance(cells[i], str) else cells[i]
-        sheet.append(cells)
-        done += 1
-        if progress and done % CHUNK == 0:
-            progress(done)
-    workbook.save(out)
-    if progress:
-        progress(done)
-    return done

@@ -8,12 +8,18 @@ past ``EVIDENCE_MAX_BYTES`` ends the parse without reading the rest of the body
 ``RefusedUpload`` that carries the reason, so the view's form and ``evidence_add`` answer with a
 clear message instead of "no file attached". Fields sent after the file are not read; browsers
 send a form's fields in page order, and the CSRF token comes first.
+
+The limit is the evidence one unless the view the request goes to was marked with
+``upload_limit("SETTING")``: the order import, for one, takes files of hundreds of megabytes. The
+URL is resolved before any middleware reads the body, so the handler knows the view by then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http.multipartparser import MultiPartParser
@@ -29,10 +35,26 @@ class RefusedUpload(UploadedFile):
         self.refusal = refusal
 
 
+def upload_limit(setting: str) -> Callable:
+    """Mark a view whose uploads may be as large as the setting ``setting`` says (in bytes)."""
+
+    def mark(view: Callable) -> Callable:
+        view.upload_max_bytes_setting = setting
+        return view
+
+    return mark
+
+
+def limit_for(request) -> int:
+    view = getattr(getattr(request, "resolver_match", None), "func", None)
+    setting = getattr(view, "upload_max_bytes_setting", None)
+    return int(getattr(settings, setting)) if setting else max_bytes()
+
+
 class CappedUploadHandler(FileUploadHandler):
     def __init__(self, request=None) -> None:
         super().__init__(request)
-        self.limit = max_bytes()
+        self.limit = limit_for(request)
         self.refused: list[tuple[str, RefusedUpload]] = []
         self._parsing = False
         self._received = 0

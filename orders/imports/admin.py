@@ -3,25 +3,38 @@
 The preview is a dry run of ``orders.imports.engine``: the same checks and counts as
 ``import_orders``, each record shown as new, updated (with what changes) or skipped, and every
 error by position and field. Confirming runs it again with the write, all or nothing.
+
+A shop's whole history can be 100,000 orders: the preview then lists the first ``PREVIEW_ROWS``
+new or updated orders (or errors) and counts all of them, because a page of 100,000 table rows
+takes longer to render than the import takes to run. The upload may be up to
+``ORDER_IMPORT_MAX_BYTES`` and is cut off as it streams in past that (``cases.uploads.handler``).
 """
 
 from __future__ import annotations
 
+from itertools import islice
+
 import tablib
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import Format
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.resources import ModelResource
 from import_export.results import Result, RowResult
 
-from orders.imports.engine import NEW, UPDATED, ImportResult, import_orders
+from cases.uploads.handler import upload_limit
+from cases.uploads.types import megabytes
+from orders.imports.engine import NEW, SKIPPED, UNCHANGED, UPDATED, ImportResult, import_orders
 from orders.models import Order, Storefront
 
+PREVIEW_ROWS = 1000
 PREVIEW_HEADERS = ["position", "number", "email", "plan", "amount", "status", "changes"]
 ROW_TYPES = {NEW: RowResult.IMPORT_TYPE_NEW, UPDATED: RowResult.IMPORT_TYPE_UPDATE}
 
@@ -67,13 +80,34 @@ class OrdersCSV(_WholeFile):
     code, title, extension = "csv", "Orders CSV (docs/reports.md)", "csv"
 
 
+FORMATS = [WooCommerceOrders, OrdersCSV]
+
+
 class OrderImportForm(ImportForm):
     storefront = forms.ModelChoiceField(queryset=Storefront.objects.all(), help_text="The shop the orders come from.")
-    field_order = ["storefront", "resource", "import_file", "format"]
+    # The file last: a file cut off at the size limit ends the upload, and fields after it are not sent.
+    field_order = ["storefront", "resource", "format", "import_file"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["import_file"].help_text = f"Up to {megabytes(settings.ORDER_IMPORT_MAX_BYTES)}."
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        refusal = getattr(upload, "refusal", "")
+        if refusal:  # cut off by the upload handler while it streamed in
+            raise ValidationError(f"{refusal} Split the export into several files.")
+        return upload
 
 
 class OrderConfirmImportForm(ConfirmImportForm):
     storefront = forms.ModelChoiceField(queryset=Storefront.objects.all(), widget=forms.HiddenInput())
+
+    def clean_format(self):
+        value = self.cleaned_data["format"]
+        if value not in {str(i) for i in range(len(FORMATS))}:
+            raise ValidationError("Unknown format: upload the file again.")
+        return value
 
 
 def _preview_row(outcome) -> RowResult:
@@ -86,21 +120,33 @@ def _preview_row(outcome) -> RowResult:
     return row
 
 
-def to_result(outcome: ImportResult) -> Result:
-    """The engine's answer as import-export's Result, which its preview page renders."""
+def to_result(outcome: ImportResult, *, limit: int = PREVIEW_ROWS) -> Result:
+    """The engine's answer as import-export's Result, which its preview page renders.
+
+    Every order is counted; a file of more than ``limit`` orders lists only its first ``limit``
+    new or updated ones (and its first ``limit`` records with errors).
+    """
     result = Result()
     result.diff_headers = list(PREVIEW_HEADERS)
     by_position: dict[str, dict[str, list[str]]] = {}
     for error in outcome.errors:
         by_position.setdefault(error.position, {}).setdefault(error.field, []).append(error.message)
-    for position, errors in by_position.items():
+    for position, errors in islice(by_position.items(), limit):
         result.append_invalid_row(number=position, row={"position": position}, validation_error=ValidationError(errors))
-    for item in outcome.outcomes:
-        row = _preview_row(item)
-        result.append_row_result(row)
-        result.increment_row_result_total(row)
+    listed = outcome.outcomes
+    if len(listed) > limit:
+        listed = islice((o for o in listed if o.kind in (NEW, UPDATED)), limit)
+    for item in listed:
+        result.append_row_result(_preview_row(item))
+    counts = {kind: outcome.count(kind) for kind in (NEW, UPDATED, UNCHANGED, SKIPPED)}
+    result.totals[RowResult.IMPORT_TYPE_NEW] = counts[NEW]
+    result.totals[RowResult.IMPORT_TYPE_UPDATE] = counts[UPDATED]
+    result.totals[RowResult.IMPORT_TYPE_SKIP] = counts[UNCHANGED] + counts[SKIPPED]
+    result.totals[RowResult.IMPORT_TYPE_INVALID] = len(by_position)
     result.total_rows = len(outcome.outcomes) + len(by_position)
     result.summary = outcome.summary
+    result.rows_left_out = len(outcome.outcomes) - len(result.rows) if not by_position else 0
+    result.errors_left_out = max(0, len(by_position) - limit)
     return result
 
 
@@ -128,11 +174,28 @@ class OrderImportAdminMixin(ImportMixin):
     resource_classes = [OrderImportResource]
     import_form_class = OrderImportForm
     confirm_form_class = OrderConfirmImportForm
-    formats = [WooCommerceOrders, OrdersCSV]
+    formats = FORMATS
     skip_admin_log = True
+    import_template_name = "admin/orders/order/import.html"
+
+    def get_urls(self):
+        urls = super().get_urls()
+        for pattern in urls:
+            if getattr(pattern, "name", "") == f"{self.opts.app_label}_{self.opts.model_name}_import":
+                upload_limit("ORDER_IMPORT_MAX_BYTES")(pattern.callback)
+        return urls
+
+    def write_to_tmp_storage(self, import_file, input_format):
+        # import-export adds the chunks up one by one (bytes += chunk): quadratic at 100 MB.
+        tmp_storage = self.get_tmp_storage_class()(
+            encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(), **self.get_tmp_storage_class_kwargs(),
+        )
+        tmp_storage.save(b"".join(import_file.chunks()))
+        return tmp_storage
 
     def get_import_formats(self):
-        return [WooCommerceOrders, OrdersCSV]
+        return list(FORMATS)
 
     def has_import_permission(self, request) -> bool:
         return request.user.has_perm("orders.add_order") and request.user.has_perm("orders.change_order")
@@ -147,6 +210,15 @@ class OrderImportAdminMixin(ImportMixin):
         if import_form is not None:
             initial["storefront"] = import_form.cleaned_data["storefront"].pk
         return initial
+
+    @method_decorator(require_POST)
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except (OSError, UnicodeDecodeError):
+            # The stored upload is gone (confirmed twice, or cleaned up) or was tampered with.
+            messages.error(request, "Nothing imported: the uploaded file is no longer there. Upload it again.")
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:orders_order_import"))
 
     def process_result(self, result, request):
         url = reverse(f"{self.admin_site.name}:orders_order_changelist")

@@ -71,3 +71,81 @@ def upload_and_confirm(client, s0, content: bytes):
     preview = upload(client, s0, content)
     confirm = preview.context["confirm_form"]
     return client.post(reverse("admin:orders_order_process_import"), {n: confirm[n].value() for n in confirm.fields})
+
+
+def test_it_lists_the_first_thousand_new_or_updated_orders_and_counts_all_of_them(plans, s0, manager_client):
+    from orders.imports.admin import PREVIEW_ROWS
+    from orders.imports.engine import import_orders
+    from tests.reports.test_import_at_scale import shop_orders
+
+    data = shop_orders(1500)
+    import_orders(storefront=s0, text=json.dumps(data[:300]), fmt="woocommerce", commit=True)
+    stored = Order.objects.count()
+    data[5]["total"] = "15.99"  # an order already stored, changed
+    page = upload(manager_client, s0, json.dumps(data).encode())
+    result = page.context["result"]
+    summary = result.summary
+    new = int(summary.split()[0])
+    assert summary == f"{new} new, 1 updated, {1500 - 1 - new} unchanged, 0 errors" and new > 1100
+    listed = result.valid_rows()
+    assert len(listed) == PREVIEW_ROWS and {row.import_type for row in listed} == {"new", "update"}
+    assert listed[0].diff[1] == str(data[5]["number"])  # file order: the update comes first
+    assert result.totals["new"] == new and result.totals["update"] == 1 and result.totals["skip"] == 1500 - 1 - new
+    assert f"{summary}. The first 1000 new or updated orders are listed; the other {1500 - PREVIEW_ROWS}".encode() \
+        in page.content
+    assert page.content.count(b'<tr class="new">') == PREVIEW_ROWS - 1
+
+    confirm = page.context["confirm_form"]
+    done = manager_client.post(reverse("admin:orders_order_process_import"),
+                               {n: confirm[n].value() for n in confirm.fields})
+    assert done.status_code == 302
+    assert Order.objects.filter(storefront=s0).count() == stored + new  # the whole file, not the listed part
+    assert Order.objects.get(storefront=s0, number=data[5]["number"]).amount == Decimal("15.99")
+
+
+def test_it_lists_the_first_thousand_records_with_errors_and_counts_all_of_them(plans, s0, manager_client):
+    from tests.reports.test_import_at_scale import shop_orders
+
+    data = shop_orders(1200)
+    for order in data:
+        order["currency"] = "dollars"
+    page = upload(manager_client, s0, json.dumps(data).encode())
+    result = page.context["result"]
+    assert result.summary.endswith(", 1200 errors") and len(result.invalid_rows) == 1000
+    assert b"The first 1000 records with errors are listed; 200 more are not." in page.content
+    assert "confirm_form" not in page.context and Order.objects.count() == 0
+
+
+def test_it_takes_a_file_larger_than_the_evidence_limit(plans, s0, manager_client, settings):
+    settings.EVIDENCE_MAX_BYTES = 1000
+    content = WOO.read_bytes()
+    assert len(content) > 1000
+    result = upload(manager_client, s0, content).context["result"]
+    assert result.summary == "4 new, 0 updated, 1 unchanged, 0 errors"
+
+
+def test_it_cuts_off_a_file_past_the_import_limit_and_says_so(plans, s0, manager_client, settings):
+    settings.ORDER_IMPORT_MAX_BYTES = 2000
+    page = upload(manager_client, s0, b"[" + b" " * 500_000 + b"]")
+    assert page.status_code == 200
+    assert page.context["form"].errors["import_file"] == [
+        "The file is larger than the 2,000 bytes limit. Split the export into several files."]
+    assert "result" not in page.context and Order.objects.count() == 0
+
+
+def test_it_answers_bad_files_and_forged_confirms_with_a_message(plans, s0, manager_client):
+    page = upload(manager_client, s0, b"\xff\xfe not text")
+    assert page.status_code == 200 and page.context["form"].errors["import_file"]
+    page = upload(manager_client, s0, b"not json")
+    assert page.status_code == 200 and page.context["result"].summary == "0 new, 0 updated, 0 unchanged, 1 errors"
+
+    preview = upload(manager_client, s0, WOO.read_bytes())
+    confirm = preview.context["confirm_form"]
+    data = {name: confirm[name].value() for name in confirm.fields}
+    forged = manager_client.post(reverse("admin:orders_order_process_import"), {**data, "format": "7"})
+    assert forged.status_code == 200 and forged.context["confirm_form"].errors["format"]
+    gone = manager_client.post(reverse("admin:orders_order_process_import"),
+                               {**data, "import_file_name": "no-such-upload"})
+    assert gone.status_code == 302
+    assert "the uploaded file is no longer there" in str(list(gone.wsgi_request._messages)[0])
+    assert Order.objects.count() == 0
