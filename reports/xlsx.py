@@ -3,9 +3,10 @@
 An XLSX is a zip of a few XML parts; a one-sheet report needs six, and only the sheet grows. The
 sheet's rows are written as text straight from the database's rows (inline strings, no shared-
 string table to keep in memory) into a temporary file, which is then deflated into the zip; memory
-stays flat at any row count. Cells carry one of three shared styles: none, an amount with two
-decimals, a time shown as ISO 8601 in UTC (``2026-03-01T10:00:00Z``) that a spreadsheet sorts
-and filters as a date. The 1,048,576-row limit of a sheet is the format's: a larger export stops
+stays flat at any row count. Amounts are number cells with a two-decimal style, counts and days
+plain numbers; times stay ISO 8601 text in UTC (``2026-03-01T10:00:00Z``), exactly as the CSV has
+them: the report's contract says times are ISO 8601, and a reader of the cells gets that string,
+not a spreadsheet serial number (the text sorts the same way). The 1,048,576-row limit of a sheet is the format's: a larger export stops
 with an error, CSV and JSON have none.
 
 openpyxl's write-only mode does the same job cell object by cell object, five to ten times slower
@@ -19,18 +20,16 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import IO
 
 from openpyxl.utils import get_column_letter
 
-from reports.columns import COUNT, DAYS, MONEY, TIME, Column
+from reports.columns import COUNT, DAYS, MONEY, Column
 from reports.writers import CHUNK, Progress, text_cells
 
 SHEET_NAME = "cases"
 MAX_ROWS = 1_048_576  # a sheet's rows, the header included
-MONEY_STYLE, TIME_STYLE = 1, 2
-_EXCEL_EPOCH = datetime(1899, 12, 30)
+MONEY_STYLE = 1
 # Characters XML 1.0 cannot carry at all, and the three it needs escaped.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -73,20 +72,6 @@ def _number_cell(ref: str, style: int | None) -> Callable[[object, str], str]:
     return cell
 
 
-def _time_cell(ref: str) -> Callable[[str, str], str]:
-    start = f'<c r="{ref}'
-    end = f'" s="{TIME_STYLE}"><v>'
-    epoch = _EXCEL_EPOCH
-    parse = datetime.fromisoformat
-
-    def cell(value, row: str) -> str:
-        # The database wrote "2026-03-01T10:00:00Z": whole seconds, UTC.
-        delta = parse(value[:19]) - epoch
-        return f"{start}{row}{end}{(delta.days * 86400 + delta.seconds) / 86400}</v></c>"
-
-    return cell
-
-
 def _cells(cols: list[Column]) -> list[Callable]:
     cells: list[Callable] = []
     for i, column in enumerate(cols):
@@ -95,9 +80,7 @@ def _cells(cols: list[Column]) -> list[Callable]:
             cells.append(_number_cell(ref, MONEY_STYLE))
         elif column.kind in (COUNT, DAYS):
             cells.append(_number_cell(ref, None))
-        elif column.kind == TIME:
-            cells.append(_time_cell(ref))
-        else:  # text, and booleans and clauses once text_cells has turned them into text
+        else:  # text and times, and booleans and clauses once text_cells has turned them into text
             cells.append(_text_cell(ref))
     return cells
 
@@ -180,16 +163,14 @@ _WORKBOOK_RELS = (
 _XF = '<xf numFmtId="{}" fontId="0" fillId="0" borderId="0" xfId="0"{}/>'
 _STYLES = (
     f"{_HEAD}<styleSheet {_NS}>"
-    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd&quot;T&quot;hh:mm:ss&quot;Z&quot;"/></numFmts>'
     '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
     "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3">'
+    '<cellXfs count="2">'
     + _XF.format(0, "")
     + _XF.format(2, ' applyNumberFormat="1"')  # MONEY_STYLE: 0.00
-    + _XF.format(164, ' applyNumberFormat="1"')  # TIME_STYLE
     + "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
