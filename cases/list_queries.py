@@ -175,6 +175,8 @@ class CaseListPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
+        if _among_listed_ids(self.object_list):
+            return self.object_list.count()  # at most PARTIAL_IDS_CAP rows, each found by primary key
         exact = capped_count(self.object_list)
         if exact <= COUNT_CAP:
             return exact
@@ -194,6 +196,10 @@ class CaseListPaginator(Paginator):
         # Deferred join: the offset walks an index of ids only, never the joined rows.
         ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
         return self._get_page(rows_by_pk(self.object_list, ids), number, self)
+
+
+def _among_listed_ids(queryset: QuerySet) -> bool:
+    return any(isinstance(child, PkAmong) for child in queryset.query.where.children)
 
 
 def rows_by_pk(queryset: QuerySet, ids: list) -> list:

@@ -193,3 +193,13 @@ def test_it_keeps_the_list_order_and_the_related_rows_when_reading_a_page_by_pri
     assert [number for number, _, _ in shown] == [c.number for c in cases[:4]]
     assert [slug for _, slug, _ in shown] == [c.order.storefront.slug for c in cases[:4]]
     assert len(queries) == 0
+
+
+def test_it_counts_a_partial_search_exactly_in_one_query(s0):
+    cases = [open_case(s0) for _ in range(3)]
+    found, _ = search_cases(case_list_queryset(), "@" + cases[0].order.customer.email.split("@")[1])
+    with CaptureQueriesContext(connection) as queries:
+        count = CaseListPaginator(found, 2).count
+    assert count == 3
+    # Its ids are listed already: no capped count first, no planner estimate after.
+    assert len(queries) == 1 and "LIMIT" not in queries[0]["sql"].upper()
