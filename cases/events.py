@@ -13,26 +13,13 @@ from cases.notifications import send_case_email
 SYSTEM = "system"
 
 
-def record_event(
-    case: RefundCase,
-    *,
-    actor,
-    kind: str,
-    now: datetime,
-    transition: str = "",
-    from_state: str = "",
-    comment: str = "",
-    visibility: str = CaseEvent.Visibility.INTERNAL,
-    data: dict | None = None,
-    actor_label: str | None = None,
-) -> CaseEvent:
-    """Append one event carrying the case's current decision snapshot.
+def record_event(case: RefundCase, **fields) -> CaseEvent:
+    """Append one event carrying the case's current decision snapshot, and keep the case's copies of
+    its history (first response, missed fix window) in step.
 
-    ``actor_label`` names an actor who is not a user (the customer); without it, the user's name
-    or "system".
+    ``fields`` are ``case_event``'s: ``actor``, ``kind`` and ``now``, then the optional ones.
     """
-    event = case_event(case, actor=actor, kind=kind, now=now, transition=transition, from_state=from_state,
-                       comment=comment, visibility=visibility, data=data, actor_label=actor_label)
+    event = case_event(case, **fields)
     event.save(force_insert=True)
     _keep_case_in_step(case, event)
     return event
@@ -82,7 +69,11 @@ def case_event(
     data: dict | None = None,
     actor_label: str | None = None,
 ) -> CaseEvent:
-    """The event ``record_event`` appends, not yet saved (the deadline sweep inserts a batch at once)."""
+    """The event ``record_event`` appends, not yet saved (the deadline sweep inserts a batch at once).
+
+    ``actor_label`` names an actor who is not a user (the customer); without it, the user's name
+    or "system".
+    """
     if actor_label is None:
         actor_label = actor.get_username() if actor is not None else SYSTEM
     return CaseEvent(
