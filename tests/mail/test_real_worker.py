@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
+from contextlib import contextmanager
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from backoffice.celery import app
@@ -40,7 +41,27 @@ def real_worker():
         except Exception:  # noqa: BLE001 (no queue yet)
             pass
         with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=True, shutdown_timeout=20):
-            yield app
+            with reads_without_table_locks():
+                yield app
+
+
+@contextmanager
+def reads_without_table_locks():
+    """On SQLite, let this test's reads take no table locks, so the worker's writes never fail on them.
+
+    The test database is one in-memory database in shared-cache mode, shared with the worker's
+    thread; there a reader's table lock makes a writer fail at once (SQLITE_LOCKED) rather than wait.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA read_uncommitted = 1")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 0")
 
 
 def unlocked(call):
