@@ -228,15 +228,9 @@ def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, 
 
     fresh = [o.record for o in outcomes if o.kind == NEW]
     zero = Decimal("0")
-    rows = ((storefront.pk, r.number, customers[r.email].pk, r.plan.pk, r.amount, r.currency, r.payment_method,
-             r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero)) for r in fresh)
-    reserved = None if orm else reserve_ids(Order, len(fresh))
-    if reserved is None:
-        insert_rows(Order, ORDER_COLUMNS, rows, orm=orm)
-        ids = _order_ids(storefront, [r.number for r in fresh])
-    else:
-        insert_rows(Order, ("id", *ORDER_COLUMNS), ((pk, *row) for pk, row in zip(reserved, rows)))
-        ids = dict(zip((r.number for r in fresh), reserved))
+    rows = [(storefront.pk, r.number, customers[r.email].pk, r.plan.pk, r.amount, r.currency, r.payment_method,
+             r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero)) for r in fresh]
+    ids = _insert_new(Order, ORDER_COLUMNS, rows, storefront=storefront, orm=orm)
     new_subscriptions = [(ids[r.number], r.delivered_at) for r in fresh]
 
     changed_orders, changed_subscriptions = [], []
@@ -260,10 +254,23 @@ def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, 
     update_rows(Subscription, ("delivered_at",), changed_subscriptions, orm=orm)
 
 
-def _order_ids(storefront: Storefront, numbers: list[str]) -> dict[str, int]:
+def _insert_new(model, columns: tuple[str, ...], rows: list[tuple], *, storefront: Storefront,
+                orm: bool) -> dict[str, int]:
+    """Insert ``rows`` and return their primary keys by their key on the storefront.
+
+    ``columns`` start with ``storefront_id`` and that key (an order's number, a customer's e-mail).
+    On PostgreSQL the keys are drawn from the sequence and sent with the rows; elsewhere (and with
+    ``orm``) the rows are read back by their key.
+    """
+    reserved = None if orm else reserve_ids(model, len(rows))
+    if reserved is not None:
+        insert_rows(model, ("id", *columns), ((pk, *row) for pk, row in zip(reserved, rows)))
+        return {row[1]: pk for pk, row in zip(reserved, rows)}
+    insert_rows(model, columns, rows, orm=orm)
+    key = columns[1]
     ids: dict[str, int] = {}
-    for chunk in _chunks(numbers):
-        ids.update(Order.objects.filter(storefront=storefront, number__in=chunk).values_list("number", "pk"))
+    for chunk in _chunks([row[1] for row in rows]):
+        ids.update(model.objects.filter(storefront=storefront, **{f"{key}__in": chunk}).values_list(key, "pk"))
     return ids
 
 
@@ -284,17 +291,9 @@ def _save_customers(storefront: Storefront, records: list[OrderRecord], customer
             customer.phone = record.phone or customer.phone
             if customer.pk:
                 changed[record.email] = customer
-    reserved = None if orm else reserve_ids(Customer, len(fresh))
-    if reserved is None:
-        insert_rows(Customer, ("storefront_id", "email", "name", "phone"),
-                    ((storefront.pk, c.email, c.name, c.phone) for c in fresh.values()), orm=orm)
-        for chunk in _chunks(list(fresh)):
-            for email, pk in Customer.objects.filter(storefront=storefront, email__in=chunk).values_list("email", "pk"):
-                fresh[email].pk = pk
-    else:
-        for customer, pk in zip(fresh.values(), reserved):
-            customer.pk = pk
-        insert_rows(Customer, ("id", "storefront_id", "email", "name", "phone"),
-                    ((c.pk, storefront.pk, c.email, c.name, c.phone) for c in fresh.values()))
+    rows = [(storefront.pk, c.email, c.name, c.phone) for c in fresh.values()]
+    ids = _insert_new(Customer, ("storefront_id", "email", "name", "phone"), rows, storefront=storefront, orm=orm)
+    for email, customer in fresh.items():
+        customer.pk = ids[email]
     update_rows(Customer, ("name", "phone"), ((c.pk, c.name, c.phone) for c in changed.values()), orm=orm)
     customers.update(fresh)
