@@ -6,8 +6,8 @@ string table to keep in memory) into a temporary file, which is then deflated in
 stays flat at any row count. Amounts are number cells with a two-decimal style, counts and days
 plain numbers; times stay ISO 8601 text in UTC (``2026-03-01T10:00:00Z``), exactly as the CSV has
 them: the report's contract says times are ISO 8601, and a reader of the cells gets that string,
-not a spreadsheet serial number (the text sorts the same way). The 1,048,576-row limit of a sheet is the format's: a larger export stops
-with an error, CSV and JSON have none.
+not a spreadsheet serial number (the text sorts the same way). The 1,048,576-row limit of a sheet
+is the format's: a larger export stops with an error, CSV and JSON have none.
 
 openpyxl's write-only mode does the same job cell object by cell object, five to ten times slower
 (decision 0028 has the figures).
