@@ -8,7 +8,7 @@ and writes go through ``bulk_create`` / ``bulk_update`` in batches.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -25,10 +25,9 @@ from orders.imports.records import (
     csv_records,
     load_woocommerce,
 )
-from orders.imports.writes import insert_rows, reserve_ids, update_rows
+from orders.imports.writes import batches, insert_rows, reserve_ids, update_rows
 from orders.models import Chargeback, Customer, Order, Plan, Storefront, Subscription
 
-BATCH = 2000
 NEW, UPDATED, UNCHANGED, SKIPPED = "new", "updated", "unchanged", "skipped"
 # The terms a case or payout rests on: an order with history keeps them (as in the order admin).
 TERMS = ("amount", "currency", "payment_method", "purchased_at", "plan_id", "customer_id")
@@ -120,11 +119,6 @@ def _check_duplicates(records: list[OrderRecord]) -> None:
             seen[record.number] = record.position
 
 
-def _chunks(items: list, size: int = BATCH) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 @dataclass(slots=True)
 class StoredOrder:
     """What the import compares and writes of an order already stored (no model instance: 100,000 of
@@ -155,7 +149,7 @@ def _existing_orders(storefront: Storefront, numbers: list[str]) -> dict[str, St
     history = (Exists(RefundCase.objects.filter(order=OuterRef("pk")))
                | Exists(Payout.objects.filter(order=OuterRef("pk")))
                | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
-    for chunk in _chunks(numbers):
+    for chunk in batches(numbers):
         rows = (Order.objects.filter(storefront=storefront, number__in=chunk).order_by()
                 .annotate(has_history=history)
                 .values_list("pk", *STORED, "has_history", "subscription__pk", "subscription__delivered_at"))
@@ -165,7 +159,7 @@ def _existing_orders(storefront: Storefront, numbers: list[str]) -> dict[str, St
 
 def _existing_customers(storefront: Storefront, emails: set[str]) -> dict[str, Customer]:
     found: dict[str, Customer] = {}
-    for chunk in _chunks(sorted(emails)):
+    for chunk in batches(sorted(emails)):
         found.update((c.email.lower(), c) for c in Customer.objects.filter(storefront=storefront, email__in=chunk))
     return found
 
@@ -269,7 +263,7 @@ def _insert_new(model, columns: tuple[str, ...], rows: list[tuple], *, storefron
     insert_rows(model, columns, rows, orm=orm)
     key = columns[1]
     ids: dict[str, int] = {}
-    for chunk in _chunks([row[1] for row in rows]):
+    for chunk in batches([row[1] for row in rows]):
         ids.update(model.objects.filter(storefront=storefront, **{f"{key}__in": chunk}).values_list(key, "pk"))
     return ids
 

@@ -109,7 +109,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
             return count
         placeholders = ", ".join(["%s"] * len(names))
         sql = f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})"
-        for batch in _batches(prepared):
+        for batch in batches(prepared):
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
@@ -144,7 +144,7 @@ def update_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
     count = 0
     with connection.cursor() as cursor:
-        for batch in _batches(_prepared(rows, preparers)):
+        for batch in batches(_prepared(rows, preparers)):
             cursor.executemany(sql, [(*row[1:], row[0]) for row in batch])
             count += len(batch)
     return count
@@ -154,8 +154,9 @@ def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Fiel
     return [model._meta.get_field(name) for name in names]  # an attname (plan_id) finds its field too
 
 
-def _batches(rows: Iterable[tuple], size: int = BATCH) -> Iterable[list[tuple]]:
-    batch: list[tuple] = []
+def batches(rows: Iterable, size: int = BATCH) -> Iterable[list]:
+    """``rows`` in lists of up to ``size`` (a statement's worth of rows or lookups)."""
+    batch: list = []
     for row in rows:
         batch.append(row)
         if len(batch) >= size:
