@@ -73,3 +73,19 @@ def test_it_logs_a_refused_action_as_one_warning_line_without_a_traceback(s1, ag
     assert refused[0].exc_info is None
     assert "\n" not in refused[0].getMessage()
     assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_it_collects_every_static_file_for_production(tmp_path):
+    """The manifest storage follows every url() and sourceMappingURL; one missing file stops the deploy."""
+    env = {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "k" * 20 + "production-secret-with-enough-entropy-9f8e7d6c5b4a",
+        "ALLOWED_HOSTS": "refunds.example.com",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "CACHE_URL": "redis://127.0.0.1:6379/15",
+    }
+    result = run_manage("collectstatic", "--noinput", "-v0", **env)
+    assert result.returncode == 0, result.stderr + result.stdout
+    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    assert "cases/vendor/chart-4.6.1.umd.min.js" in manifest
+    assert "admin/css/base.css" in manifest
