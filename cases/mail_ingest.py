@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif")
 FOLDING = re.compile(r"\r?\n[ \t]+")
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
+# Real mail nests a few levels (a forwarded message with attachments); a thousand levels is an attack
+# on the parser, which recurses once per level.
+MAX_NESTING = 50
+BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.IGNORECASE)
 
 
 class IntakeMessageError(Exception):
@@ -162,7 +166,38 @@ def storefront_for(config: MailboxConfig, recipients: list[str]) -> Storefront:
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    message = email.message_from_bytes(raw, policy=policy.default)
+    if nesting_depth(raw) > MAX_NESTING:
+        raise IntakeMessageError(f"the message has parts inside parts more than {MAX_NESTING} levels deep")
+    try:
+        message = email.message_from_bytes(raw, policy=policy.default)
+        return _parsed(raw, message)
+    except RecursionError:  # the cap above is a guess at what the parser survives; this is the backstop
+        raise IntakeMessageError("the message has parts nested too deeply to be read") from None
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How many multipart parts are open at once, read from boundary lines without the recursive parser.
+
+    A boundary is counted open from the line that declares it until its closing line, so text that
+    only mentions "boundary=" can make the count larger, never smaller.
+    """
+    open_boundaries: list[bytes] = []
+    deepest = 0
+    for line in raw.splitlines():
+        declared = BOUNDARY.search(line)
+        if declared:
+            open_boundaries.append(declared.group(1) or declared.group(2))
+            deepest = max(deepest, len(open_boundaries))
+            continue
+        line = line.rstrip()
+        if line.startswith(b"--") and line.endswith(b"--") and line[2:-2] in open_boundaries:
+            # The innermost part of that name closes (a boundary may be reused inside its own part).
+            innermost = len(open_boundaries) - 1 - open_boundaries[::-1].index(line[2:-2])
+            del open_boundaries[innermost:]
+    return deepest
+
+
+def _parsed(raw: bytes, message: EmailMessage) -> ParsedMail:
     if not isinstance(message, EmailMessage) or not message.keys():
         raise IntakeMessageError("this is not an e-mail message (no headers)")
     headers: dict[str, str] = {}

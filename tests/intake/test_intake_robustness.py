@@ -1,0 +1,71 @@
+"""Messages built to break the reader: each is kept aside with a plain reason and the run goes on."""
+
+from __future__ import annotations
+
+import mailbox
+from datetime import timedelta
+from email.parser import BytesHeaderParser
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from cases.models import IntakeFailure, RefundCase
+from tests.conftest import make_order
+from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
+
+pytestmark = pytest.mark.clause("S0-REQUEST")
+
+
+def recent_order(storefront, email="kim@example.com"):
+    return make_order(storefront, email=email, purchased_at=timezone.now() - timedelta(hours=3))
+
+
+def run(url: str) -> str:
+    out = StringIO()
+    call_command("ingest_mail", "--mailbox", url, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def mbox_flags(path) -> list[str]:
+    """Each message's flags, read from its status headers alone (parsing the nested one would fail)."""
+    box = mailbox.mbox(path)
+    headers = [BytesHeaderParser().parsebytes(box.get_bytes(key)) for key in box.keys()]
+    return sorted("".join(sorted(h.get("Status", "") + h.get("X-Status", ""))) for h in headers)
+
+
+def test_it_keeps_a_deeply_nested_message_in_an_mbox_aside_and_reads_the_ones_after_it(s0, tmp_path):
+    first, last = recent_order(s0), recent_order(s0, email="lee@example.com")
+    path = tmp_path / "support.mbox"
+    box = mailbox.mbox(path)
+    box.add(refund_mail(sender="kim@example.com", to=s0.support_email, body=f"order {first.number}"))
+    box.add(nested_mail(sender="eve@example.com", to=s0.support_email, levels=1200))
+    box.add(refund_mail(sender="lee@example.com", to=s0.support_email, body=f"order {last.number}"))
+    box.close()
+
+    assert "processed 2, already done 0, kept aside 1" in run(f"mbox://{path}")
+
+    assert RefundCase.objects.filter(order__in=[first, last]).count() == 2
+    failure = IntakeFailure.objects.get()
+    assert failure.error == "the message has parts inside parts more than 50 levels deep"
+    assert bytes(failure.raw).count(b"multipart/mixed") == 1200
+    # Every message is still in the file, each flagged: the next run has nothing left to stop on.
+    assert mbox_flags(path) == ["F", "R", "R"]
+    assert "processed 0, already done 0, kept aside 0" in run(f"mbox://{path}")
+
+
+def test_it_keeps_a_deeply_nested_message_in_a_maildir_aside_with_a_plain_reason(s0, tmp_path):
+    maildir = make_maildir(tmp_path / "support")
+    order = recent_order(s0)
+    deliver_to_maildir(maildir, nested_mail(sender="eve@example.com", to=s0.support_email, levels=1200))
+    deliver_to_maildir(maildir, refund_mail(sender="kim@example.com", to=s0.support_email, body=f"#{order.number}"))
+    assert "processed 1, already done 0, kept aside 1" in run(f"maildir://{maildir}")
+    assert IntakeFailure.objects.get().error == "the message has parts inside parts more than 50 levels deep"
+    assert len(files_in(maildir, "Failed")) == 1
+
+
+def test_it_still_reads_mail_with_a_few_nested_parts(s0, tmp_path):
+    maildir = make_maildir(tmp_path / "support")
+    deliver_to_maildir(maildir, nested_mail(sender="kim@example.com", to=s0.support_email, levels=5))
+    assert "processed 1, already done 0, kept aside 0" in run(f"maildir://{maildir}")
