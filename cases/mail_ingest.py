@@ -23,9 +23,9 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.html import strip_tags
 
 from cases.intake import Attachment, intake_email
+from cases.mail_html import html_to_text
 from cases.mailboxes import MailboxConfig, open_source, parse_mailbox_url
 from cases.models import IntakeFailure, IntakeMessage
 from orders.models import Storefront
@@ -240,7 +240,7 @@ def _body_text(message: EmailMessage) -> str:
     if part is None:
         return ""
     text = _decoded(part)
-    return strip_tags(text) if part.get_content_subtype() == "html" else text
+    return html_to_text(text) if part.get_content_subtype() == "html" else text
 
 
 def _images(message: EmailMessage) -> list[Attachment]:

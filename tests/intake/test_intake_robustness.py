@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from datetime import timedelta
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from io import StringIO
 
@@ -11,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from cases.mail_html import html_to_text
 from cases.models import IntakeFailure, RefundCase
 from tests.conftest import make_order
 from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
@@ -69,3 +71,32 @@ def test_it_still_reads_mail_with_a_few_nested_parts(s0, tmp_path):
     maildir = make_maildir(tmp_path / "support")
     deliver_to_maildir(maildir, nested_mail(sender="kim@example.com", to=s0.support_email, levels=5))
     assert "processed 1, already done 0, kept aside 0" in run(f"maildir://{maildir}")
+
+
+def html_mail(*, sender: str, to: str, html: str) -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, "Refund Request"
+    message.set_content(html, subtype="html")
+    return message.as_bytes()
+
+
+def test_it_finds_the_order_number_in_an_html_only_mail_whose_blocks_touch(s0, tmp_path):
+    maildir = make_maildir(tmp_path / "support")
+    order = recent_order(s0)
+    deliver_to_maildir(maildir, html_mail(sender="kim@example.com", to=s0.support_email,
+                                          html=f"<div>My order is {order.number}</div><div>Thanks</div>"))
+    run(f"maildir://{maildir}")
+    case = RefundCase.objects.get(order=order)
+    assert case.description == f"My order is {order.number}\nThanks"
+
+
+def test_it_reads_html_as_the_lines_the_customer_saw():
+    html = (
+        "<html><head><title>t</title><style>p {color: red}</style></head><body>"
+        "<p>Hello&nbsp;there,<br>my TV &amp; app froze.</p><ul>\n  <li>order 100234</li>\n  <li>since Monday</li>\n</ul>"
+        "<table><tr><td>Plan</td><td>3 months</td></tr></table><script>alert(1)</script>"
+        "<h2>Kim</h2><p>a<br><br>b</p></body></html>"
+    )
+    assert html_to_text(html) == (
+        "Hello there,\nmy TV & app froze.\norder 100234\nsince Monday\nPlan 3 months\nKim\na\n\nb"
+    )
