@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -111,6 +113,8 @@ def _handle(
     storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str],
     attachments: Sequence[Attachment] = (),
 ) -> IntakeResult:
+    if not is_address(sender):
+        return IntakeResult(case=None, replied=False, reason="no sender address")
     if is_automatic(headers):
         return IntakeResult(case=None, replied=False, reason="automatic message")
     if failed_authentication(headers, sender):
@@ -243,6 +247,15 @@ def failed_authentication(headers: Mapping[str, str], sender: str) -> bool:
         if not domains or any(d == domain or d.endswith("." + domain) for d in domains):
             return True
     return False
+
+
+def is_address(sender: str) -> bool:
+    """An e-mail address we could write to, not a bare name ("Just A Name") or a local user ("kim")."""
+    try:
+        validate_email(sender.strip())
+    except ValidationError:
+        return False
+    return True
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

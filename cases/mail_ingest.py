@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.intake import Attachment, intake_email
+from cases.intake import Attachment, intake_email, is_address
 from cases.mail_html import html_to_text
 from cases.mailboxes import MailboxConfig, open_source, parse_mailbox_url
 from cases.models import IntakeFailure, IntakeMessage
@@ -211,6 +211,10 @@ def _parsed(raw: bytes, message: EmailMessage) -> ParsedMail:
     sender = parseaddr(_header_text(message.get("From", "")))[1]
     if not sender:
         raise IntakeMessageError("the message has no sender address (From)")
+    if not is_address(sender):
+        # "From: Just A Name": a reply would go nowhere, or to a local user of our own mail server.
+        written = next((value for key, value in headers.items() if key.lower() == "from"), sender)
+        raise IntakeMessageError(f"the sender (From) gives no e-mail address, only a name: {written[:200]}")
     recipients = [addr.lower() for _, addr in getaddresses(
         [_header_text(v) for key in RECIPIENT_HEADERS for v in (message.get_all(key) or [])]
     ) if addr]

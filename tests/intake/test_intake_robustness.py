@@ -12,8 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from cases.intake import intake_email
 from cases.mail_html import html_to_text
-from cases.models import IntakeFailure, RefundCase
+from cases.models import IntakeFailure, OutboxMessage, RefundCase
 from tests.conftest import make_order
 from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
 
@@ -100,3 +101,19 @@ def test_it_reads_html_as_the_lines_the_customer_saw():
     assert html_to_text(html) == (
         "Hello there,\nmy TV & app froze.\norder 100234\nsince Monday\nPlan 3 months\nKim\na\n\nb"
     )
+
+
+def test_it_keeps_aside_a_message_whose_sender_is_only_a_name(s0, tmp_path):
+    maildir = make_maildir(tmp_path / "support")
+    raw = refund_mail(sender="kim@example.com", to=s0.support_email, body="no order here")
+    deliver_to_maildir(maildir, raw.replace(b"From: A Customer <kim@example.com>", b"From: Just A Name"))
+    assert "processed 0, already done 0, kept aside 1" in run(f"maildir://{maildir}")
+    assert not OutboxMessage.objects.exists() and not RefundCase.objects.exists()
+    assert IntakeFailure.objects.get().error == "the sender (From) gives no e-mail address, only a name: Just A Name"
+
+
+def test_it_answers_no_sender_that_is_not_an_address(s0, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = intake_email(storefront=s0, sender="Just A Name", subject="Help", body="Hi")
+    assert not result.replied and result.reason == "no sender address"
+    assert mailoutbox == [] and not OutboxMessage.objects.exists()
