@@ -11,8 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -23,7 +24,8 @@ from django.utils import timezone
 from cases import services
 from cases.errors import CaseActionError
 from cases.events import record_event
-from cases.models import CaseEvent, Evidence, IntakeMessage, RefundCase
+from cases.mailboxes import MailboxConfigError, parse_mailbox_url
+from cases.models import CaseEvent, Evidence, IntakeMessage, IntakeReply, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from orders.models import Order, Storefront
@@ -43,6 +45,9 @@ EXCHANGE_ROBOT_HEADERS = (
     "x-ms-exchange-inbox-rules-loop",
     "x-ms-exchange-message-is-ndr",
 )
+# Mail servers' own addresses: what they send is a delivery report, never a customer.
+EMPTY_PATH = re.compile(r"<\s*>")
+SERVER_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,12 @@ def intake_email(
     attachments: Sequence[Attachment] = (),
     mailbox: str = "",
     uid: str = "",
+    mailbox_address: str = "",
 ) -> IntakeResult:
     """Handle one e-mail, once: by its Message-ID on this storefront, and by ``uid`` in ``mailbox``.
 
     ``attachments`` (images the customer sent) become the case's evidence through the upload checks.
+    ``mailbox_address``: the address the mailbox receives for, one of ours that is never answered.
     """
     received_at = received_at or timezone.now()
     headers = headers or {}
@@ -101,7 +108,7 @@ def intake_email(
                     )
             except IntegrityError:
                 return IntakeResult(case=None, replied=False, reason="already processed")
-        result = _handle(storefront, sender, subject, body, received_at, headers, attachments)
+        result = _handle(storefront, sender, subject, body, received_at, headers, attachments, mailbox_address)
         if record is not None:
             record.outcome = result.reason[:200]
             record.case = result.case
@@ -111,12 +118,17 @@ def intake_email(
 
 def _handle(
     storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str],
-    attachments: Sequence[Attachment] = (),
+    attachments: Sequence[Attachment] = (), mailbox_address: str = "",
 ) -> IntakeResult:
     if not is_address(sender):
         return IntakeResult(case=None, replied=False, reason="no sender address")
     if is_automatic(headers):
         return IntakeResult(case=None, replied=False, reason="automatic message")
+    if is_delivery_report(sender, headers):
+        return IntakeResult(case=None, replied=False, reason="delivery report")
+    if sender.strip().lower() in our_addresses(also=mailbox_address):
+        # Our own mail coming back (a forward, a misrouted copy): answering it would start a loop.
+        return IntakeResult(case=None, replied=False, reason="sent from one of our own addresses")
     if failed_authentication(headers, sender):
         # Someone else may be writing in the customer's name: no case, and no reply to the forged address.
         return IntakeResult(case=None, replied=False, reason="sender authentication failed")
@@ -270,6 +282,14 @@ def _clean(text: str | None) -> str:
 
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
+    # A robot without RFC 3834 headers answering every message, or a customer writing ten times: one
+    # reply a day is enough to tell them what we need, and it keeps a loop to one message a day.
+    try:
+        with transaction.atomic():
+            IntakeReply.objects.create(address=sender.strip().lower()[:320], day=timezone.now().date(),
+                                       storefront=storefront)
+    except IntegrityError:
+        return IntakeResult(case=None, replied=False, reason=f"missing {missing}; this sender was answered today")
     context = {"storefront": storefront, "subject": subject, "missing": missing}
     # Written to the outbox with the intake record: both exist, or neither.
     send_storefront_mail(
@@ -283,6 +303,26 @@ def _reply(storefront: Storefront, sender: str, subject: str, missing: str, rece
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
 
 
+def our_addresses(*, also: str = "") -> set[str]:
+    """Every address we send from or receive at: each storefront's support address, the default sender,
+    and the intake mailboxes' addresses."""
+    found = {email for email in Storefront.objects.values_list("support_email", flat=True)}
+    found |= {parseaddr(settings.DEFAULT_FROM_EMAIL)[1], parseaddr(settings.SERVER_EMAIL)[1], also}
+    for url in settings.INTAKE_MAILBOXES:
+        try:
+            found.add(parse_mailbox_url(url).address)
+        except MailboxConfigError:
+            continue
+    return {address.strip().lower() for address in found if address and address.strip()}
+
+
+def is_delivery_report(sender: str, headers: Mapping[str, str]) -> bool:
+    """A bounce or delivery notice: from a mail server's own address, or a multipart/report."""
+    local_part = sender.strip().rpartition("@")[0].lower()
+    content_type = _header(headers, "content-type").strip().lower()
+    return local_part in SERVER_SENDERS or content_type.startswith("multipart/report")
+
+
 def is_automatic(headers: Mapping[str, str]) -> bool:
     """Auto-replies (RFC 3834, Exchange), list and bulk mail, bounces: answering them risks a mail loop."""
     lowered = {key.lower(): (value or "").strip().lower() for key, value in headers.items()}
@@ -290,5 +330,6 @@ def is_automatic(headers: Mapping[str, str]) -> bool:
         lowered.get("auto-submitted", "no").split(";")[0].strip() not in {"no", ""}
         or lowered.get("precedence", "") in {"bulk", "junk", "list", "auto_reply"}
         or any(name in lowered for name in ("x-autoreply", "x-autorespond", "list-id", *EXCHANGE_ROBOT_HEADERS))
-        or lowered.get("return-path", "") == "<>"
+        # An empty return path is how a mail server marks its own reports; repeated ones are joined by ";".
+        or any(EMPTY_PATH.fullmatch(path.strip()) for path in lowered.get("return-path", "").split(";"))
     )

@@ -125,7 +125,7 @@ def ingest_one(config: MailboxConfig, uid: str, raw: bytes, *, now: datetime | N
         result = intake_email(
             storefront=storefront, sender=parsed.sender, subject=parsed.subject, body=parsed.body,
             received_at=parsed.received_at or now, headers=parsed.headers, attachments=parsed.attachments,
-            mailbox=config.name, uid=uid,
+            mailbox=config.name, uid=uid, mailbox_address=config.address,
         )
     except Exception as error:  # one bad message must not stop the mailbox: keep it aside, go on
         logger.warning("Intake message %s in %s kept aside: %s", uid, config.name, error, exc_info=True)

@@ -47,6 +47,7 @@ class MailboxConfig:
     path: str = ""
     processed: str = "Processed"
     failed: str = "Failed"
+    address: str = ""  # the address it receives for (``address=``, or an IMAP user name that is one)
 
 
 def parse_mailbox_url(url: str) -> MailboxConfig:
@@ -55,6 +56,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
     storefront = query.get("storefront", "")
     processed = query.get("processed", "Processed")
     failed = query.get("failed", "Failed")
+    address = query.get("address", "")
     if parts.scheme in ("imaps", "imap+starttls"):
         if not parts.hostname or not parts.username:
             raise MailboxConfigError(f"{parts.scheme} mailbox needs a user and a host: {parts.scheme}://user:password@host/")
@@ -66,6 +68,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
             kind="imap", name=f"{parts.scheme}://{username}@{parts.hostname}:{port}/{folder}", storefront=storefront,
             host=parts.hostname, port=port, username=username, password=unquote(parts.password or ""),
             folder=folder, starttls=starttls, cafile=query.get("cafile", ""), processed=processed, failed=failed,
+            address=address or (username if "@" in username else ""),
         )
     if parts.scheme == "imap":
         raise MailboxConfigError("IMAP without TLS is refused: use imaps:// or imap+starttls://")
@@ -74,7 +77,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
         if not path:
             raise MailboxConfigError(f"{parts.scheme} mailbox needs a path: {parts.scheme}:///var/mail/support")
         return MailboxConfig(kind=parts.scheme, name=f"{parts.scheme}://{path}", storefront=storefront, path=path,
-                             processed=processed, failed=failed)
+                             processed=processed, failed=failed, address=address)
     raise MailboxConfigError(f"Unknown mailbox kind {parts.scheme!r}: use imaps, imap+starttls, maildir or mbox")
 
 
