@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parseaddr, parsedate_to_datetime
 
 from django.conf import settings
@@ -32,9 +32,6 @@ from orders.models import Order, Storefront
 
 SUBJECT_MARKER = "refund request"
 ORDER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
-# A sender's Date older than this before we received the message is not believed: mail is rarely
-# held that long, and a backdated Date would otherwise move a request into a refund window.
-MAX_TRANSIT = timedelta(hours=24)
 AUTH_RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)")
 AUTH_DOMAIN = re.compile(r"\b(?:header\.from|header\.d|header\.i|smtp\.mailfrom|smtp\.helo)\s*=\s*([^\s;]+)")
 FAILED = {"fail", "softfail"}
@@ -147,11 +144,13 @@ def _handle(
             description=body.strip(),
             channel=Channel.EMAIL,
             reason_confirmed=False,
-            requested_at=request_time(headers, received_at=received_at, purchased_at=order.purchased_at),
+            # Never the sender's Date: money must not follow a header the sender writes.
+            requested_at=received_at,
             now=received_at,
         )
     except CaseActionError as error:
         return IntakeResult(case=None, replied=False, reason=error.message)
+    _note_sender_date(case, headers, received_at)
     refused = _attach(case, attachments, received_at)
     return IntakeResult(case=case, replied=False, reason="opened" + _refusals(refused))
 
@@ -228,19 +227,34 @@ def _without_quote(body: str) -> str:
     return "\n".join(lines).strip()
 
 
-def request_time(headers: Mapping[str, str], *, received_at: datetime, purchased_at: datetime | None) -> datetime:
-    """The sender's Date when it is believable: not after we received it, not before the order."""
+def sender_date(headers: Mapping[str, str]) -> datetime | None:
+    """The time the sender's mail program wrote in ``Date``, if it gives one with its zone."""
     try:
         sent = parsedate_to_datetime(_header(headers, "date"))
     except (TypeError, ValueError, IndexError):
-        return received_at
+        return None
     if sent is None or sent.tzinfo is None:  # no zone: no way to place it in time
-        return received_at
-    if sent > received_at or sent < received_at - MAX_TRANSIT:
-        return received_at
-    if purchased_at is not None and sent < purchased_at:
-        return received_at
+        return None
     return sent
+
+
+def _note_sender_date(case: RefundCase, headers: Mapping[str, str], received_at: datetime) -> None:
+    """Staff see what the mail claims; the policy window runs from when our mail server received it."""
+    sent = sender_date(headers)
+    if sent is None:
+        return
+    record_event(
+        case, actor=None, actor_label="intake", kind=CaseEvent.Kind.COMMENT, now=received_at,
+        comment=(
+            f"The customer's mail says it was sent at {_words(sent)}. The request time is when our mail "
+            f"server received it, {_words(received_at)}."
+        ),
+        visibility=CaseEvent.Visibility.INTERNAL, data={"sender_date": sent.isoformat()},
+    )
+
+
+def _words(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC").lstrip("0")
 
 
 def failed_authentication(headers: Mapping[str, str], sender: str) -> bool:

@@ -38,6 +38,7 @@ RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 # Real mail nests a few levels (a forwarded message with attachments); a thousand levels is an attack
 # on the parser, which recurses once per level.
 MAX_NESTING = 50
+RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.IGNORECASE)
 
 
@@ -267,14 +268,23 @@ def _images(message: EmailMessage) -> list[Attachment]:
 
 
 def _received_at(message: EmailMessage) -> datetime | None:
-    """When our mail server took the message: the date of its own (topmost) Received header."""
-    received = message.get_all("Received") or []
-    if not received:
-        return None
-    try:
-        when = parsedate_to_datetime(_header_text(received[0]).rpartition(";")[2].strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None or when.tzinfo is None or when > timezone.now():
-        return None
-    return when
+    """When a mail server of ours (``INTAKE_TRUSTED_RECEIVERS``) received the message: the date of the
+    topmost Received header it added. None (the time of reading) when none of ours added one.
+
+    Any Received header below our servers' was written before the message reached us, so by the
+    sender if they wished: only the host name in "by" of a header our server put on top can be believed.
+    """
+    trusted = set(settings.INTAKE_TRUSTED_RECEIVERS)
+    for header in message.get_all("Received") or []:
+        text = FOLDING.sub(" ", _header_text(header))
+        by = RECEIVED_BY.search(text)
+        if by is None or by.group(1).lower().rstrip(".") not in trusted:
+            continue
+        try:
+            when = parsedate_to_datetime(text.rpartition(";")[2].strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None or when > timezone.now():
+            return None
+        return when
+    return None

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cases.intake import intake_email
 from cases.models import IntakeMessage, IntakeReply, OutboxMessage, RefundCase
+from tests.conftest import race
 from tests.intake.mail_builders import deliver_to_maildir, make_maildir, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
@@ -105,3 +106,11 @@ def test_it_never_answers_the_address_of_the_mailbox_it_reads(s0, tmp_path):
     deliver_to_maildir(maildir, refund_mail(sender="inbox@shop.example", to=s0.support_email, body="a copy"))
     run(f"maildir://{maildir}?address=inbox@shop.example")
     assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_sends_one_reply_when_two_workers_answer_the_same_sender_at_once(s0):
+    done, refused = race(lambda i: write(s0, "tickets@helpdesk.example", i), threads=4)
+    assert sorted(result.replied for result in done) == [False, False, False, True]
+    assert OutboxMessage.objects.filter(to="tickets@helpdesk.example").count() == 1

@@ -6,6 +6,7 @@ import mailbox
 from datetime import timedelta
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from email.utils import format_datetime
 from io import StringIO
 
 import pytest
@@ -117,3 +118,37 @@ def test_it_answers_no_sender_that_is_not_an_address(s0, mailoutbox, django_capt
         result = intake_email(storefront=s0, sender="Just A Name", subject="Help", body="Hi")
     assert not result.replied and result.reason == "no sender address"
     assert mailoutbox == [] and not OutboxMessage.objects.exists()
+
+
+def received(host: str, when) -> str:
+    return f"from client.example (client.example [192.0.2.7]) by {host} with ESMTPS id 4Xy; {format_datetime(when)}"
+
+
+def opened_at(s0, tmp_path, *received_headers: str):
+    maildir = make_maildir(tmp_path / "support")
+    order = make_order(s0, email="kim@example.com", purchased_at=timezone.now() - timedelta(days=30))
+    raw = refund_mail(sender="kim@example.com", to=s0.support_email, body=f"order {order.number}")
+    # Received headers go on top, in the order the mail servers added them (the newest first).
+    raw = b"".join(f"Received: {header}\n".encode() for header in received_headers) + raw
+    deliver_to_maildir(maildir, raw)
+    run(f"maildir://{maildir}")
+    return RefundCase.objects.get(order=order).requested_at
+
+
+def test_it_ignores_a_received_header_no_server_of_ours_wrote(s0, tmp_path, settings):
+    settings.INTAKE_TRUSTED_RECEIVERS = []
+    before = timezone.now()
+    forged = received("mx.shop.example", timezone.now() - timedelta(days=10))
+    assert opened_at(s0, tmp_path, forged) >= before
+
+
+def test_it_takes_the_request_time_from_the_server_we_trust(s0, tmp_path, settings):
+    settings.INTAKE_TRUSTED_RECEIVERS = ["mx.shop.example"]
+    ours = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    requested_at = opened_at(
+        s0, tmp_path,
+        received("lmtp.internal", ours + timedelta(seconds=5)),  # a later hop not in the list
+        received("MX.Shop.Example.", ours),
+        received("mx.shop.example", ours - timedelta(days=10)),  # forged below ours by the sender
+    )
+    assert requested_at == ours
