@@ -300,7 +300,7 @@ def _reply(storefront: Storefront, sender: str, subject: str, missing: str, rece
     # reply a day is enough to tell them what we need, and it keeps a loop to one message a day.
     try:
         with transaction.atomic():
-            IntakeReply.objects.create(address=sender.strip().lower()[:320], day=timezone.now().date(),
+            IntakeReply.objects.create(sender=sender.strip().lower()[:320], day=timezone.now().date(),
                                        storefront=storefront)
     except IntegrityError:
         return IntakeResult(case=None, replied=False, reason=f"missing {missing}; this sender was answered today")

@@ -33,11 +33,11 @@ def test_it_answers_a_robot_without_auto_submitted_once_a_day(s0, s1, mailoutbox
         assert result.replied == (n == 0)
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["tickets@helpdesk.example"]
     assert IntakeMessage.objects.filter(outcome="missing subject; this sender was answered today").count() == 7
-    assert IntakeReply.objects.get().address == "tickets@helpdesk.example"
+    assert IntakeReply.objects.get().sender == "tickets@helpdesk.example"
 
 
 def test_it_answers_the_same_sender_again_on_another_day(s0, mailoutbox, django_capture_on_commit_callbacks):
-    IntakeReply.objects.create(address="kim@example.com", day=timezone.now().date() - timedelta(days=1), storefront=s0)
+    IntakeReply.objects.create(sender="kim@example.com", day=timezone.now().date() - timedelta(days=1), storefront=s0)
     with django_capture_on_commit_callbacks(execute=True):
         assert write(s0, "Kim@Example.com").replied
     assert len(mailoutbox) == 1
