@@ -42,8 +42,8 @@ EXCHANGE_ROBOT_HEADERS = (
     "x-ms-exchange-inbox-rules-loop",
     "x-ms-exchange-message-is-ndr",
 )
-# Mail servers' own addresses: what they send is a delivery report, never a customer.
 EMPTY_PATH = re.compile(r"<\s*>")
+# Mail servers' own addresses: what they send is a delivery report, never a customer.
 SERVER_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
@@ -246,8 +246,8 @@ def _note_sender_date(case: RefundCase, headers: Mapping[str, str], received_at:
     record_event(
         case, actor=None, actor_label="intake", kind=CaseEvent.Kind.COMMENT, now=received_at,
         comment=(
-            f"The customer's mail says it was sent at {_words(sent)}. The request time is when our mail "
-            f"server received it, {_words(received_at)}."
+            f"The customer's mail says it was sent at {_words(sent)}. The request time is when it reached "
+            f"us, {_words(received_at)}."
         ),
         visibility=CaseEvent.Visibility.INTERNAL, data={"sender_date": sent.isoformat()},
     )

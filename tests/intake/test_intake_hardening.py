@@ -159,7 +159,7 @@ def test_it_never_takes_the_senders_date_as_the_request_time(s0):
     assert note.visibility == CaseEvent.Visibility.INTERNAL
     assert note.comment == (
         "The customer's mail says it was sent at 1 January 2026, 12:00 UTC. "
-        "The request time is when our mail server received it, 2 January 2026, 08:00 UTC."
+        "The request time is when it reached us, 2 January 2026, 08:00 UTC."
     )
 
 
