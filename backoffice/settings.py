@@ -251,6 +251,8 @@ INTAKE_MAILBOXES = env_list("INTAKE_MAILBOXES", "")
 INTAKE_BATCH = int(os.environ.get("INTAKE_BATCH", "200"))  # messages per mailbox and run
 INTAKE_MAX_MESSAGE_BYTES = int(os.environ.get("INTAKE_MAX_MESSAGE_BYTES", str(30 * 1024 * 1024)))
 INTAKE_MAX_ATTACHMENTS = int(os.environ.get("INTAKE_MAX_ATTACHMENTS", "10"))
+# Host names of our own mail servers: the request time is when one of them received the message.
+INTAKE_TRUSTED_RECEIVERS = [host.lower().rstrip(".") for host in env_list("INTAKE_TRUSTED_RECEIVERS", "")]
 
 
 # --- customer portal (docs/portal.md) --------------------------------------------------------------

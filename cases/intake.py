@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import parseaddr, parsedate_to_datetime
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,16 +24,14 @@ from django.utils import timezone
 from cases import services
 from cases.errors import CaseActionError
 from cases.events import record_event
-from cases.models import CaseEvent, Evidence, IntakeMessage, RefundCase
+from cases.mailboxes import MailboxConfigError, parse_mailbox_url
+from cases.models import CaseEvent, Evidence, IntakeMessage, IntakeReply, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from orders.models import Order, Storefront
 
 SUBJECT_MARKER = "refund request"
 ORDER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
-# A sender's Date older than this before we received the message is not believed: mail is rarely
-# held that long, and a backdated Date would otherwise move a request into a refund window.
-MAX_TRANSIT = timedelta(hours=24)
 AUTH_RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)")
 AUTH_DOMAIN = re.compile(r"\b(?:header\.from|header\.d|header\.i|smtp\.mailfrom|smtp\.helo)\s*=\s*([^\s;]+)")
 FAILED = {"fail", "softfail"}
@@ -41,6 +42,9 @@ EXCHANGE_ROBOT_HEADERS = (
     "x-ms-exchange-inbox-rules-loop",
     "x-ms-exchange-message-is-ndr",
 )
+EMPTY_PATH = re.compile(r"<\s*>")
+# Mail servers' own addresses: what they send is a delivery report, never a customer.
+SERVER_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,12 @@ def intake_email(
     attachments: Sequence[Attachment] = (),
     mailbox: str = "",
     uid: str = "",
+    mailbox_address: str = "",
 ) -> IntakeResult:
     """Handle one e-mail, once: by its Message-ID on this storefront, and by ``uid`` in ``mailbox``.
 
     ``attachments`` (images the customer sent) become the case's evidence through the upload checks.
+    ``mailbox_address``: the address the mailbox receives for, one of ours that is never answered.
     """
     received_at = received_at or timezone.now()
     headers = headers or {}
@@ -99,7 +105,7 @@ def intake_email(
                     )
             except IntegrityError:
                 return IntakeResult(case=None, replied=False, reason="already processed")
-        result = _handle(storefront, sender, subject, body, received_at, headers, attachments)
+        result = _handle(storefront, sender, subject, body, received_at, headers, attachments, mailbox_address)
         if record is not None:
             record.outcome = result.reason[:200]
             record.case = result.case
@@ -109,10 +115,17 @@ def intake_email(
 
 def _handle(
     storefront: Storefront, sender: str, subject: str, body: str, received_at: datetime, headers: Mapping[str, str],
-    attachments: Sequence[Attachment] = (),
+    attachments: Sequence[Attachment] = (), mailbox_address: str = "",
 ) -> IntakeResult:
+    if not is_address(sender):
+        return IntakeResult(case=None, replied=False, reason="no sender address")
     if is_automatic(headers):
         return IntakeResult(case=None, replied=False, reason="automatic message")
+    if is_delivery_report(sender, headers):
+        return IntakeResult(case=None, replied=False, reason="delivery report")
+    if sender.strip().lower() in our_addresses(also=mailbox_address):
+        # Our own mail coming back (a forward, a misrouted copy): answering it would start a loop.
+        return IntakeResult(case=None, replied=False, reason="sent from one of our own addresses")
     if failed_authentication(headers, sender):
         # Someone else may be writing in the customer's name: no case, and no reply to the forged address.
         return IntakeResult(case=None, replied=False, reason="sender authentication failed")
@@ -131,11 +144,13 @@ def _handle(
             description=body.strip(),
             channel=Channel.EMAIL,
             reason_confirmed=False,
-            requested_at=request_time(headers, received_at=received_at, purchased_at=order.purchased_at),
+            # Never the sender's Date: money must not follow a header the sender writes.
+            requested_at=received_at,
             now=received_at,
         )
     except CaseActionError as error:
         return IntakeResult(case=None, replied=False, reason=error.message)
+    _note_sender_date(case, headers, received_at)
     refused = _attach(case, attachments, received_at)
     return IntakeResult(case=case, replied=False, reason="opened" + _refusals(refused))
 
@@ -212,19 +227,34 @@ def _without_quote(body: str) -> str:
     return "\n".join(lines).strip()
 
 
-def request_time(headers: Mapping[str, str], *, received_at: datetime, purchased_at: datetime | None) -> datetime:
-    """The sender's Date when it is believable: not after we received it, not before the order."""
+def sender_date(headers: Mapping[str, str]) -> datetime | None:
+    """The time the sender's mail program wrote in ``Date``, if it gives one with its zone."""
     try:
         sent = parsedate_to_datetime(_header(headers, "date"))
     except (TypeError, ValueError, IndexError):
-        return received_at
+        return None
     if sent is None or sent.tzinfo is None:  # no zone: no way to place it in time
-        return received_at
-    if sent > received_at or sent < received_at - MAX_TRANSIT:
-        return received_at
-    if purchased_at is not None and sent < purchased_at:
-        return received_at
+        return None
     return sent
+
+
+def _note_sender_date(case: RefundCase, headers: Mapping[str, str], received_at: datetime) -> None:
+    """Staff see what the mail claims; the policy window runs from when our mail server received it."""
+    sent = sender_date(headers)
+    if sent is None:
+        return
+    record_event(
+        case, actor=None, actor_label="intake", kind=CaseEvent.Kind.COMMENT, now=received_at,
+        comment=(
+            f"The customer's mail says it was sent at {_words(sent)}. The request time is when it reached "
+            f"us, {_words(received_at)}."
+        ),
+        visibility=CaseEvent.Visibility.INTERNAL, data={"sender_date": sent.isoformat()},
+    )
+
+
+def _words(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC").lstrip("0")
 
 
 def failed_authentication(headers: Mapping[str, str], sender: str) -> bool:
@@ -245,6 +275,15 @@ def failed_authentication(headers: Mapping[str, str], sender: str) -> bool:
     return False
 
 
+def is_address(sender: str) -> bool:
+    """An e-mail address we could write to, not a bare name ("Just A Name") or a local user ("kim")."""
+    try:
+        validate_email(sender.strip())
+    except ValidationError:
+        return False
+    return True
+
+
 def _header(headers: Mapping[str, str], name: str) -> str:
     for key, value in headers.items():
         if key.lower() == name:
@@ -257,6 +296,14 @@ def _clean(text: str | None) -> str:
 
 
 def _reply(storefront: Storefront, sender: str, subject: str, missing: str, received_at: datetime) -> IntakeResult:
+    # A robot without RFC 3834 headers answering every message, or a customer writing ten times: one
+    # reply a day is enough to tell them what we need, and it keeps a loop to one message a day.
+    try:
+        with transaction.atomic():
+            IntakeReply.objects.create(sender=sender.strip().lower()[:320], day=timezone.now().date(),
+                                       storefront=storefront)
+    except IntegrityError:
+        return IntakeResult(case=None, replied=False, reason=f"missing {missing}; this sender was answered today")
     context = {"storefront": storefront, "subject": subject, "missing": missing}
     # Written to the outbox with the intake record: both exist, or neither.
     send_storefront_mail(
@@ -270,6 +317,26 @@ def _reply(storefront: Storefront, sender: str, subject: str, missing: str, rece
     return IntakeResult(case=None, replied=True, reason=f"missing {missing}")
 
 
+def our_addresses(*, also: str = "") -> set[str]:
+    """Every address we send from or receive at: each storefront's support address, the default sender,
+    and the intake mailboxes' addresses."""
+    found = {email for email in Storefront.objects.values_list("support_email", flat=True)}
+    found |= {parseaddr(settings.DEFAULT_FROM_EMAIL)[1], parseaddr(settings.SERVER_EMAIL)[1], also}
+    for url in settings.INTAKE_MAILBOXES:
+        try:
+            found.add(parse_mailbox_url(url).address)
+        except MailboxConfigError:
+            continue
+    return {address.strip().lower() for address in found if address and address.strip()}
+
+
+def is_delivery_report(sender: str, headers: Mapping[str, str]) -> bool:
+    """A bounce or delivery notice: from a mail server's own address, or a multipart/report."""
+    local_part = sender.strip().rpartition("@")[0].lower()
+    content_type = _header(headers, "content-type").strip().lower()
+    return local_part in SERVER_SENDERS or content_type.startswith("multipart/report")
+
+
 def is_automatic(headers: Mapping[str, str]) -> bool:
     """Auto-replies (RFC 3834, Exchange), list and bulk mail, bounces: answering them risks a mail loop."""
     lowered = {key.lower(): (value or "").strip().lower() for key, value in headers.items()}
@@ -277,5 +344,6 @@ def is_automatic(headers: Mapping[str, str]) -> bool:
         lowered.get("auto-submitted", "no").split(";")[0].strip() not in {"no", ""}
         or lowered.get("precedence", "") in {"bulk", "junk", "list", "auto_reply"}
         or any(name in lowered for name in ("x-autoreply", "x-autorespond", "list-id", *EXCHANGE_ROBOT_HEADERS))
-        or lowered.get("return-path", "") == "<>"
+        # An empty return path is how a mail server marks its own reports; repeated ones are joined by ";".
+        or any(EMPTY_PATH.fullmatch(path.strip()) for path in lowered.get("return-path", "").split(";"))
     )

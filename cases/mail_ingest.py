@@ -23,9 +23,9 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.html import strip_tags
 
-from cases.intake import Attachment, intake_email
+from cases.intake import Attachment, intake_email, is_address
+from cases.mail_html import html_to_text
 from cases.mailboxes import MailboxConfig, open_source, parse_mailbox_url
 from cases.models import IntakeFailure, IntakeMessage
 from orders.models import Storefront
@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif")
 FOLDING = re.compile(r"\r?\n[ \t]+")
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
+# Real mail nests a few levels (a forwarded message with attachments); a thousand levels is an attack
+# on the parser, which recurses once per level.
+MAX_NESTING = 50
+RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
+BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.IGNORECASE)
 
 
 class IntakeMessageError(Exception):
@@ -121,7 +126,7 @@ def ingest_one(config: MailboxConfig, uid: str, raw: bytes, *, now: datetime | N
         result = intake_email(
             storefront=storefront, sender=parsed.sender, subject=parsed.subject, body=parsed.body,
             received_at=parsed.received_at or now, headers=parsed.headers, attachments=parsed.attachments,
-            mailbox=config.name, uid=uid,
+            mailbox=config.name, uid=uid, mailbox_address=config.address,
         )
     except Exception as error:  # one bad message must not stop the mailbox: keep it aside, go on
         logger.warning("Intake message %s in %s kept aside: %s", uid, config.name, error, exc_info=True)
@@ -162,7 +167,38 @@ def storefront_for(config: MailboxConfig, recipients: list[str]) -> Storefront:
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    message = email.message_from_bytes(raw, policy=policy.default)
+    if nesting_depth(raw) > MAX_NESTING:
+        raise IntakeMessageError(f"the message has parts inside parts more than {MAX_NESTING} levels deep")
+    try:
+        message = email.message_from_bytes(raw, policy=policy.default)
+        return _parsed(raw, message)
+    except RecursionError:  # the cap above is a guess at what the parser survives; this is the backstop
+        raise IntakeMessageError("the message has parts nested too deeply to be read") from None
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How many multipart parts are open at once, read from boundary lines without the recursive parser.
+
+    A boundary is counted open from the line that declares it until its closing line, so text that
+    only mentions "boundary=" can make the count larger, never smaller.
+    """
+    open_boundaries: list[bytes] = []
+    deepest = 0
+    for line in raw.splitlines():
+        declared = BOUNDARY.search(line)
+        if declared:
+            open_boundaries.append(declared.group(1) or declared.group(2))
+            deepest = max(deepest, len(open_boundaries))
+            continue
+        line = line.rstrip()
+        if line.startswith(b"--") and line.endswith(b"--") and line[2:-2] in open_boundaries:
+            # The innermost part of that name closes (a boundary may be reused inside its own part).
+            innermost = len(open_boundaries) - 1 - open_boundaries[::-1].index(line[2:-2])
+            del open_boundaries[innermost:]
+    return deepest
+
+
+def _parsed(raw: bytes, message: EmailMessage) -> ParsedMail:
     if not isinstance(message, EmailMessage) or not message.keys():
         raise IntakeMessageError("this is not an e-mail message (no headers)")
     headers: dict[str, str] = {}
@@ -176,6 +212,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     sender = parseaddr(_header_text(message.get("From", "")))[1]
     if not sender:
         raise IntakeMessageError("the message has no sender address (From)")
+    if not is_address(sender):
+        # "From: Just A Name": a reply would go nowhere, or to a local user of our own mail server.
+        written = next((value for key, value in headers.items() if key.lower() == "from"), sender)
+        raise IntakeMessageError(f"the sender (From) gives no e-mail address, only a name: {written[:200]}")
     recipients = [addr.lower() for _, addr in getaddresses(
         [_header_text(v) for key in RECIPIENT_HEADERS for v in (message.get_all(key) or [])]
     ) if addr]
@@ -205,7 +245,7 @@ def _body_text(message: EmailMessage) -> str:
     if part is None:
         return ""
     text = _decoded(part)
-    return strip_tags(text) if part.get_content_subtype() == "html" else text
+    return html_to_text(text) if part.get_content_subtype() == "html" else text
 
 
 def _images(message: EmailMessage) -> list[Attachment]:
@@ -228,14 +268,23 @@ def _images(message: EmailMessage) -> list[Attachment]:
 
 
 def _received_at(message: EmailMessage) -> datetime | None:
-    """When our mail server took the message: the date of its own (topmost) Received header."""
-    received = message.get_all("Received") or []
-    if not received:
-        return None
-    try:
-        when = parsedate_to_datetime(_header_text(received[0]).rpartition(";")[2].strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None or when.tzinfo is None or when > timezone.now():
-        return None
-    return when
+    """When a mail server of ours (``INTAKE_TRUSTED_RECEIVERS``) received the message: the date of the
+    topmost Received header it added. None (the time of reading) when none of ours added one.
+
+    Any Received header below our servers' was written before the message reached us, so by the
+    sender if they wished: only the host name in "by" of a header our server put on top can be believed.
+    """
+    trusted = set(settings.INTAKE_TRUSTED_RECEIVERS)
+    for header in message.get_all("Received") or []:
+        text = FOLDING.sub(" ", _header_text(header))
+        by = RECEIVED_BY.search(text)
+        if by is None or by.group(1).lower().rstrip(".") not in trusted:
+            continue
+        try:
+            when = parsedate_to_datetime(text.rpartition(";")[2].strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None or when > timezone.now():
+            return None
+        return when
+    return None

@@ -47,6 +47,7 @@ class MailboxConfig:
     path: str = ""
     processed: str = "Processed"
     failed: str = "Failed"
+    address: str = ""  # the address it receives for (``address=``, or an IMAP user name that is one)
 
 
 def parse_mailbox_url(url: str) -> MailboxConfig:
@@ -55,6 +56,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
     storefront = query.get("storefront", "")
     processed = query.get("processed", "Processed")
     failed = query.get("failed", "Failed")
+    address = query.get("address", "")
     if parts.scheme in ("imaps", "imap+starttls"):
         if not parts.hostname or not parts.username:
             raise MailboxConfigError(f"{parts.scheme} mailbox needs a user and a host: {parts.scheme}://user:password@host/")
@@ -66,6 +68,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
             kind="imap", name=f"{parts.scheme}://{username}@{parts.hostname}:{port}/{folder}", storefront=storefront,
             host=parts.hostname, port=port, username=username, password=unquote(parts.password or ""),
             folder=folder, starttls=starttls, cafile=query.get("cafile", ""), processed=processed, failed=failed,
+            address=address or (username if "@" in username else ""),
         )
     if parts.scheme == "imap":
         raise MailboxConfigError("IMAP without TLS is refused: use imaps:// or imap+starttls://")
@@ -74,7 +77,7 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
         if not path:
             raise MailboxConfigError(f"{parts.scheme} mailbox needs a path: {parts.scheme}:///var/mail/support")
         return MailboxConfig(kind=parts.scheme, name=f"{parts.scheme}://{path}", storefront=storefront, path=path,
-                             processed=processed, failed=failed)
+                             processed=processed, failed=failed, address=address)
     raise MailboxConfigError(f"Unknown mailbox kind {parts.scheme!r}: use imaps, imap+starttls, maildir or mbox")
 
 
@@ -199,6 +202,8 @@ class MboxSource(Source):
     """An mbox file, locked for the run; handled messages get the Read flag, failed ones Flagged.
 
     mbox keys are positions, so a message's UID is a digest of its bytes without its status headers.
+    Messages are read and flagged as bytes: parsing one here would let a malformed message stop the
+    run before the intake could keep it aside.
     """
 
     def __init__(self, config: MailboxConfig) -> None:
@@ -213,10 +218,9 @@ class MboxSource(Source):
     def messages(self, limit: int) -> Iterator[tuple[str, bytes]]:
         count = 0
         for key in self.box.keys():
-            message = self.box[key]
-            if set(message.get_flags()) & {"R", "F"}:
+            raw = self.box.get_bytes(key)
+            if set(_flags(raw)) & {"R", "F"}:
                 continue
-            raw = message.as_bytes(unixfrom=False)
             uid = "sha256:" + hashlib.sha256(_without_status(raw)).hexdigest()
             self.keys[uid] = key
             yield uid, raw
@@ -226,9 +230,7 @@ class MboxSource(Source):
 
     def _flag(self, uid: str, flag: str) -> None:
         key = self.keys[uid]
-        message = self.box[key]
-        message.add_flag(flag)
-        self.box[key] = message
+        self.box[key] = _with_flag(self.box.get_bytes(key, from_=True), flag)
         self.changed = True
 
     def done(self, uid: str) -> None:
@@ -244,6 +246,46 @@ class MboxSource(Source):
         finally:
             self.box.unlock()
             self.box.close()
+
+
+# Where mbox keeps its flags, as mailbox.mboxMessage does: Read and Old in Status, the rest in X-Status.
+STATUS_HEADERS = ("status", "x-status")
+
+
+def _header_block(raw: bytes) -> tuple[bytes, bytes]:
+    end = raw.find(b"\n\n")
+    return (raw, b"") if end == -1 else (raw[: end + 1], raw[end + 1:])
+
+
+def _flags(raw: bytes) -> str:
+    parsed = BytesHeaderParser().parsebytes(_header_block(raw)[0] + b"\n")
+    return "".join(str(parsed.get(name, "")) for name in STATUS_HEADERS)
+
+
+def _with_flag(raw: bytes, flag: str) -> bytes:
+    """The message's bytes (From_ line included) with ``flag`` added to its status headers."""
+    from_line = b""
+    if raw.startswith(b"From "):
+        from_line, _, raw = raw.partition(b"\n")
+        from_line += b"\n"
+    headers, body = _header_block(raw)
+    kept, flags, skipping = [], {"status": "", "x-status": ""}, False
+    for line in headers.splitlines(keepends=True):
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        name, colon, value = line.partition(b":")
+        skipping = bool(colon) and name.strip().lower().decode("ascii", "replace") in STATUS_HEADERS
+        if skipping:
+            flags[name.strip().lower().decode("ascii")] += value.decode("ascii", "replace").strip()
+        else:
+            kept.append(line)
+    header = "status" if flag in "RO" else "x-status"
+    flags[header] += flag
+    added = b"".join(
+        f"{name.title()}: {''.join(sorted(set(value)))}\n".encode("ascii", "replace")
+        for name, value in flags.items() if value
+    )
+    return from_line + b"".join(kept).rstrip(b"\n") + b"\n" + added + body
 
 
 def _without_status(raw: bytes) -> bytes:

@@ -595,7 +595,7 @@ class IntakeMessage(models.Model):
 
 
 # The outbox and the intake's kept-aside messages live in their own module (cases/models_mail.py).
-from cases.models_mail import IntakeFailure, OutboxMessage  # noqa: E402, F401
+from cases.models_mail import IntakeFailure, IntakeReply, OutboxMessage  # noqa: E402, F401
 
 # The portal's links live in their own module; imported here so that Django sees them as a model of this app.
 from cases.portal.models import CaseLink  # noqa: E402, F401

@@ -84,3 +84,22 @@ class IntakeFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox} {self.uid}: {self.error[:60]}"
+
+
+class IntakeReply(models.Model):
+    """The intake asked this sender for the details today: one such reply per sender and day.
+
+    A database row, not a cache entry, so the limit holds across workers and restarts; the insert is
+    the claim, so two workers answering the same robot at once send one reply.
+    """
+
+    sender = models.CharField(max_length=320, help_text="The sender's e-mail, in lower case.")
+    day = models.DateField(help_text="The day (UTC) of the reply.")
+    storefront = models.ForeignKey("orders.Storefront", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sender", "day"], name="intake_reply_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.sender} on {self.day}"

@@ -44,3 +44,14 @@ def deliver_to_maildir(root: Path, raw: bytes) -> str:
 def files_in(root: Path, folder: str = "") -> list[Path]:
     base = root / f".{folder}" if folder else root
     return [p for sub in ("new", "cur") if (base / sub).is_dir() for p in (base / sub).iterdir()]
+
+
+def nested_mail(*, sender: str, to: str, levels: int) -> bytes:
+    """A message with ``levels`` multipart parts, each inside the one before: a parser's worst case."""
+    lines = [f"From: {sender}", f"To: {to}", "Subject: Refund Request", "MIME-Version: 1.0",
+             'Content-Type: multipart/mixed; boundary="b0"', ""]
+    for level in range(1, levels):
+        lines += [f"--b{level - 1}", f'Content-Type: multipart/mixed; boundary="b{level}"', ""]
+    lines += [f"--b{levels - 1}", "Content-Type: text/plain", "", "hello"]
+    lines += [f"--b{level}--" for level in reversed(range(levels))]
+    return "\n".join(lines).encode() + b"\n"

@@ -13,7 +13,7 @@ from cases.mail_ingest import ingest
 from cases.mailboxes import parse_mailbox_url
 from cases.models import IntakeFailure, IntakeMessage, OutboxMessage, RefundCase
 from tests.conftest import image_bytes, make_order, race
-from tests.intake.mail_builders import refund_mail
+from tests.intake.mail_builders import nested_mail, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 
@@ -99,3 +99,13 @@ def test_it_handles_each_imap_message_once_when_two_runs_read_at_once(s0, imap):
     assert sum(report.processed for report in done) == 3
     assert RefundCase.objects.count() == 3 and OutboxMessage.objects.filter(template="received").count() == 3
     assert folder_uids(imap, "INBOX") == [] and len(folder_uids(imap, "Processed")) == 3
+
+
+def test_it_keeps_a_message_it_cannot_parse_aside_and_reads_the_next(s0, imap):
+    order = recent_order(s0)
+    append(imap, nested_mail(sender="eve@example.com", to=s0.support_email, levels=1200).replace(b"\n", b"\r\n"))
+    append(imap, refund_mail(sender="kim@example.com", to=s0.support_email, body=f"order {order.number}"))
+    assert "processed 1, already done 0, kept aside 1" in run(imap.url())
+    assert IntakeFailure.objects.get().error == "the message has parts inside parts more than 50 levels deep"
+    assert RefundCase.objects.filter(order=order).count() == 1
+    assert len(folder_uids(imap, "Failed")) == 1 and folder_uids(imap, "INBOX") == []

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from cases.intake import intake_email
-from cases.models import IntakeMessage, RefundCase
+from cases.models import CaseEvent, IntakeMessage, RefundCase
 from tests.conftest import at, make_order
 
 RECEIVED = at("2026-01-02 08:00")
@@ -147,19 +147,31 @@ def test_it_handles_a_redelivered_reply_once(s0, order, mailoutbox, django_captu
     assert len(mailoutbox) == 1
 
 
-def test_it_takes_a_plausible_sender_date_as_the_request_time(s0, order):
-    result = send(s0, order, headers={"Date": "Fri, 02 Jan 2026 07:30:00 +0000"})
-    assert result.case.requested_at == at("2026-01-02 07:30")
+@pytest.mark.clause("S0-WINDOW")
+def test_it_never_takes_the_senders_date_as_the_request_time(s0):
+    """Bought 60 h before we received the mail, the customer's Date says 40 h: the window follows our server."""
+    order = make_order(s0, email="kim@example.com", purchased_at=RECEIVED - timedelta(hours=60))
+    result = send(s0, order, headers={"Date": "Thu, 01 Jan 2026 12:00:00 +0000"})
+    case = result.case
+    assert case.requested_at == RECEIVED
+    assert case.decision["outcome"] == "partial_refund" and case.decision["clauses"] == ["S0-PARTIAL"]
+    note = case.events.get(kind=CaseEvent.Kind.COMMENT)
+    assert note.visibility == CaseEvent.Visibility.INTERNAL
+    assert note.comment == (
+        "The customer's mail says it was sent at 1 January 2026, 12:00 UTC. "
+        "The request time is when it reached us, 2 January 2026, 08:00 UTC."
+    )
 
 
 @pytest.mark.parametrize("date", [
+    "Fri, 02 Jan 2026 07:30:00 +0000",  # a plausible one is not used either
     "Sat, 03 Jan 2026 08:00:00 +0000",  # after we received it
     "Thu, 01 Jan 2026 09:00:00 +0000",  # before the order was placed
     "Wed, 31 Dec 2025 09:00:00 +0000",
     "not a date",
     "Fri, 02 Jan 2026 07:30:00",  # no zone
 ])
-def test_it_uses_the_receive_time_when_the_sender_date_is_implausible(s0, order, date):
+def test_it_uses_the_receive_time_whatever_the_sender_date_says(s0, order, date):
     result = send(s0, order, headers={"Date": date})
     assert result.case.requested_at == RECEIVED
 

@@ -119,7 +119,7 @@ def test_it_adds_a_reply_with_screenshots_to_the_case_it_answers(s0, maildir, me
     run(f"maildir://{maildir}")
     case.refresh_from_db()
     assert case.flagged and case.evidence.count() == 1
-    comment = case.events.get(kind=CaseEvent.Kind.COMMENT)
+    comment = case.events.get(kind=CaseEvent.Kind.COMMENT, actor_label="customer")
     assert comment.comment == "Here is the error." and comment.actor_label == "customer"
 
 
@@ -133,7 +133,7 @@ def test_it_does_not_add_a_strangers_mail_to_a_case_named_in_the_subject(s0, mai
         images=[("fake.png", image_bytes("PNG"))],
     ))
     run(f"maildir://{maildir}")
-    assert case.evidence.count() == 0 and not case.events.filter(kind=CaseEvent.Kind.COMMENT).exists()
+    assert case.evidence.count() == 0 and not case.events.filter(kind=CaseEvent.Kind.COMMENT, actor_label="customer").exists()
     assert OutboxMessage.objects.filter(to="mallory@example.com").count() == 1  # told how to ask, nothing more
 
 
