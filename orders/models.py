@@ -261,3 +261,23 @@ class Chargeback(models.Model):
 
     def __str__(self) -> str:
         return f"Chargeback of {self.amount} {self.order.currency} on {self.order}"
+
+
+class OrderImportPreview(models.Model):
+    """An order import the admin previewed: what its confirm imports, once, for that user only.
+
+    The confirm page carries only ``token``; the storefront, the stored file (and its hash, so it
+    cannot be swapped on disk) and the format are read from here (docs/decisions/0034).
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    storefront = models.ForeignKey(Storefront, on_delete=models.CASCADE, related_name="+")
+    file_name = models.CharField(max_length=255, help_text="The upload as django-import-export stored it.")
+    file_sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Order import preview for {self.storefront} by {self.user}"

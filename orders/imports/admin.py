@@ -8,6 +8,9 @@ A shop's whole history can be 100,000 orders: the preview then lists the first `
 new or updated orders (or errors) and counts all of them, because a page of 100,000 table rows
 takes longer to render than the import takes to run. The upload may be up to
 ``ORDER_IMPORT_MAX_BYTES`` and is cut off as it streams in past that (``cases.uploads.handler``).
+
+The confirm page carries only the token of the preview (``orders.imports.previews``): the confirm
+imports the previewed file for the previewed storefront, once, and only for the user who previewed it.
 """
 
 from __future__ import annotations
@@ -18,20 +21,21 @@ import tablib
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import Format
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ImportForm
 from import_export.resources import ModelResource
 from import_export.results import Result, RowResult
 
 from cases.uploads.handler import upload_limit
 from cases.uploads.types import megabytes
 from orders.imports.engine import NEW, SKIPPED, UNCHANGED, UPDATED, ImportResult, import_orders
+from orders.imports.previews import PreviewRefused, confirm_preview, file_hash, start_preview
 from orders.models import Order, Storefront
 
 PREVIEW_ROWS = 1000
@@ -100,14 +104,10 @@ class OrderImportForm(ImportForm):
         return upload
 
 
-class OrderConfirmImportForm(ConfirmImportForm):
-    storefront = forms.ModelChoiceField(queryset=Storefront.objects.all(), widget=forms.HiddenInput())
+class OrderConfirmImportForm(forms.Form):
+    """Only the preview's token: the storefront, file and format are the preview's own."""
 
-    def clean_format(self):
-        value = self.cleaned_data["format"]
-        if value not in {str(i) for i in range(len(FORMATS))}:
-            raise ValidationError("Unknown format: upload the file again.")
-        return value
+    token = forms.CharField(widget=forms.HiddenInput(), max_length=64)
 
 
 def _preview_row(outcome) -> RowResult:
@@ -191,7 +191,9 @@ class OrderImportAdminMixin(ImportMixin):
             encoding=None if input_format.is_binary() else self.from_encoding,
             read_mode=input_format.get_read_mode(), **self.get_tmp_storage_class_kwargs(),
         )
-        tmp_storage.save(b"".join(import_file.chunks()))
+        data = b"".join(import_file.chunks())
+        tmp_storage.save(data)
+        import_file.stored_sha256 = file_hash(data)
         return tmp_storage
 
     def get_import_formats(self):
@@ -205,20 +207,37 @@ class OrderImportAdminMixin(ImportMixin):
         storefront = getattr(form, "cleaned_data", {}).get("storefront") if form is not None else None
         return {"storefront": storefront}
 
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if import_form is not None:
-            initial["storefront"] = import_form.cleaned_data["storefront"].pk
-        return initial
+    def create_confirm_form(self, request, import_form=None):
+        """After a clean preview: record it and offer its token. On the confirm: the posted token."""
+        if import_form is None:
+            return OrderConfirmImportForm(request.POST or None)
+        cleaned = import_form.cleaned_data
+        upload = cleaned["import_file"]
+        token = start_preview(user=request.user, storefront=cleaned["storefront"], file_name=upload.tmp_storage_name,
+                              file_sha256=upload.stored_sha256, fmt=FORMATS[int(cleaned["format"])].code)
+        return OrderConfirmImportForm(initial={"token": token})
+
+    def _stored(self, name: str):
+        return self.get_tmp_storage_class()(name=name, encoding=None, read_mode="rb",
+                                            **self.get_tmp_storage_class_kwargs())
 
     @method_decorator(require_POST)
     def process_import(self, request, **kwargs):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = OrderConfirmImportForm(request.POST)
+        token = form.cleaned_data["token"] if form.is_valid() else ""
         try:
-            return super().process_import(request, **kwargs)
-        except (OSError, UnicodeDecodeError):
-            # The stored upload is gone (confirmed twice, or cleaned up) or was tampered with.
-            messages.error(request, "Nothing imported: the uploaded file is no longer there. Upload it again.")
+            preview, outcome = confirm_preview(token=token, user=request.user,
+                                               read=lambda name: self._stored(name).read())
+        except PreviewRefused as refusal:
+            messages.error(request, str(refusal))
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:orders_order_import"))
+        try:
+            self._stored(preview.file_name).remove()
+        except OSError:
+            pass  # already gone: the import is done either way
+        return self.process_result(to_result(outcome), request)
 
     def process_result(self, result, request):
         url = reverse(f"{self.admin_site.name}:orders_order_changelist")

@@ -7,14 +7,16 @@ and writes go through ``bulk_create`` / ``bulk_update`` in batches.
 
 from __future__ import annotations
 
+import csv
 import gc
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 
 from cases.models import Payout, RefundCase
@@ -27,6 +29,8 @@ from orders.imports.records import (
 )
 from orders.imports.writes import batches, insert_rows, reserve_ids, update_rows
 from orders.models import Chargeback, Customer, Order, Plan, Storefront, Subscription
+
+logger = logging.getLogger(__name__)
 
 NEW, UPDATED, UNCHANGED, SKIPPED = "new", "updated", "unchanged", "skipped"
 # The terms a case or payout rests on: an order with history keeps them (as in the order admin).
@@ -58,10 +62,19 @@ class ImportResult:
 
 
 def read_records(*, storefront: Storefront, text: str, fmt: str) -> tuple[list[OrderRecord], list[RecordError]]:
+    """The file's records, or an error of the file: bad input never ends the import with an exception.
+
+    The readers name the record and field of every problem they know; this is the last net for a
+    file so large or strange that reading it fails as a whole.
+    """
     plans = PlanMatcher(list(Plan.objects.filter(storefront=storefront)))
-    if fmt == "woocommerce":
-        return load_woocommerce(text, plans)
-    return csv_records(text, plans)
+    try:
+        if fmt == "woocommerce":
+            return load_woocommerce(text, plans)
+        return csv_records(text, plans)
+    except (csv.Error, MemoryError, RecursionError, UnicodeError, ValueError, OverflowError):
+        logger.warning("order import: the file could not be read", exc_info=True)
+        return [], [RecordError("line 1", "(file)", "the file cannot be read; nothing in it was checked")]
 
 
 def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool, orm: bool = False) -> ImportResult:
@@ -85,8 +98,17 @@ def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool, 
             if outcome is not None:
                 result.outcomes.append(outcome)
     if commit and not result.errors:
-        with transaction.atomic():
-            _write(storefront, result.outcomes, existing, customers, orm=orm)
+        try:
+            with transaction.atomic():
+                _write(storefront, result.outcomes, existing, customers, orm=orm)
+        except DatabaseError:
+            # Another import wrote the same orders meanwhile, or a value the checks let through was
+            # refused: the transaction is rolled back, so nothing of the file is written.
+            logger.warning("order import: the write was refused", exc_info=True)
+            result.errors.append(RecordError("line 1", "(file)", "the database refused the orders (another import "
+                                                                 "may have written them meanwhile): nothing was "
+                                                                 "written; run the import again"))
+            return result
         result.committed = True
     return result
 

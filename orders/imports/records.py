@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +19,19 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from orders.models import Order, Plan
+from orders.imports.reading import (
+    CSV_FIELD_LIMIT,
+    FileTrouble,
+    csv_column,
+    json_trouble,
+    shown,
+    unstorable,
+)
+from orders.models import Customer, Order, Plan
 from policies.engine import PAYMENT_METHODS
 from policies.money import MoneyError, parse_money
+
+logger = logging.getLogger(__name__)
 
 CSV_HEADER = [
     "number", "email", "first_name", "last_name", "phone", "product_id", "product_name", "plan_months", "devices",
@@ -160,7 +171,32 @@ def payment_method(gateway: str) -> str:
 
 
 def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+    """A scalar as text; an array or object is no text at all (its ``str()`` could recurse without end)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)):
+        return str(value)
+    return ""
+
+
+def _stored_text(record: OrderRecord, field_name: str, value, *, max_length: int | None = None) -> str:
+    """``_text`` of a value that will be stored: it must be text a database can hold."""
+    text = _text(value)
+    if problem := unstorable(text):
+        record.error(field_name, problem)
+    elif max_length is not None and len(text) > max_length:
+        record.error(field_name, f"is longer than {max_length} characters")
+    return text
+
+
+def _name(record: OrderRecord, first_field: str, first, last_field: str, last) -> None:
+    first_text = _stored_text(record, first_field, first)
+    last_text = _stored_text(record, last_field, last)
+    record.name = f"{first_text} {last_text}".strip()
+    limit = Customer._meta.get_field("name").max_length
+    if len(record.name) > limit:
+        longer = first_field if len(first_text) >= len(last_text) else last_field
+        record.error(longer, f"the customer's name is longer than {limit} characters")
 
 
 def _check_common(record: OrderRecord, *, email_field: str, amount_field: str, currency_field: str,
@@ -168,15 +204,19 @@ def _check_common(record: OrderRecord, *, email_field: str, amount_field: str, c
     record.email = _text(raw_email).lower()
     if not record.email:
         record.error(email_field, "the customer's e-mail is missing")
-    elif not valid_email(record.email):
-        record.error(email_field, f"{record.email!r} is not an e-mail address")
+    elif len(record.email) > Customer._meta.get_field("email").max_length or not valid_email(record.email):
+        record.error(email_field, f"{shown(raw_email)} is not an e-mail address")
     try:
+        if isinstance(raw_amount, (bool, dict, list)):
+            raise MoneyError("not a scalar")
         record.amount = parse_money(raw_amount)
     except MoneyError:
-        record.error(amount_field, f"{raw_amount!r} is not an amount (a positive number with at most two decimals)")
+        record.error(amount_field, f"{shown(raw_amount)} is not an amount (a positive number with at most two decimals)")
     record.currency = _text(raw_currency).upper()
     if not re.fullmatch(r"[A-Z]{3}", record.currency):
-        record.error(currency_field, f"{raw_currency!r} is not a currency code (three letters, e.g. USD)")
+        record.error(currency_field, f"{shown(raw_currency)} is not a currency code (three letters, e.g. USD)")
+    if problem := unstorable(record.number):
+        record.error("number", problem)
     if record.number and len(record.number) > Order._meta.get_field("number").max_length:
         record.error("number", "the order number is too long (40 characters at most)")
 
@@ -185,13 +225,13 @@ def _check_times(record: OrderRecord, *, purchased_field: str, raw_purchased, de
                  raw_delivered) -> None:
     try:
         record.purchased_at = parse_time(raw_purchased)
-    except (TypeError, ValueError):
-        record.error(purchased_field, f"{raw_purchased!r} is not an ISO 8601 date and time")
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year 1 or 9999 moved to UTC
+        record.error(purchased_field, f"{shown(raw_purchased)} is not an ISO 8601 date and time")
     if raw_delivered not in (None, ""):
         try:
             record.delivered_at = parse_time(raw_delivered)
-        except (TypeError, ValueError):
-            record.error(delivered_field, f"{raw_delivered!r} is not an ISO 8601 date and time")
+        except (TypeError, ValueError, OverflowError):
+            record.error(delivered_field, f"{shown(raw_delivered)} is not an ISO 8601 date and time")
     if record.purchased_at and record.delivered_at and record.delivered_at < record.purchased_at:
         record.error(delivered_field, "the delivery is before the purchase")
 
@@ -209,29 +249,48 @@ def woocommerce_records(data, plans: PlanMatcher) -> list[OrderRecord]:
         if not isinstance(item, dict):
             record = OrderRecord(position=position, number="")
             record.error("(record)", "not an order object")
-            records.append(record)
-            continue
-        number = _text(item.get("number")) or _text(item.get("id"))
-        record = OrderRecord(position=position, number=number)
-        if not number:
-            record.error("number", "the order number is missing")
-        billing = item.get("billing") if isinstance(item.get("billing"), dict) else {}
-        record.name = f"{_text(billing.get('first_name'))} {_text(billing.get('last_name'))}".strip()
-        record.phone = _text(billing.get("phone"))[:40]
-        _check_common(record, email_field="billing.email", amount_field="total", currency_field="currency",
-                      raw_email=billing.get("email"), raw_amount=item.get("total"), raw_currency=item.get("currency"))
-        record.shop_status = _text(item.get("status")).lower()
-        if record.shop_status not in NOT_PAID | PAID | REFUNDED:
-            record.error("status", f"unknown order status {item.get('status')!r}")
-        record.payment_method = payment_method(_text(item.get("payment_method")))
-        record.processor_reference = _text(item.get("transaction_id"))[:120]
-        _check_times(record, purchased_field="date_paid_gmt" if item.get("date_paid_gmt") else "date_created_gmt",
-                     raw_purchased=item.get("date_paid_gmt") or item.get("date_created_gmt"),
-                     delivered_field="date_completed_gmt", raw_delivered=item.get("date_completed_gmt"))
-        _woo_plan(record, item.get("line_items"), plans)
-        _woo_refunds(record, item.get("refunds"))
+        else:
+            record = _guarded(position, _woo_record, item, position, plans)
         records.append(record)
     return records
+
+
+def _guarded(position: str, read, *args) -> OrderRecord:
+    """``read(*args)``, or a record with an error at ``position`` if the values make it fail.
+
+    Every value a file can hold is meant to be checked by the readers; this keeps one they did not
+    foresee an error of its own record instead of an exception that ends the import.
+    """
+    try:
+        return read(*args)
+    except (ArithmeticError, LookupError, RecursionError, TypeError, UnicodeError, ValueError):
+        logger.warning("order import: %s could not be read", position, exc_info=True)
+        record = OrderRecord(position=position, number="")
+        record.error("(record)", "this order holds values that cannot be read")
+        return record
+
+
+def _woo_record(item: dict, position: str, plans: PlanMatcher) -> OrderRecord:
+    number = _text(item.get("number")) or _text(item.get("id"))
+    record = OrderRecord(position=position, number=number)
+    if not number:
+        record.error("number", "the order number is missing")
+    billing = item.get("billing") if isinstance(item.get("billing"), dict) else {}
+    _name(record, "billing.first_name", billing.get("first_name"), "billing.last_name", billing.get("last_name"))
+    record.phone = _stored_text(record, "billing.phone", billing.get("phone"))[:40]
+    _check_common(record, email_field="billing.email", amount_field="total", currency_field="currency",
+                  raw_email=billing.get("email"), raw_amount=item.get("total"), raw_currency=item.get("currency"))
+    record.shop_status = _text(item.get("status")).lower()
+    if record.shop_status not in NOT_PAID | PAID | REFUNDED:
+        record.error("status", f"unknown order status {shown(item.get('status'))}")
+    record.payment_method = payment_method(_text(item.get("payment_method")))
+    record.processor_reference = _stored_text(record, "transaction_id", item.get("transaction_id"))[:120]
+    _check_times(record, purchased_field="date_paid_gmt" if item.get("date_paid_gmt") else "date_created_gmt",
+                 raw_purchased=item.get("date_paid_gmt") or item.get("date_created_gmt"),
+                 delivered_field="date_completed_gmt", raw_delivered=item.get("date_completed_gmt"))
+    _woo_plan(record, item.get("line_items"), plans)
+    _woo_refunds(record, item.get("refunds"))
+    return record
 
 
 def _woo_plan(record: OrderRecord, items, plans: PlanMatcher) -> None:
@@ -251,7 +310,7 @@ def _woo_plan(record: OrderRecord, items, plans: PlanMatcher) -> None:
             return
         if plan is None:
             record.error(f"line_items[{i}]", f"no plan of this storefront matches product "
-                                             f"{line.get('product_id')!r} ({_text(line.get('name'))!r})")
+                                             f"{shown(line.get('product_id'))} ({shown(_text(line.get('name')))})")
             return
         matched.append(plan)
     if len(matched) > 1:
@@ -262,12 +321,15 @@ def _woo_plan(record: OrderRecord, items, plans: PlanMatcher) -> None:
 
 def _woo_refunds(record: OrderRecord, refunds) -> None:
     total = Decimal("0.00")
+    if refunds is not None and not isinstance(refunds, list):
+        record.error("refunds", "not a list of refunds")
+        return
     for i, refund in enumerate(refunds or []):
         raw = refund.get("total") if isinstance(refund, dict) else None
         try:
-            amount = parse_money(str(raw).strip().lstrip("-"))
+            amount = parse_money(_text(raw).lstrip("-"))
         except MoneyError:
-            record.error(f"refunds[{i}].total", f"{raw!r} is not an amount")
+            record.error(f"refunds[{i}].total", f"{shown(raw)} is not an amount")
             return
         total += amount
     if record.shop_status in REFUNDED and total == 0:
@@ -276,32 +338,77 @@ def _woo_refunds(record: OrderRecord, refunds) -> None:
     _check_refunded(record, "refunds")
 
 
+class _Lines:
+    """The file's lines for ``csv.reader``, keeping those of the record being read.
+
+    ``csv.Error`` says neither the line nor the column; with the lines of the record it stopped in,
+    the error can name both.
+    """
+
+    def __init__(self, text: str):
+        # newline="": a quoted field keeps its line ends, and a lone "\r" ends a line, as in RFC 4180.
+        self.source = io.StringIO(text, newline="")
+        self.current: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.source)
+        self.current.append(line)
+        return line
+
+    def next_record(self) -> None:
+        self.current.clear()
+
+
 def csv_records(text: str, plans: PlanMatcher) -> tuple[list[OrderRecord], list[RecordError]]:
-    """Our CSV, one order a line after the header; file-level errors (a wrong header) come second."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, None)
-    if header is None:
-        return [], [RecordError("line 1", "(header)", "the file is empty")]
-    header = [h.strip() for h in header]
-    missing = [name for name in CSV_HEADER if name not in header]
-    if missing:
-        return [], [RecordError("line 1", "(header)", f"missing column(s): {', '.join(missing)}")]
-    records = []
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        values = dict(zip(header, row))
-        records.append(_csv_record(f"line {line}", values, plans))
+    """Our CSV, one order a line after the header; file-level errors (a wrong header) come second.
+
+    Reading stops at the first record that is not CSV (a field longer than ``csv`` takes): the error
+    names it, and the records before it are checked as usual.
+    """
+    lines = _Lines(text.lstrip("\ufeff"))
+    reader = csv.reader(lines)
+    header: list[str] = []
+    records: list[OrderRecord] = []
+    start = 1
+    try:
+        first = next(reader, None)
+        if first is None:
+            return [], [RecordError("line 1", "(header)", "the file is empty")]
+        header = [h.strip() for h in first]
+        missing = [name for name in CSV_HEADER if name not in header]
+        if missing:
+            return [], [RecordError("line 1", "(header)", f"missing column(s): {', '.join(missing)}")]
+        start = reader.line_num + 1
+        lines.next_record()
+        for row in reader:
+            position = f"line {reader.line_num}"
+            lines.next_record()
+            start = reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            records.append(_guarded(position, _csv_record, position, dict(zip(header, row)), plans))
+    except csv.Error:
+        return records, [_csv_error(start, header, "".join(lines.current))]
     return records, []
+
+
+def _csv_error(line: int, header: list[str], record_text: str) -> RecordError:
+    column = csv_column(record_text)
+    if column is None:
+        return RecordError(f"line {line}", "(record)", "this line cannot be read as CSV")
+    field_name = "(header)" if not header else header[column] if column < len(header) else f"column {column + 1}"
+    return RecordError(f"line {line}", field_name, f"the field is longer than {CSV_FIELD_LIMIT:,} characters")
 
 
 def _csv_int(record: OrderRecord, values: dict, name: str) -> int | None:
     raw = _text(values.get(name))
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        record.error(name, f"{raw!r} is not a whole number of at least 1")
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or int(raw) < 1:
+        record.error(name, f"{shown(raw)} is not a whole number of at least 1")
         return None
     return int(raw)
 
@@ -310,17 +417,17 @@ def _csv_record(position: str, values: dict, plans: PlanMatcher) -> OrderRecord:
     record = OrderRecord(position=position, number=_text(values.get("number")).lstrip("#"))
     if not record.number:
         record.error("number", "the order number is missing")
-    record.name = f"{_text(values.get('first_name'))} {_text(values.get('last_name'))}".strip()
-    record.phone = _text(values.get("phone"))[:40]
+    _name(record, "first_name", values.get("first_name"), "last_name", values.get("last_name"))
+    record.phone = _stored_text(record, "phone", values.get("phone"))[:40]
     _check_common(record, email_field="email", amount_field="amount", currency_field="currency",
                   raw_email=values.get("email"), raw_amount=values.get("amount"), raw_currency=values.get("currency"))
     record.payment_method = payment_method(_text(values.get("payment_method")))
-    record.processor_reference = _text(values.get("transaction_id"))[:120]
+    record.processor_reference = _stored_text(record, "transaction_id", values.get("transaction_id"))[:120]
     _check_times(record, purchased_field="purchased_at", raw_purchased=values.get("purchased_at"),
                  delivered_field="delivered_at", raw_delivered=_text(values.get("delivered_at")))
     record.shop_status = _text(values.get("status")).lower()
     if record.shop_status not in NOT_PAID | PAID | REFUNDED:
-        record.error("status", f"unknown order status {values.get('status')!r}")
+        record.error("status", f"unknown order status {shown(values.get('status'))}")
     if record.shop_status in REFUNDED:
         record.refunded = record.amount
     months, devices = _csv_int(record, values, "plan_months"), _csv_int(record, values, "devices")
@@ -332,8 +439,8 @@ def _csv_record(position: str, values: dict, plans: PlanMatcher) -> OrderRecord:
     if isinstance(plan, str):
         record.error("product_id", plan)
     elif plan is None:
-        record.error("product_id", f"no plan of this storefront matches product {values.get('product_id')!r} "
-                                   f"({_text(values.get('product_name'))!r})")
+        record.error("product_id", f"no plan of this storefront matches product {shown(values.get('product_id'))} "
+                                   f"({shown(_text(values.get('product_name')))})")
     record.plan = plan if isinstance(plan, Plan) else None
     return record
 
@@ -342,7 +449,11 @@ def load_woocommerce(text: str, plans: PlanMatcher) -> tuple[list[OrderRecord], 
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        return [], [RecordError(f"line {error.lineno}", "(file)", f"not JSON: {error.msg}")]
+        return [], [RecordError(f"line {error.lineno}", "(file)", f"not JSON: {error.msg} (column {error.colno})")]
+    except (RecursionError, ValueError):
+        # Too deep for the parser, or an integer longer than Python converts: find where.
+        trouble: FileTrouble = json_trouble(text)
+        return [], [RecordError(trouble.position, trouble.field, trouble.message)]
     if not isinstance(data, list):
         return [], [RecordError("record 0", "(file)", "expected the array of orders the REST API returns")]
     return woocommerce_records(data, plans), []

@@ -102,7 +102,9 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+            # ``copy`` is psycopg's own, past Django's cursor wrapper: its errors need wrapping to be
+            # Django's (an IntegrityError the import can answer, not a psycopg exception).
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
                 for row in prepared:
                     copy.write_row(row)
                     count += 1

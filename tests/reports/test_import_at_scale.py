@@ -121,5 +121,5 @@ def test_it_writes_nothing_of_thousands_of_orders_when_one_is_wrong(plans, s0):
     data[-1]["line_items"][0] = {"product_id": 999, "variation_id": 0, "name": "Gift card"}
     result = import_orders(storefront=s0, text=json.dumps(data), fmt="woocommerce", commit=True)
     assert [str(e) for e in result.errors] == [
-        f"record {COUNT - 1}, line_items[0]: no plan of this storefront matches product 999 ('Gift card')"]
+        f'record {COUNT - 1}, line_items[0]: no plan of this storefront matches product 999 ("Gift card")']
     assert not result.committed and Order.objects.count() == Customer.objects.count() == 0

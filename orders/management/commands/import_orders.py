@@ -24,11 +24,7 @@ class Command(BaseCommand):
         storefront = Storefront.objects.filter(slug=options["storefront"]).first()
         if storefront is None:
             raise CommandError(f"--storefront: no storefront {options['storefront']!r}", returncode=2)
-        try:
-            with open(options["file"], encoding="utf-8-sig", newline="") as source:
-                text = source.read()
-        except (OSError, UnicodeDecodeError) as error:
-            raise CommandError(f"FILE: cannot read {options['file']}: {error}", returncode=2) from None
+        text = _read(options["file"])
 
         result = import_orders(storefront=storefront, text=text, fmt=fmt, commit=options["commit"])
         for error in result.errors:
@@ -44,3 +40,17 @@ class Command(BaseCommand):
         self.stdout.write(result.summary)
         if result.errors:
             raise SystemExit(1)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as source:
+            data = source.read()
+    except OSError as error:
+        raise CommandError(f"FILE: cannot read {path}: {(error.strerror or 'unreadable').lower()}", returncode=2) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CommandError(f"FILE: {path} is not UTF-8 text (line {line} holds bytes that are not)",
+                           returncode=2) from None
