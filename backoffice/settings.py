@@ -129,6 +129,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its start-up banner would print on every manage.py command
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address behind TRUSTED_PROXY_COUNT proxies: the same reading as the portal's limits.
+AXES_CLIENT_IP_CALLABLE = "cases.client_ip.client_address"
+
+# How many reverse proxies (load balancer, nginx) stand in front of the application and append to
+# X-Forwarded-For. 0: the header is never read. Set it to exactly the number of hops: one more lets a
+# client choose its own address for the rate limits and the login lockout (docs/portal.md).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Content-Security-Policy on every response. The admin and our templates load scripts and styles
 # from our own static files only, so no inline script or style is allowed.

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 
+from cases.client_ip import client_address as _client_address
+
 DEFAULTS = {
     # name: (how many, per seconds)
     "request_ip": (20, 3600),
@@ -65,5 +67,5 @@ def allowed(name: str, who: str) -> bool:
 
 
 def client_address(request) -> str:
-    """The client's IP address as the server saw it (behind a proxy, set REMOTE_ADDR from it)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's IP address, read behind ``TRUSTED_PROXY_COUNT`` proxies (``cases.client_ip``)."""
+    return _client_address(request)
