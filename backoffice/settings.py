@@ -269,6 +269,9 @@ LANGUAGES = [("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # Rate limits count in the cache: Redis when CACHE_URL names one (shared by every server), else memory.
+# With DEBUG off, memory is refused by a system check (backoffice/checks.py): each worker process would
+# count on its own. RATE_LIMITS_SINGLE_PROCESS=1 accepts it for a deploy that runs one process only.
+RATE_LIMITS_SINGLE_PROCESS = env_bool("RATE_LIMITS_SINGLE_PROCESS", False)
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}

@@ -90,6 +90,7 @@ def request_view(request, storefront: str):
     data = form.cleaned_data
     try:
         limits.hit("request_email", data["email"])
+        limits.hit("request_order", limits.order_key(shop.slug, data["order_number"]))
     except limits.Limited as error:
         return _too_many(request, error, shop)
     if _first_time(data["submission"], data["order_number"], data["email"]):
@@ -150,6 +151,7 @@ def link_view(request, storefront: str):
     data = form.cleaned_data
     try:
         limits.hit("link_email", data["email"])
+        limits.hit("link_order", limits.order_key(shop.slug, data["order_number"]))
     except limits.Limited as error:
         return _too_many(request, error, shop)
     try:
