@@ -27,6 +27,7 @@ from cases.portal.links import Lookup, find_link, mark_used
 from cases.portal.pages import case_page, clause_words
 from cases.portal.services import portal_request, portal_resend_link, portal_upload, portal_withdraw
 from cases.portal.words import reason_words
+from cases.uploads.handler import request_refusal
 from orders.models import Storefront
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ def request_view(request, storefront: str):
         return _too_many(request, error, shop)
     form = RequestForm(request.POST)
     files = request.FILES.getlist("screenshots")
-    if len(files) > MAX_FILES_PER_POST:
+    if refusal := request_refusal(request):
+        form.add_error(None, refusal)
+    elif len(files) > MAX_FILES_PER_POST:
         form.add_error(None, _("Send at most %(count)d files at a time.") % {"count": MAX_FILES_PER_POST})
     if not form.is_valid():
         return _request_form(request, shop, form, now=now, status=400)
@@ -216,6 +219,8 @@ def upload_view(request, token: str):
     link, refused = _live_link(request, token)
     if refused:
         return refused
+    if refusal := request_refusal(request):
+        return _back_to_case(request, token, link, {"message": refusal})
     files = request.FILES.getlist("files")
     if not files:
         return _back_to_case(request, token, link, {"message": _("Choose at least one file to send.")})
