@@ -247,6 +247,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "deliver-due-mail": {"task": "cases.deliver_due_mail", "schedule": 60.0},
     "sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0},
+    "portal-submissions": {"task": "cases.portal_submissions_left_over", "schedule": 60.0},
     "poll-mailboxes": {"task": "cases.poll_mailboxes", "schedule": float(os.environ.get("INTAKE_POLL_SECONDS", "60"))},
 }
 
