@@ -130,7 +130,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its start-up banner would print on every manage.py command
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address behind TRUSTED_PROXY_COUNT proxies: the same reading as the portal's limits.
-AXES_CLIENT_IP_CALLABLE = "cases.client_ip.client_address"
+AXES_CLIENT_IP_CALLABLE = "cases.client_ip.client_address_or_none"
 
 # How many reverse proxies (load balancer, nginx) stand in front of the application and append to
 # X-Forwarded-For. 0: the header is never read. Set it to exactly the number of hops: one more lets a

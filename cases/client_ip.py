@@ -38,3 +38,9 @@ def client_address(request: HttpRequest) -> str:
         # address is the only one nobody could have chosen.
         return remote
     return _address(forwarded[-hops]) or remote
+
+
+def client_address_or_none(request: HttpRequest) -> str | None:
+    """For django-axes, which stores the address in an IP address column: None when there is none."""
+    address = client_address(request)
+    return None if address == UNKNOWN else address
