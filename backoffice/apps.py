@@ -10,3 +10,6 @@ class BackofficeConfig(AppConfig):
     """The project itself, as an app: its management commands (seed_demo)."""
 
     name = "backoffice"
+
+    def ready(self) -> None:
+        from backoffice import checks  # noqa: F401  (registers the system checks)

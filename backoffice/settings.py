@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every response has it, static files and error pages included.
+    "backoffice.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The portal speaks the customer's language where a catalogue exists (after sessions, before common).
@@ -73,7 +75,8 @@ MIDDLEWARE = [
 
 if not DEBUG:
     # Serves collected static files; runserver serves them itself while DEBUG is on.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+    MIDDLEWARE.insert(after_security, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "backoffice.urls"
 
@@ -126,6 +129,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its start-up banner would print on every manage.py command
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address behind TRUSTED_PROXY_COUNT proxies: the same reading as the portal's limits.
+AXES_CLIENT_IP_CALLABLE = "cases.client_ip.client_address_or_none"
+
+# How many reverse proxies (load balancer, nginx) stand in front of the application and append to
+# X-Forwarded-For. 0: the header is never read. Set it to exactly the number of hops: one more lets a
+# client choose its own address for the rate limits and the login lockout (docs/portal.md).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Content-Security-Policy on every response. The admin and our templates load scripts and styles
 # from our own static files only, so no inline script or style is allowed.
@@ -237,6 +247,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "deliver-due-mail": {"task": "cases.deliver_due_mail", "schedule": 60.0},
     "sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0},
+    "portal-submissions": {"task": "cases.portal_submissions_left_over", "schedule": 60.0},
     "poll-mailboxes": {"task": "cases.poll_mailboxes", "schedule": float(os.environ.get("INTAKE_POLL_SECONDS", "60"))},
 }
 
@@ -261,6 +272,9 @@ LANGUAGES = [("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # Rate limits count in the cache: Redis when CACHE_URL names one (shared by every server), else memory.
+# With DEBUG off, memory is refused by a system check (backoffice/checks.py): each worker process would
+# count on its own. RATE_LIMITS_SINGLE_PROCESS=1 accepts it for a deploy that runs one process only.
+RATE_LIMITS_SINGLE_PROCESS = env_bool("RATE_LIMITS_SINGLE_PROCESS", False)
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}

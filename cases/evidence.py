@@ -48,6 +48,8 @@ def evidence_add(
     case: RefundCase,
     kind: str,
     upload=None,
+    prepared: Prepared | None = None,
+    original_name: str = "",
     text: str = "",
     actor=None,
     from_customer: bool = False,
@@ -69,6 +71,9 @@ def evidence_add(
     The same file (by the hash of the bytes received) sent again to the same case is not stored
     twice: the evidence already holding it is returned, with no new event.
 
+    ``prepared`` (with ``original_name``) stands for an ``upload`` that already went through
+    ``prepare_upload`` (the portal prepares a request's files before it knows the order).
+
     The file is written to storage only once every check has passed, and removed again if the
     database write fails. (If the caller's own outer transaction rolls back later, the stored file
     is left unreferenced; it is never half-recorded.)
@@ -78,15 +83,17 @@ def evidence_add(
         raise _refuse(f"Unknown evidence kind {kind!r}.")
     _check_actor(kind=kind, actor=actor, from_customer=from_customer)
     text = _clean_text(text)
-    if upload is None and not text:
+    if upload is None and prepared is None and not text:
         raise _refuse("Attach a file or paste the text of the message.")
-    if kind == Evidence.Kind.SCREENSHOT and upload is None:
+    if kind == Evidence.Kind.SCREENSHOT and upload is None and prepared is None:
         raise _refuse("A screenshot needs an image file (PNG, JPEG, WEBP or GIF).")
     documents_allowed = kind == Evidence.Kind.PROOF_OF_SERVICE
-    upload = _as_file(upload) if upload is not None else None
-    # The expensive part (decode, re-encode, thumbnail) runs before the case lock is taken.
-    prepared = prepare_upload(upload, documents_allowed=documents_allowed) if upload is not None else None
-    original_name = _safe_name(getattr(upload, "name", "")) if upload is not None else ""
+    if upload is not None:
+        upload = _as_file(upload)
+        # The expensive part (decode, re-encode, thumbnail) runs before the case lock is taken.
+        prepared = prepare_upload(upload, documents_allowed=documents_allowed)
+        original_name = getattr(upload, "name", "")
+    original_name = _safe_name(original_name) if prepared is not None else ""
 
     stored: list[str] = []
     try:

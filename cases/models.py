@@ -598,4 +598,4 @@ class IntakeMessage(models.Model):
 from cases.models_mail import IntakeFailure, IntakeReply, OutboxMessage  # noqa: E402, F401
 
 # The portal's links live in their own module; imported here so that Django sees them as a model of this app.
-from cases.portal.models import CaseLink  # noqa: E402, F401
+from cases.portal.models import CaseLink, PendingFile, PortalSubmission  # noqa: E402, F401

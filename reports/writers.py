@@ -9,20 +9,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 
 from reports.columns import BOOL, CLAUSES, DAYS, TEXT, Column
 
 CHUNK = 2000
-# OWASP CSV injection: a spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP CSV injection: a spreadsheet runs a cell that starts with = + - @, a tab or a carriage return
+# as a formula, and skips leading spaces and line feeds before it looks.
+_FORMULA = re.compile(r"\s*[=+\-@\t\r]")
 
 Progress = Callable[[int], None]
 
 
 def neutralise(text: str) -> str:
     """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if _FORMULA.match(text) else text
 
 
 def _indexes(cols: list[Column], *kinds: str) -> list[int]:
@@ -34,13 +36,13 @@ def text_cells(cols: list[Column]) -> Callable[[tuple], list]:
     escaped = _indexes(cols, TEXT)
     booleans = _indexes(cols, BOOL)
     clauses = _indexes(cols, CLAUSES)
-    starts = FORMULA_PREFIXES
+    formula = _FORMULA.match
 
     def convert(row: tuple) -> list:
         cells = list(row)
         for i in escaped:
             value = cells[i]
-            if value and value.startswith(starts):
+            if value and formula(value):
                 cells[i] = "'" + value
         for i in booleans:
             value = cells[i]

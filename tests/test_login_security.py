@@ -59,3 +59,18 @@ def test_it_sends_a_content_security_policy_on_admin_pages(admin_client):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], url
+
+
+def test_it_sends_a_permissions_policy_on_every_response(s0, admin_client):
+    responses = [
+        Client().get(LOGIN),
+        Client().get(f"/portal/{s0.slug}/"),
+        Client().get("/portal/no-such-shop/"),
+        Client().get("/nowhere/"),
+        Client(enforce_csrf_checks=True).post(f"/portal/{s0.slug}/", {}),  # no CSRF token: Django's 403 page
+        admin_client.get("/admin/"),
+    ]
+    for response in responses:
+        policy = response.headers.get("Permissions-Policy", "")
+        for feature in ("camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"):
+            assert feature in policy, (response.status_code, policy)

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # Only this project's variables are set explicitly; anything the test session exported stays out.
-    ignored = {"DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    ignored = {"DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "CACHE_URL",
+               "RATE_LIMITS_SINGLE_PROCESS", "TRUSTED_PROXY_COUNT"}
     environment = {k: v for k, v in os.environ.items() if k not in ignored}
     environment.update(env)
     return subprocess.run(
@@ -17,15 +18,31 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "k" * 20 + "production-secret-with-enough-entropy-9f8e7d6c5b4a",
+    "ALLOWED_HOSTS": "refunds.example.com",
+}
+
+
 def test_it_passes_the_deploy_check_in_production_mode():
-    result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DJANGO_ENV="production",
-        SECRET_KEY="k" * 20 + "production-secret-with-enough-entropy-9f8e7d6c5b4a",
-        ALLOWED_HOSTS="refunds.example.com",
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, CACHE_URL="redis://127.0.0.1:6379/2")
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_it_refuses_production_with_rate_limits_in_each_processs_memory():
+    for command in (("check",), ("check", "--deploy")):
+        result = run_manage(*command, **PRODUCTION, CACHE_URL="")
+        assert result.returncode != 0, command
+        assert "rate limits need a cache that every worker process and server shares" in result.stderr
+        assert "Set CACHE_URL to a Redis server" in result.stderr
+
+
+def test_it_accepts_memory_for_a_single_process_deploy_when_told_so():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, CACHE_URL="",
+                        RATE_LIMITS_SINGLE_PROCESS="1")
+    assert result.returncode == 0, result.stderr + result.stdout
 
 
 def test_it_refuses_to_start_in_production_without_a_secret_key():

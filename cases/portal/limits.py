@@ -1,8 +1,8 @@
 """Rate limits for the portal's forms, counted in Django's cache (Redis when ``CACHE_URL`` names one).
 
 Fixed windows: a counter per (limit, who, window) that expires with its window. Per address means the
-client's IP address and the e-mail address typed in; per case means the case a link or an order
-leads to. A limit that depends on whether an order exists never changes the page (enumeration): the
+client's IP address and the e-mail address typed in; per order means the order number typed in,
+whether or not it exists; per case means the case a link or an order leads to. A limit that depends on whether an order exists never changes the page (enumeration): the
 view only skips the mail.
 """
 
@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 
+from cases.client_ip import client_address as _client_address
+
 DEFAULTS = {
     # name: (how many, per seconds)
-    "request_ip": (20, 3600),
+    # Per address: wide. A mobile carrier puts hundreds of customers behind one address (CGNAT), and
+    # during an outage they all ask at once. The tight limits are per e-mail address and per order.
+    "request_ip": (300, 3600),
     "request_email": (5, 3600),
-    "link_ip": (20, 3600),
+    "request_order": (5, 3600),
+    "link_ip": (300, 3600),
     "link_email": (5, 3600),
+    "link_order": (5, 3600),
     "link_case": (3, 3600),
-    "upload_ip": (60, 3600),
+    "upload_ip": (600, 3600),
     "upload_case": (30, 3600),
 }
 
@@ -64,6 +70,11 @@ def allowed(name: str, who: str) -> bool:
     return True
 
 
+def order_key(storefront_slug: str, order_number: str) -> str:
+    """The order number as typed, the way the order lookup reads it (so "#100234 " is "100234")."""
+    return f"{storefront_slug}:{(order_number or '').strip().lstrip('#').strip().lower()}"
+
+
 def client_address(request) -> str:
-    """The client's IP address as the server saw it (behind a proxy, set REMOTE_ADDR from it)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's IP address, read behind ``TRUSTED_PROXY_COUNT`` proxies (``cases.client_ip``)."""
+    return _client_address(request)

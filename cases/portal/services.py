@@ -19,7 +19,7 @@ from cases.events import mail_customer_after_commit, record_event
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.portal.links import case_link_resend, issue_link, link_days, link_url
-from cases.portal.models import CaseLink
+from cases.portal.models import CaseLink, PendingFile
 from cases.services.base import lock_case
 from cases.states import OPEN_STATES, UNDECIDED_STATES, Channel, State
 from orders.models import Order, Storefront
@@ -56,11 +56,22 @@ def find_customer_order(*, storefront: Storefront, order_number: str, email: str
 
 
 def _add_files(case: RefundCase, files, *, now: datetime) -> list[FileResult]:
+    """Uploads, or a submission's files that the upload pipeline already judged (``PendingFile``)."""
+    from cases.portal.submissions import as_prepared
+
     results = []
     for upload in files:
-        name = str(getattr(upload, "name", "") or "")[:200]
+        pending = isinstance(upload, PendingFile)
+        name = upload.original_name if pending else str(getattr(upload, "name", "") or "")[:200]
+        if pending and upload.refusal:
+            results.append(FileResult(name, False, upload.refusal))
+            continue
         try:
-            evidence_add(case=case, kind=Evidence.Kind.SCREENSHOT, upload=upload, from_customer=True, now=now)
+            if pending:
+                evidence_add(case=case, kind=Evidence.Kind.SCREENSHOT, prepared=as_prepared(upload),
+                             original_name=name, from_customer=True, now=now)
+            else:
+                evidence_add(case=case, kind=Evidence.Kind.SCREENSHOT, upload=upload, from_customer=True, now=now)
         except CaseActionError as error:
             results.append(FileResult(name, False, error.message))
         else:

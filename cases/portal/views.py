@@ -7,7 +7,6 @@ same page and status whether or not the order exists; a case page needs that cas
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.core.cache import caches
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -24,12 +23,14 @@ from cases.portal import limits
 from cases.portal.forms import ACCEPT_IMAGES, MAX_FILES_PER_POST, LinkForm, RequestForm, WithdrawForm
 from cases.portal.hints import reason_hints
 from cases.portal.links import Lookup, find_link, mark_used
+from cases.portal.models import PortalSubmission
 from cases.portal.pages import case_page, clause_words
-from cases.portal.services import portal_request, portal_resend_link, portal_upload, portal_withdraw
+from cases.portal.services import portal_upload, portal_withdraw
+from cases.portal.submissions import portal_submit
 from cases.portal.words import reason_words
+from cases.uploads.handler import request_refusal
 from orders.models import Storefront
 
-logger = logging.getLogger(__name__)
 NOTICE_KEY = "portal.notice.{}"
 
 
@@ -83,24 +84,24 @@ def request_view(request, storefront: str):
         return _too_many(request, error, shop)
     form = RequestForm(request.POST)
     files = request.FILES.getlist("screenshots")
-    if len(files) > MAX_FILES_PER_POST:
+    if refusal := request_refusal(request):
+        form.add_error(None, refusal)
+    elif len(files) > MAX_FILES_PER_POST:
         form.add_error(None, _("Send at most %(count)d files at a time.") % {"count": MAX_FILES_PER_POST})
     if not form.is_valid():
         return _request_form(request, shop, form, now=now, status=400)
     data = form.cleaned_data
     try:
         limits.hit("request_email", data["email"])
+        limits.hit("request_order", limits.order_key(shop.slug, data["order_number"]))
     except limits.Limited as error:
         return _too_many(request, error, shop)
     if _first_time(data["submission"], data["order_number"], data["email"]):
-        try:
-            portal_request(
-                storefront=shop, order_number=data["order_number"], email=data["email"], reason=data["reason"],
-                description=data["description"], files=files, now=now,
-            )
-        except CaseActionError as error:
-            # The page must not differ from a request for an order that does not exist.
-            logger.warning("Portal request on %s refused: %s", shop.slug, error.message)
+        # Kept for a job that looks for the order: this answer takes the same work whether it exists or not.
+        portal_submit(
+            storefront=shop, kind=PortalSubmission.Kind.REQUEST, order_number=data["order_number"],
+            email=data["email"], reason=data["reason"], description=data["description"], files=files, now=now,
+        )
     return _page(request, "request_sent.html", {"storefront": shop, "email": data["email"]})
 
 
@@ -150,15 +151,12 @@ def link_view(request, storefront: str):
     data = form.cleaned_data
     try:
         limits.hit("link_email", data["email"])
+        limits.hit("link_order", limits.order_key(shop.slug, data["order_number"]))
     except limits.Limited as error:
         return _too_many(request, error, shop)
-    try:
-        portal_resend_link(
-            storefront=shop, order_number=data["order_number"], email=data["email"],
-            allowed=lambda case: limits.allowed("link_case", str(case.pk)),
-        )
-    except CaseActionError as error:
-        logger.warning("Portal link resend on %s refused: %s", shop.slug, error.message)
+    portal_submit(
+        storefront=shop, kind=PortalSubmission.Kind.LINK, order_number=data["order_number"], email=data["email"],
+    )
     return _page(request, "link_sent.html", {"storefront": shop, "email": data["email"]})
 
 
@@ -214,6 +212,8 @@ def upload_view(request, token: str):
     link, refused = _live_link(request, token)
     if refused:
         return refused
+    if refusal := request_refusal(request):
+        return _back_to_case(request, token, link, {"message": refusal})
     files = request.FILES.getlist("files")
     if not files:
         return _back_to_case(request, token, link, {"message": _("Choose at least one file to send.")})

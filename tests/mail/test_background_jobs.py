@@ -15,9 +15,11 @@ def test_it_runs_tasks_in_process_when_no_broker_is_configured(settings):
     assert settings.CELERY_BROKER_URL == "" and app.conf.task_always_eager is True
 
 
-def test_it_schedules_mail_delivery_mailbox_polling_and_deadline_sweeps(settings):
+def test_it_schedules_mail_delivery_mailbox_polling_deadline_sweeps_and_left_over_portal_forms(settings):
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert scheduled == {"cases.deliver_due_mail", "cases.sweep_deadlines", "cases.poll_mailboxes"}
+    assert scheduled == {
+        "cases.deliver_due_mail", "cases.sweep_deadlines", "cases.poll_mailboxes", "cases.portal_submissions_left_over",
+    }
     assert scheduled <= set(app.tasks)
 
 

@@ -176,3 +176,30 @@ def test_it_keeps_the_file_evidence_visible_to_the_agent(s0, agent, customer):
     assert evidence.from_customer
     page = client_for(agent).get(f"/admin/cases/refundcase/{case.pk}/change/").content.decode()
     assert f"/evidence/{evidence.pk}/thumbnail/" in page
+
+
+def test_it_answers_a_request_with_too_many_files_with_the_form_and_a_message(s0, customer):
+    from django.urls import reverse
+
+    from tests.portal.conftest import recent_order
+
+    order = recent_order(s0)
+    data = {"order_number": order.number, "email": order.customer.email, "reason": "other",
+            "screenshots": [png(f"{i}.png", size=(10 + i, 10)) for i in range(12)]}
+    response = customer.post(reverse("portal:request", args=[s0.slug]), data)
+    assert response.status_code == 400
+    assert "Send at most 10 files at a time." in response.content.decode()
+    assert not RefundCase.objects.exists()
+
+
+def test_it_answers_files_too_large_together_on_the_case_page_and_stores_none(s0, customer, settings):
+    settings.EVIDENCE_MAX_BYTES = 20_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000  # a body of at most 10 × 20,000 + 5,000 bytes
+    case, secret = case_with_link(s0)
+    padded = [SimpleUploadedFile(f"{i}.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 19_000, content_type="image/png")
+              for i in range(11)]
+    response = upload(customer, secret, *padded)
+    assert response.status_code == 303
+    body = customer.get(response["Location"]).content.decode()
+    assert "The files sent together are larger than the 205,000 bytes limit" in body
+    assert not case.evidence.exists()

@@ -166,3 +166,29 @@ def test_it_neutralises_every_formula_prefix_in_csv_and_xlsx(s0, agent, manager,
 
     data = json.loads(export("--format", "json"))
     assert data[0]["order_number"] == payload  # JSON carries the data as it is
+
+
+@pytest.mark.parametrize("lead", ["  ", "\n", " \n "])
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+def test_it_neutralises_a_formula_prefix_after_leading_spaces_or_a_line_feed(s0, agent, lead, prefix, tmp_path):
+    from tests.cases import open_case
+
+    case = open_case(s0, requested_at=WITHIN_WINDOW)
+    payload = f"{lead}{prefix}HYPERLINK(\"http://evil.example\")"
+    Order.objects.filter(pk=case.order_id).update(number=payload)
+    row = parse_csv(export())[0]
+    assert row["order_number"] == "'" + payload
+
+    path = tmp_path / "cases.xlsx"
+    call_command("export_cases", "--format", "xlsx", "--output", str(path), stdout=StringIO())
+    sheet = load_workbook(path).active
+    cell = sheet.cell(row=2, column=CONTRACT_HEADER.index("order_number") + 1).value
+    assert cell.startswith("'")
+
+
+def test_it_leaves_text_with_a_sign_inside_it_alone(s0, agent):
+    from tests.cases import open_case
+
+    case = open_case(s0, requested_at=WITHIN_WINDOW)
+    Order.objects.filter(pk=case.order_id).update(number="A-100 +1")
+    assert parse_csv(export())[0]["order_number"] == "A-100 +1"

@@ -10,6 +10,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from cases.models import Evidence
+from cases.uploads.handler import request_refusal
 from tests.admin.conftest import case_url, client_for, messages_of
 from tests.cases import open_case
 from tests.uploads import corpus
@@ -102,3 +103,46 @@ def test_it_answers_an_oversize_staff_upload_with_a_message_and_stores_nothing(s
     assert "The file is larger than the 100,000 bytes limit." in messages_of(response)
     assert not Evidence.objects.filter(case=case).exists()
     assert [p for p in media.rglob("*") if p.is_file()] == []
+
+
+def small_files(count: int, size: int) -> list[SimpleUploadedFile]:
+    return [SimpleUploadedFile(f"{n}.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * size, content_type="image/png")
+            for n in range(count)]
+
+
+def test_it_stops_reading_at_the_first_file_past_the_count(settings):
+    settings.EVIDENCE_MAX_BYTES = 200_000
+    request, body = multipart_request({"kind": "screenshot", "files": small_files(100, 20_000)})
+
+    files = request.FILES.getlist("files")
+
+    assert body.consumed < 11 * 20_100 + 2 * CHUNK  # of a 2 MB body
+    assert len(files) <= 10
+    assert request_refusal(request) == "Send at most 10 files at a time. Nothing was stored."
+    assert request.POST["kind"] == "screenshot"
+
+
+def test_it_refuses_a_body_larger_than_every_file_at_the_limit_before_reading_a_file(settings):
+    settings.EVIDENCE_MAX_BYTES = 30_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000  # the body may be 10 × 30,000 + 10,000 bytes
+    request, body = multipart_request({"kind": "screenshot", "files": small_files(12, 29_000)})
+
+    files = request.FILES.getlist("files")
+
+    assert body.consumed < 2 * CHUNK  # of 350 KB
+    assert files == []
+    assert request_refusal(request) == (
+        "The files sent together are larger than the 310,000 bytes limit: send fewer or smaller files. "
+        "Nothing was stored."
+    )
+    assert request.POST["kind"] == "screenshot"
+
+
+def test_it_reads_ten_files_at_the_limit_whole(settings):
+    settings.EVIDENCE_MAX_BYTES = 30_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    request, body = multipart_request({"kind": "screenshot", "files": small_files(10, 29_000)})
+
+    assert len(request.FILES.getlist("files")) == 10
+    assert request_refusal(request) == ""
+    assert body.consumed == body.getbuffer().nbytes

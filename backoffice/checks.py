@@ -1,0 +1,32 @@
+"""System checks for a production configuration that Django's own checks do not know about."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+# Caches whose counts every worker process and every server sees.
+SHARED_CACHES = {
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.memcached.PyMemcacheCache",
+    "django.core.cache.backends.memcached.PyLibMCCache",
+    "django.core.cache.backends.db.DatabaseCache",
+}
+
+
+@register()
+def rate_limits_need_a_shared_cache(app_configs=None, **kwargs) -> list[Error]:
+    """Per-process counters multiply every limit by the number of worker processes and servers."""
+    if not getattr(settings, "PRODUCTION", not settings.DEBUG) or getattr(settings, "RATE_LIMITS_SINGLE_PROCESS", False):
+        return []
+    alias = getattr(settings, "PORTAL_RATE_LIMIT_CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if backend in SHARED_CACHES:
+        return []
+    return [Error(
+        "The portal's rate limits need a cache that every worker process and server shares; the cache in "
+        "use keeps its counts in each process's own memory, so every limit would be multiplied.",
+        hint="Set CACHE_URL to a Redis server (redis://host:6379/2). A deploy that runs one single "
+             "process may set RATE_LIMITS_SINGLE_PROCESS=1 instead.",
+        id="backoffice.E001",
+    )]
