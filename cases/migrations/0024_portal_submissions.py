@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0022_case_row_copies'),
+        ('cases', '0023_intake_reply'),
         ('orders', '0007_lookup_indexes'),
     ]
 
