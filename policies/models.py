@@ -95,7 +95,8 @@ class PolicyVersion(models.Model):
         before = others.order_by("-effective_from").first()
         base = before.to_policy() if before is not None else None
         # An exclusion clause this version no longer cites is not part of it, whatever its text says.
-        excluding = {c for exclusions in others.values_list("exclusions", flat=True) for c in (exclusions or {}).values()}
+        every = PolicyVersion.objects.filter(storefront_id=self.storefront_id).values_list("exclusions", flat=True)
+        excluding = {c for exclusions in every for c in (exclusions or {}).values()}
         dropped = excluding - set(policy.exclusions.values()) - {policy.short_outage_clause}
         try:
             problems = disagreements(self.text, policy, base=base)

@@ -119,7 +119,7 @@ def _first_time(submission: str, order_number: str, email: str) -> bool:
 def _request_form(request, shop: Storefront, form: RequestForm, *, now, status: int = 200) -> HttpResponse:
     hints = [
         {"reason": hint.reason, "label": reason_words(hint.reason), "lines": [
-            {"situation": line.situation, "outcome": line.outcome, "clauses": clause_words(line.clauses)}
+            {"situation": line.situation, "outcome": line.outcome, "clauses": clause_words(line.clauses, policy=line.policy)}
             for line in hint.lines
         ]}
         for hint in reason_hints(shop, now=now)
