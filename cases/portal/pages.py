@@ -171,3 +171,27 @@ def case_page(*, case: RefundCase, secret: str, now: datetime | None = None) -> 
         "today": timezone.localdate(now),
     }
 
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    text: str  # rendered from the version's own rules
+    since: datetime
+    until: datetime | None  # when the next version took over; None while in force
+
+
+def policy_versions(storefront, *, now: datetime) -> dict:
+    """S1-VERSIONING for customers: the text in force, the earlier ones with their dates, and a coming one."""
+    from policies.models import PolicyVersion
+
+    versions = list(PolicyVersion.objects.filter(storefront=storefront).select_related("storefront")
+                    .order_by("effective_from"))
+    started = [v for v in versions if v.effective_from <= now] or versions[:1]
+    shown = [PublishedVersion(v.rendered_text(), v.effective_from, following.effective_from if following else None)
+             for v, following in zip(versions, [*versions[1:], None])]
+    current = len(started) - 1
+    return {
+        "current": shown[current] if shown else None,
+        "earlier": shown[:current][::-1] if shown else [],
+        "coming": shown[current + 1:] if shown else [],
+    }
