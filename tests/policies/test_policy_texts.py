@@ -137,3 +137,30 @@ def test_it_refuses_a_text_naming_a_rule_the_version_does_not_have(s1):
     with pytest.raises(ValidationError) as refused:
         draft.full_clean()
     assert "window_hours" in " ".join(refused.value.messages)
+
+
+def test_it_edits_exclusions_as_ticked_reasons_citing_the_policys_own_clause(s0, s1):
+    from django.forms import modelform_factory
+
+    from policies.exclusion_field import ExclusionsForm
+
+    form_class = modelform_factory(PolicyDraft, form=ExclusionsForm, fields=["code", "exclusions"])
+    draft = draft_of(s1)
+    form = form_class(data={"code": "S1", "exclusions": ["changed_mind", "server_switch"]}, instance=draft)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["exclusions"] == {"changed_mind": "S1-NOT-ELIGIBLE", "server_switch": "S1-NOT-ELIGIBLE"}
+    form = form_class(data={"code": "S0", "exclusions": ["technical_issue"]}, instance=draft_of(s0))
+    assert not form.is_valid()
+    assert form.errors["exclusions"] == [
+        "No clause of this policy excludes: Technical issue. Untick it, or add the clause to the policy text first."]
+
+
+def test_it_warns_on_the_draft_page_before_publishing_refuses(s0, manager):
+    from django.urls import reverse
+
+    from tests.admin.conftest import client_for
+
+    text = version_in_force(s0).text.replace("{{ window_hours }} hours of the original", "48 hours of the original")
+    draft = draft_of(s0, full_refund_window_hours=72, text=text)
+    page = client_for(manager).get(reverse("admin:policies_policydraft_change", args=[draft.pk])).content.decode()
+    assert "Publishing will refuse this draft until this is fixed" in page and "S0-WINDOW now says 72 hours" in page
