@@ -16,6 +16,12 @@ from django.utils import timezone
 from cases.states import OPEN_STATES, Resolution, State
 from policies.engine import Outcome
 
+
+def _cited(case, suffix: str) -> str:
+    from policies.selectors import cited
+
+    return cited(case.order, suffix)
+
 if TYPE_CHECKING:
     from cases.models import RefundCase
 
@@ -132,7 +138,7 @@ def subscription_delivered(case: RefundCase) -> bool:
     return subscription is not None and subscription.delivered_at is not None
 
 
-@explained(lambda case: "The storefront's policy version has no statutory override (S1-STATUTORY).")
+@explained(lambda case: f"The storefront's policy version has no statutory override{_cited(case, 'STATUTORY')}.")
 def statutory_override_available(case: RefundCase) -> bool:
     from policies.selectors import policy_for_order
 

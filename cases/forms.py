@@ -16,6 +16,7 @@ from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
 from policies.engine import Decision, Outcome
+from policies.selectors import cited, own_clause
 
 NOTE = forms.Textarea(attrs={"rows": 2, "cols": 40})
 TEXT_LIMIT = {"max_length": MAX_NOTE_LENGTH}
@@ -69,12 +70,13 @@ class ApproveForm(TransitionForm):
             )
         if self.decision.outcome == Outcome.MANAGER_DISCRETION:
             self.fields["note"].required = True
-            self.fields["note"].label = "Justification (required, S1-DISCRETION)"
+            clause = own_clause(self.case.order, "DISCRETION")
+            self.fields["note"].label = f"Justification (required{', ' + clause if clause else ''})"
 
 
 class ApproveStatutoryForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
-    basis = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Legal basis (required, S1-STATUTORY)")
+    basis = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Legal basis (required)")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -131,18 +133,21 @@ class PayForm(TransitionForm):
     method = forms.ChoiceField(choices=Order.PAYMENT_METHOD_CHOICES, label="Method")
     method_note = forms.CharField(
         required=False, widget=NOTE, **TEXT_LIMIT, label="Why another method",
-        help_text="Required when the method differs from the order's (S1-SAME-METHOD).",
+        help_text="Required when the method differs from the order's.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["method"].initial = self.case.order.payment_method
+        self.fields["method_note"].help_text = (
+            f"Required when the method differs from the order's{cited(self.case.order, 'SAME-METHOD')}.")
 
     def clean(self) -> dict:
         data = super().clean()
         method = data.get("method")
         if method and method != self.case.order.payment_method and not (data.get("method_note") or "").strip():
-            self.add_error("method_note", "Say why the original payment method is not used (S1-SAME-METHOD).")
+            self.add_error("method_note", f"Say why the original payment method is not used"
+                                          f"{cited(self.case.order, 'SAME-METHOD')}.")
         return data
 
 

@@ -97,7 +97,7 @@ class RefundCase(FSMModelMixin, models.Model):
 
     statutory_claim = models.BooleanField(
         default=False,
-        help_text="The customer invokes their rights under local law (S1-STATUTORY): a manager decides.",
+        help_text="The customer invokes their rights under local law: a manager decides.",
     )
     # Kept in step with the event log by ``cases.events.record_event`` and the deadline sweep
     # (docs/decisions/0027): what the report and the dashboard would otherwise find among the events.
@@ -117,9 +117,9 @@ class RefundCase(FSMModelMixin, models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approval_note = models.TextField(blank=True, help_text="Justification for discretionary approvals.")
-    statutory_override = models.BooleanField(default=False, help_text="S1-STATUTORY approval.")
+    statutory_override = models.BooleanField(default=False, help_text="Approved on a written legal basis despite the policy.")
     approved_as_exception = models.BooleanField(
-        default=False, help_text="Approved on a manager's authority (S1-DISCRETION or S1-STATUTORY)."
+        default=False, help_text="Approved on a manager's authority (a discretionary or a legal-basis approval)."
     )
     approval_cancelled_at = models.DateTimeField(null=True, blank=True)
     approval_cancelled_by = models.ForeignKey(

@@ -39,8 +39,9 @@ def render_html(template: str, context: dict) -> str:
 
 def case_email_context(case, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
     """``clauses``: the clause texts by ID, when the caller has read them already (a batch of mails)."""
-    from cases.portal.pages import clause_words
+    from cases.portal.pages import arrival_words, clause_words
     from orders.models import Order
+    from policies.selectors import policy_for_order
 
     decision = case.decision or {}
     payout = getattr(case, "payout", None)
@@ -58,7 +59,8 @@ def case_email_context(case, extra: dict | None = None, *, clauses: dict | None 
         "link_request_url": portal_link_request_url(case),
         # The clauses the decision cites in the words the customer's case page uses: the policy's own,
         # house rules in ours, never a clause code or a staff note on the published text.
-        "clause_words": clause_words(decision.get("clauses"), texts=clauses),
+        "clause_words": clause_words(decision.get("clauses"), policy=policy_for_order(case.order), texts=clauses),
+        "arrival_words": arrival_words(case) if payout else [],
         **(extra or {}),
     }
 

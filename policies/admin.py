@@ -7,6 +7,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
 from policies import views
+from policies.exclusion_field import ExclusionsForm
 from policies.models import Clause, PolicyVersion
 
 FIELDSETS = [
@@ -22,8 +23,7 @@ FIELDSETS = [
     ("Delivery (S1-USED-ON-DELIVERY, S1-DISCRETION)", {"fields": ["used_on_delivery", "discretion_after_delivery"]}),
     ("Exclusions (S0-NO-*, S1-NOT-ELIGIBLE)", {
         "fields": ["exclusions"],
-        "description": 'A JSON object from reason code to the clause that excludes it, e.g. '
-                       '{"changed_mind": "S1-NOT-ELIGIBLE"}.',
+        "description": "Tick the reasons this version never refunds. The policy text lists only these.",
     }),
     ("Evidence (S0-EVIDENCE, S1-VERIFY)", {"fields": ["evidence_clause"]}),
     ("Arrival of paid refunds, business days (S0-ARRIVAL, S1-ARRIVAL)", {
@@ -43,6 +43,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     list_filter = ["storefront"]
     list_select_related = ["storefront"]
     search_fields = ["version", "storefront__name", "storefront__slug"]
+    form = ExclusionsForm
     fieldsets = FIELDSETS
     save_as = True
     save_as_continue = True

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from policies.drafts import Backtest, PolicyDraft
+from policies.exclusion_field import ExclusionsForm
 from policies.models import PolicyVersion
 from policies.publishing import can_publish, current_backtest, publish_draft
 
@@ -68,6 +69,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
     list_filter = ["storefront"]
     list_select_related = ["storefront", "based_on", "published_as"]
     readonly_fields = ["published_as", "created_by"]
+    form = ExclusionsForm
 
     def get_fieldsets(self, request, obj=None):
         return draft_fieldsets()
@@ -124,6 +126,9 @@ class PolicyDraftAdmin(admin.ModelAdmin):
         if str(object_id).isdigit():
             extra["draft_links"] = [("Backtest", self._url("backtest", int(object_id))),
                                     ("Publish", self._url("publish", int(object_id)))]
+            draft = PolicyDraft.objects.filter(pk=int(object_id), published_as=None).first()
+            for problem in draft.text_problems() if draft and request.method == "GET" else []:
+                messages.warning(request, f"Publishing will refuse this draft until this is fixed: {problem}")
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     # --- backtest ----------------------------------------------------------------------

@@ -65,8 +65,15 @@ class PolicyDraft(models.Model):
             raise ValidationError("This draft was published; start a new draft to change the policy again.")
         if self.storefront_id is None:
             return
-        # The version's own checks (exclusions, arrival order, a free label); its start is chosen on publishing.
-        self.as_version().full_clean(exclude=["effective_from"])
+        # The version's own checks (exclusions, arrival order, a free label); its start is chosen on publishing,
+        # and its text must agree with its rules by then (publish_draft), not at every save of the draft.
+        version = self.as_version()
+        version.text_must_agree = False
+        version.full_clean(exclude=["effective_from"])
+
+    def text_problems(self) -> list[str]:
+        """What publishing would refuse in the texts: a number or an exclusion the rules no longer have."""
+        return self.as_version().text_problems()
 
 
 for _name in PARAMETERS:

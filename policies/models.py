@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from policies.engine import REASONS, ArrivalWindow, Policy
+from policies.wording import TextError, disagreements, render, render_or_blank
 
 
 class PolicyVersion(models.Model):
@@ -18,7 +19,10 @@ class PolicyVersion(models.Model):
     version = models.CharField(max_length=40, help_text="Label shown in decisions, e.g. the 'Last updated' date.")
     effective_from = models.DateTimeField(help_text="Purchases from this moment on are judged by this version.")
     code = models.CharField(max_length=8, help_text="Clause ID prefix of this policy text, e.g. S0 or S1.")
-    text = models.TextField(blank=True, help_text="The published policy text.")
+    text = models.TextField(blank=True, help_text=(
+        "The published policy text. Write each number of hours or days, and each exclusion, as the rule it "
+        "states, e.g. {{ window_hours }} or {% if excludes.changed_mind %}…{% endif %}: the text then follows "
+        "the rules below."))
 
     full_refund_window_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="S0-WINDOW: full refund when requested within this many hours of purchase."
@@ -74,8 +78,38 @@ class PolicyVersion(models.Model):
             ),
         ]
 
+    # A draft may disagree with its rules while it is being edited; the version it becomes may not.
+    text_must_agree = True
+
     def __str__(self) -> str:
         return f"{self.storefront.slug} {self.version}"
+
+    def rendered_text(self) -> str:
+        """The policy text as customers read it, with this version's rules in it."""
+        return render_or_blank(self.text, self.to_policy())
+
+    def text_problems(self) -> list[str]:
+        """Where this version's text, or its storefront's clause texts, state a rule it does not have."""
+        policy = self.to_policy()
+        others = PolicyVersion.objects.filter(storefront_id=self.storefront_id).exclude(pk=self.pk)
+        before = others.order_by("-effective_from").first()
+        base = before.to_policy() if before is not None else None
+        # An exclusion clause this version no longer cites is not part of it, whatever its text says.
+        every = PolicyVersion.objects.filter(storefront_id=self.storefront_id).values_list("exclusions", flat=True)
+        excluding = {c for exclusions in every for c in (exclusions or {}).values()}
+        dropped = excluding - set(policy.exclusions.values()) - {policy.short_outage_clause}
+        try:
+            problems = disagreements(self.text, policy, base=base)
+        except TextError as error:
+            problems = [str(error)]
+        for clause in Clause.objects.filter(storefront_id=self.storefront_id).exclude(clause_id__in=dropped):
+            for text in (clause.summary, clause.action):
+                try:
+                    problems += disagreements(text, policy, base=base, clause=clause.clause_id,
+                                              where=f"The text of clause {clause.clause_id}")
+                except TextError as error:
+                    problems.append(f"The text of clause {clause.clause_id}: {error}")
+        return problems
 
     def judges_cases(self) -> bool:
         """Some refund case is on an order purchased while this version was in force."""
@@ -109,6 +143,19 @@ class PolicyVersion(models.Model):
         if uncited:
             # An exclusion is only as good as the clause it cites to the customer.
             raise ValidationError({"exclusions": f"Name the clause that excludes: {', '.join(uncited)}."})
+        self._check_text()
+
+    def _check_text(self) -> None:
+        if self.storefront_id is None:
+            return
+        try:
+            render(self.text, self.to_policy())
+        except TextError as error:
+            raise ValidationError({"text": str(error)}) from None
+        if self.text_must_agree:
+            problems = self.text_problems()
+            if problems:
+                raise ValidationError({"text": problems})
 
     def _check_start(self, stored: PolicyVersion | None, *, now) -> None:
         """S1-VERSIONING: a start never reaches back over purchases another version already judged.
@@ -185,6 +232,15 @@ class Clause(models.Model):
 
     def __str__(self) -> str:
         return self.clause_id
+
+    def clean(self) -> None:
+        # Rendered with the shipped defaults only to find a broken tag or an unknown name.
+        probe = Policy(storefront="", version="", code="", full_refund_window_hours=48, outage_guarantee_hours=48)
+        for field in ("summary", "action"):
+            try:
+                render(getattr(self, field), probe)
+            except TextError as error:
+                raise ValidationError({field: str(error)}) from None
 
 
 # Drafts and their backtests live in their own module; imported here so Django finds the models.

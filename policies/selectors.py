@@ -87,3 +87,20 @@ def decide_for_storefront(*, slug: str, facts: Facts) -> Decision:
 
 def clause_texts(clause_ids) -> dict[str, Clause]:
     return {c.clause_id: c for c in Clause.objects.filter(clause_id__in=list(clause_ids))}
+
+
+def own_clause(order, suffix: str) -> str:
+    """The ID of the order's policy clause ``suffix``, or "" when that policy has none: a text about a
+    case never cites another storefront's clause."""
+    clause_id = policy_for_order(order).clause(suffix)
+    cache = order.__dict__.setdefault("_policy_cache", {})
+    if f"clause:{clause_id}" not in cache:
+        cache[f"clause:{clause_id}"] = Clause.objects.filter(
+            clause_id=clause_id, storefront_id=order.storefront_id).exists()
+    return clause_id if cache[f"clause:{clause_id}"] else ""
+
+
+def cited(order, suffix: str) -> str:
+    """`` (S1-STATUTORY)`` after a sentence, when the order's policy has that clause; else nothing."""
+    clause_id = own_clause(order, suffix)
+    return f" ({clause_id})" if clause_id else ""

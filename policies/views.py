@@ -15,7 +15,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from orders.models import Storefront
-from policies.engine import FIX_OUTCOME_LABELS, PAYMENT_METHOD_LABELS, PLAN_MONTHS, REASON_LABELS
+from policies.engine import FIX_OUTCOME_LABELS, PAYMENT_METHOD_LABELS, PLAN_MONTHS, REASON_LABELS, Policy
+from policies.models import PolicyVersion
 from policies.simulator import simulate_one, simulate_text
 from policies.words import clause_lines, inline_markup, outcome_tone, outcome_words
 
@@ -114,13 +115,22 @@ def _moment(text: str) -> str:
 
 
 def _explained(result: dict) -> dict:
+    policy = _policy_of(result)
     return {
         "result": result,
         "outcome": outcome_words(result.get("outcome", "")),
         "tone": outcome_tone(result.get("outcome", "")),
         "explanation": inline_markup(result.get("explanation", "")),
-        "clauses": clause_lines(result.get("clauses") or []),
+        "clauses": clause_lines(result.get("clauses") or [], policy=policy) if policy else [],
     }
+
+
+def _policy_of(result: dict) -> Policy | None:
+    """The version a simulated decision applied: its label, and the code its clauses carry."""
+    versions = PolicyVersion.objects.filter(version=result.get("policy_version")).select_related("storefront")
+    codes = {c.split("-", 1)[0] for c in result.get("clauses") or () if not c.startswith("H-")}
+    version = (versions.filter(code__in=codes) if codes else versions).first()
+    return version.to_policy() if version else None
 
 
 def simulator(request, *, admin_site, opts):

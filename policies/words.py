@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from policies.engine import Outcome
+from policies.engine import Outcome, Policy
 from policies.selectors import clause_texts
+from policies.wording import render_or_blank
 
 OUTCOME_LABELS = {
     Outcome.FULL_REFUND: "Full refund",
@@ -63,12 +64,29 @@ class ClauseLine:
     action: SafeString
 
 
-def clause_lines(clause_ids) -> list[ClauseLine]:
-    texts = clause_texts(clause_ids)
+def own_clauses(clause_ids, policy: Policy) -> list[str]:
+    """The IDs a decision under ``policy`` may cite: its own storefront's clauses and the house rules, once each.
+
+    A stored decision or event is read as it was written; an ID of another storefront's policy is
+    left out rather than shown to someone who never had that policy.
+    """
+    prefixes = (f"{policy.code}-", "H-")
+    return list(dict.fromkeys(c for c in clause_ids or () if isinstance(c, str) and c.startswith(prefixes)))
+
+
+def clause_text(text: str, policy: Policy) -> str:
+    """A clause text as it reads under ``policy``: its numbers and exclusions are that version's."""
+    return render_or_blank(text, policy)
+
+
+def clause_lines(clause_ids, *, policy: Policy) -> list[ClauseLine]:
+    ids = own_clauses(clause_ids, policy)
+    texts = clause_texts(ids)
     lines = []
-    for clause_id in clause_ids:
+    for clause_id in ids:
         clause = texts.get(clause_id)
         lines.append(ClauseLine(
-            clause_id, inline_markup(clause.summary if clause else ""), inline_markup(clause.action if clause else "")
+            clause_id, inline_markup(clause_text(clause.summary, policy) if clause else ""),
+            inline_markup(clause_text(clause.action, policy) if clause else ""),
         ))
     return lines

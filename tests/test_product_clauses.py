@@ -44,9 +44,8 @@ def test_it_tells_the_customer_the_window_and_that_it_cannot_be_sped_up(
         case = services.case_approve(case=case, actor=agent, now=at("2026-01-02 10:00"))
         services.case_pay(case=case, actor=manager, reference="re_9", now=at("2026-01-05 10:00"))
     paid = mailoutbox[-1].body
-    assert "within 20 to 31 business days" in paid
-    assert "up to 90 business days" in paid
-    assert "not able to speed it up" in paid
+    assert "Card refunds take 20–31 business days, up to 90; processor refunds 20–90 business days" in paid
+    assert "We cannot accelerate the processor" in paid
 
 
 @pytest.mark.clause("S1-CONTACT")

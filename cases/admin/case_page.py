@@ -28,6 +28,7 @@ from cases.selectors import (
 from cases.states import UNDECIDED_STATES, Channel, DenyReason, Reason, State
 from orders.models import Order, Subscription
 from policies.engine import Decision, add_business_days
+from policies.selectors import policy_for_order
 from policies.words import clause_lines, inline_markup, outcome_tone, outcome_words
 
 
@@ -240,7 +241,7 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "decision_label": outcome_words(decision.outcome),
         "decision_explanation": inline_markup(decision.explanation),
         "snapshot_label": outcome_words(snapshot.get("outcome", "")),
-        "decision_clauses": clause_lines(decision.clauses),
+        "decision_clauses": clause_lines(decision.clauses, policy=policy_for_order(case.order)),
         "arrival": _arrival_dates(decision, now),
         "snapshot": snapshot,
         "snapshot_differs": bool(snapshot) and snapshot != decision.as_dict(),

@@ -38,6 +38,7 @@ class HintLine:
     situation: str  # empty when the answer is the same in every situation
     outcome: str
     clauses: tuple[str, ...]
+    policy: Policy  # the version that gave the answer, whose words its clauses are quoted in
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def _hint(reason: str, policies: dict[str, Policy], now: datetime) -> ReasonHint
         seen.add(key)
         situation = ", ".join(str(SITUATIONS[(names[i], values[i])]) for i in kept)
         outcome, clauses = result
-        lines.append(HintLine(situation[:1].upper() + situation[1:], str(OUTCOME_WORDS.get(outcome, "")), clauses))
+        lines.append(HintLine(situation[:1].upper() + situation[1:], str(OUTCOME_WORDS.get(outcome, "")), clauses,
+                              policies[dict(zip(names, values))["time"]]))
     return ReasonHint(reason, lines)
 
 

@@ -13,19 +13,21 @@ from django.utils.translation import gettext as _
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.portal.words import HOUSE_CLAUSE_WORDS, KIND_WORDS, SILENT_CLAUSES, TRANSITION_WORDS, state_words
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
-from policies.engine import Outcome
+from policies.engine import Outcome, Policy
 from policies.selectors import clause_texts, policy_for_order
+from policies.words import clause_text, own_clauses
 
 # Our own notes on the published text ("the list is missing from the copy") are for staff.
 EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
 
 
-def clause_words(clause_ids, *, texts: dict | None = None) -> list[str]:
-    """Each clause that decided, as the policy says it (house rules in our words); IDs stay internal.
+def clause_words(clause_ids, *, policy: Policy, texts: dict | None = None) -> list[str]:
+    """Each clause that decided, as ``policy`` (the version that judged) says it, once; house rules in our
+    words; IDs stay internal, and only this storefront's clauses and the house rules are quoted.
 
     ``texts``: clause texts by ID the caller has read already (the deadline sweep, for a batch).
     """
-    ids = [c for c in clause_ids or () if c not in SILENT_CLAUSES]
+    ids = [c for c in own_clauses(clause_ids, policy) if c not in SILENT_CLAUSES]
     if texts is None:
         texts = clause_texts([c for c in ids if c not in HOUSE_CLAUSE_WORDS])
     words = []
@@ -33,8 +35,13 @@ def clause_words(clause_ids, *, texts: dict | None = None) -> list[str]:
         if clause_id in HOUSE_CLAUSE_WORDS:
             words.append(str(HOUSE_CLAUSE_WORDS[clause_id]))
         elif clause_id in texts:
-            words.append(EDITORIAL.sub("", texts[clause_id].summary).replace("**", "").replace("`", ""))
-    return words
+            words.append(plain(clause_text(texts[clause_id].summary, policy)))
+    return [w for w in dict.fromkeys(words) if w]
+
+
+def plain(text: str) -> str:
+    """A clause text without our notes on the copy and the markup staff pages render."""
+    return EDITORIAL.sub("", text).replace("**", "").replace("`", "")
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def _approved_decision(case: RefundCase) -> dict:
         "amount": amount,
         "currency": case.order.currency,
         "explanation": snapshot.get("explanation", "") if as_decided and not case.statutory_override else "",
-        "clauses": clause_words(snapshot.get("clauses")) if as_decided and not case.statutory_override else [],
+        "clauses": clause_words(snapshot.get("clauses"), policy=policy_for_order(case.order)) if as_decided and not case.statutory_override else [],
     }
 
 
@@ -101,10 +108,10 @@ def decision_block(case: RefundCase) -> dict:
         clauses = (event.data or {}).get("clauses") if event else snapshot.get("clauses")
         note = event.comment if event else ""
         return {"kind": "denied", "explanation": note or snapshot.get("explanation", ""),
-                "clauses": clause_words(clauses)}
+                "clauses": clause_words(clauses, policy=policy_for_order(case.order))}
     if case.state in UNDECIDED_STATES and snapshot:
         return {"kind": "so_far", "explanation": snapshot.get("explanation", ""),
-                "clauses": clause_words(snapshot.get("clauses"))}
+                "clauses": clause_words(snapshot.get("clauses"), policy=policy_for_order(case.order))}
     return {"kind": "none"}
 
 
@@ -113,9 +120,6 @@ def arrival_block(case: RefundCase) -> dict | None:
     payout = getattr(case, "payout", None)
     if payout is None:
         return None
-    policy = policy_for_order(case.order)
-    texts = clause_texts([policy.clause("ARRIVAL"), policy.clause("NO-ACCELERATE")])
-    accelerate = texts.get(policy.clause("NO-ACCELERATE"))
     return {
         "payout": payout,
         "min": payout.arrival_min_days,
@@ -123,9 +127,15 @@ def arrival_block(case: RefundCase) -> dict | None:
         "worst": payout.arrival_worst_days,
         "by": payout.expected_by,
         "worst_by": payout.expected_worst_by,
-        "arrival_words": clause_words([policy.clause("ARRIVAL")]),
-        "no_accelerate": accelerate.summary if accelerate else "",
+        "policy_words": arrival_words(case),
     }
+
+
+def arrival_words(case: RefundCase) -> list[str]:
+    """What the policy says about the arrival of a paid refund, as the case's version words it: the portal
+    and the e-mail quote these, and state the window's numbers nowhere else (it would say them twice)."""
+    policy = policy_for_order(case.order)
+    return clause_words([policy.clause("ARRIVAL"), policy.clause("NO-ACCELERATE")], policy=policy)
 
 
 @dataclass(frozen=True)
@@ -161,3 +171,27 @@ def case_page(*, case: RefundCase, secret: str, now: datetime | None = None) -> 
         "today": timezone.localdate(now),
     }
 
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    text: str  # rendered from the version's own rules
+    since: datetime
+    until: datetime | None  # when the next version took over; None while in force
+
+
+def policy_versions(storefront, *, now: datetime) -> dict:
+    """S1-VERSIONING for customers: the text in force, the earlier ones with their dates, and a coming one."""
+    from policies.models import PolicyVersion
+
+    versions = list(PolicyVersion.objects.filter(storefront=storefront).select_related("storefront")
+                    .order_by("effective_from"))
+    started = [v for v in versions if v.effective_from <= now] or versions[:1]
+    shown = [PublishedVersion(v.rendered_text(), v.effective_from, following.effective_from if following else None)
+             for v, following in zip(versions, [*versions[1:], None])]
+    current = len(started) - 1
+    return {
+        "current": shown[current] if shown else None,
+        "earlier": shown[:current][::-1] if shown else [],
+        "coming": shown[current + 1:] if shown else [],
+    }

@@ -13,4 +13,5 @@ urlpatterns = [
     path("c/<str:token>/files/<int:evidence_id>/thumbnail/", views.thumbnail_view, name="thumbnail"),
     path("<slug:storefront>/", views.request_view, name="request"),
     path("<slug:storefront>/link/", views.link_view, name="link"),
+    path("<slug:storefront>/policy/", views.policy_view, name="policy"),
 ]

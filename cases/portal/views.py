@@ -24,7 +24,7 @@ from cases.portal.forms import ACCEPT_IMAGES, MAX_FILES_PER_POST, LinkForm, Requ
 from cases.portal.hints import reason_hints
 from cases.portal.links import Lookup, find_link, mark_used
 from cases.portal.models import PortalSubmission
-from cases.portal.pages import case_page, clause_words
+from cases.portal.pages import case_page, clause_words, policy_versions
 from cases.portal.services import portal_upload, portal_withdraw
 from cases.portal.submissions import portal_submit
 from cases.portal.words import reason_words
@@ -120,7 +120,7 @@ def _first_time(submission: str, order_number: str, email: str) -> bool:
 def _request_form(request, shop: Storefront, form: RequestForm, *, now, status: int = 200) -> HttpResponse:
     hints = [
         {"reason": hint.reason, "label": reason_words(hint.reason), "lines": [
-            {"situation": line.situation, "outcome": line.outcome, "clauses": clause_words(line.clauses)}
+            {"situation": line.situation, "outcome": line.outcome, "clauses": clause_words(line.clauses, policy=line.policy)}
             for line in hint.lines
         ]}
         for hint in reason_hints(shop, now=now)
@@ -128,6 +128,18 @@ def _request_form(request, shop: Storefront, form: RequestForm, *, now, status: 
     return _page(request, "request.html", {
         "storefront": shop, "form": form, "hints": hints, "accept": ACCEPT_IMAGES, "max_files": MAX_FILES_PER_POST,
     }, status=status)
+
+
+# --- the published policy ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET"])
+def policy_view(request, storefront: str):
+    try:
+        shop = _storefront(storefront)
+    except Http404:
+        return _unknown_shop(request)
+    return _page(request, "policy.html", {"storefront": shop, **policy_versions(shop, now=timezone.now())})
 
 
 # --- send me my link again ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from cases.services.base import Step, parse_money, required_text, run_transition
 from cases.states import DenyReason
 from orders.models import Extension, Subscription
 from policies.engine import Outcome
+from policies.selectors import cited
 
 
 def case_approve(
@@ -35,7 +36,7 @@ def case_approve(
                 clauses=", ".join(decision.clauses),
             )
         if decision.outcome == Outcome.MANAGER_DISCRETION:
-            step.kwargs["note"] = required_text(note, "A written justification (S1-DISCRETION)")
+            step.kwargs["note"] = required_text(note, f"A written justification{cited(case.order, 'DISCRETION')}")
             step.kwargs["exception"] = True
         step.kwargs["amount"] = granted
         step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
@@ -55,7 +56,7 @@ def case_approve_statutory(
 ) -> RefundCase:
     """S1-STATUTORY: a manager approves despite the policy, citing the law. H-CAP still holds."""
     now = now or timezone.now()
-    basis = required_text(basis, "The legal basis (S1-STATUTORY)")
+    basis = required_text(basis, f"The legal basis{cited(case.order, 'STATUTORY')}")
 
     def validate(locked: RefundCase) -> None:
         granted = parse_money(amount)

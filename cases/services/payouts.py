@@ -13,7 +13,7 @@ from cases.services.base import Step, run_transition, seen
 from cases.states import State
 from orders.models import Order
 from policies.engine import PAYMENT_METHODS, add_business_days
-from policies.selectors import policy_for_order
+from policies.selectors import cited, policy_for_order
 
 
 def case_pay(
@@ -50,7 +50,8 @@ def case_pay(
         note = method_note.strip()
         if payout_method != order.payment_method and not note:
             raise CaseActionError(
-                Code.NOTE_REQUIRED, what="A note on why the original payment method is not used (S1-SAME-METHOD)"
+                Code.NOTE_REQUIRED,
+                what=f"A note on why the original payment method is not used{cited(order, 'SAME-METHOD')}",
             )
         window = policy_for_order(locked.order).arrival_for(payout_method)
         amount = locked.approved_amount

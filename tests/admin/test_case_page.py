@@ -169,3 +169,12 @@ def test_it_refuses_a_consumer_law_claim_without_a_note_and_keeps_the_case_as_it
     assert "What the customer said: This field is required." in response.content.decode()
     case.refresh_from_db()
     assert not case.statutory_claim
+
+
+@pytest.mark.parametrize("reason", ["other", "changed_mind", "technical_issue"])
+def test_it_cites_no_clause_of_another_storefront_on_a_case(s0, manager, reason):
+    case = open_case(s0, reason=reason)
+    services.case_comment(case=case, actor=manager, comment="Checked.")
+    html = client_for(manager).get(case_url(case)).content.decode()
+    assert "S0-" in html  # its own clauses are cited
+    assert "S1-" not in html  # blocked reasons, help texts and history alike

@@ -106,11 +106,16 @@ def test_it_edits_policy_versions_with_exclusions_checked_by_the_model(s0, manag
     data = {key: ("on" if value is True else value) for key, value in data.items() if value is not False}
     start = data.pop("effective_from")
     data.update({"effective_from_0": f"{start:%Y-%m-%d}", "effective_from_1": f"{start:%H:%M:%S}"})
-    data["exclusions"] = '{"eating_pizza": "S0-NO-PIZZA"}'
+    assert sorted(data["exclusions"]) == sorted(version.exclusions)  # ticked reasons, not a JSON object
+    data["exclusions"] = ["eating_pizza"]
     response = client_for(manager).post(url, data)
     assert response.status_code == 200
-    assert "Unknown reason code(s): eating_pizza" in response.content.decode()
-    data["exclusions"] = '{"changed_mind": "S0-NO-CHANGE"}'
+    assert "Select a valid choice. eating_pizza is not one of the available choices." in response.content.decode()
+    data["exclusions"] = ["technical_issue"]  # file 000 has no clause that excludes it
+    response = client_for(manager).post(url, data)
+    assert response.status_code == 200
+    assert "No clause of this policy excludes: Technical issue." in response.content.decode()
+    data["exclusions"] = ["changed_mind"]
     data["fix_window_hours"] = "24"
     response = client_for(manager).post(url, data)
     assert response.status_code == 302

@@ -23,7 +23,7 @@ def form_data(stored: PolicyVersion, **changes) -> dict:
         "full_refund_window_hours": stored.full_refund_window_hours or "",
         "outage_guarantee_hours": stored.outage_guarantee_hours or "",
         "short_outage_clause": stored.short_outage_clause, "evidence_clause": stored.evidence_clause,
-        "exclusions": '{"changed_mind": "S1-NOT-ELIGIBLE"}' if stored.code == "S1" else "{}",
+        "exclusions": ["changed_mind"] if stored.code == "S1" else [],  # ticked reasons
         "arrival_card_min": stored.arrival_card_min, "arrival_card_max": stored.arrival_card_max,
         "arrival_card_worst": stored.arrival_card_worst, "arrival_other_min": stored.arrival_other_min,
         "arrival_other_max": stored.arrival_other_max, "arrival_other_worst": stored.arrival_other_worst,

@@ -186,9 +186,9 @@ def test_it_mails_the_arrival_window(s0, agent, manager, mailoutbox, django_capt
         services.case_pay(case=case, actor=manager, reference="re_1", now=MONDAY)
 
     body = mailoutbox[0].body
-    assert "within 20 to 31 business days (by 2026-02-17)" in body
-    assert "up to 90 business days (by 2026-05-11)" in body
-    assert "not able to speed it up" in body
+    assert "It should reach your account by 2026-02-17; with some banks it can take until 2026-05-11." in body
+    assert "Card refunds take 20–31 business days, up to 90; processor refunds 20–90 business days" in body
+    assert "We cannot accelerate the processor" in body
 
 
 # --- H-CAP ----------------------------------------------------------------------------------

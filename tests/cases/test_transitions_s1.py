@@ -195,7 +195,8 @@ def test_it_has_no_statutory_override_on_the_first_storefront(s0, persona, reque
     error = assert_refused(lambda: services.case_approve_statutory(case=case, actor=actor, amount="10",
                                                                    basis=BASIS, now=NOW), case, Code.POLICY_BLOCKS)
 
-    assert error.message == "The storefront's policy version has no statutory override (S1-STATUTORY)."
+    # Said without a clause: the statutory clause is the other storefront's, not this case's policy.
+    assert error.message == "The storefront's policy version has no statutory override."
 
 
 # --- S1-VERIFY and what the first storefront's clauses do not give ---------------------------
