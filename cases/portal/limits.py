@@ -24,6 +24,8 @@ DEFAULTS = {
     "link_case": (3, 3600),
     "upload_ip": (60, 3600),
     "upload_case": (30, 3600),
+    "message_ip": (30, 3600),
+    "message_case": (10, 3600),
 }
 
 

@@ -186,6 +186,22 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     return event
 
 
+def case_message_read(*, case, actor, now: datetime | None = None) -> bool:
+    """The assignee opened the case: the customer's new message is read. Whether anything changed.
+
+    No event: opening a case is not part of its history. Anyone else opening it leaves the mark for
+    the assignee; whoever answers the customer clears it too (``cases.events.follow_event``).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        if locked.customer_wrote_at is None or actor is None or locked.assignee_id != actor.pk:
+            return False
+        locked.customer_wrote_at = None
+        locked.save(update_fields=["customer_wrote_at", "updated_at"])
+    return True
+
+
 def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
     """Hand the case to someone who can work it (or to nobody)."""
     now = now or timezone.now()
