@@ -17,27 +17,41 @@ from orders.models import Order
 from policies.selectors import policy_for_order
 
 
+def _shared(note: str, customer_visible: bool) -> str:
+    """A note reaches the customer only when staff chose so (the case page's "show to the customer")."""
+    return CaseEvent.Visibility.CUSTOMER if customer_visible and note.strip() else CaseEvent.Visibility.INTERNAL
+
+
 def case_start_fix(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
-    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H)."""
+    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H).
+
+    The note stays internal unless ``customer_visible``; then it is on the customer's page and in the mail.
+    """
     now = now or timezone.now()
 
     def window(locked: RefundCase) -> None:
         hours = policy_for_order(locked.order).fix_window_hours
         step.kwargs["deadline"] = now + timedelta(hours=hours)
 
-    step = Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
-                 email="fix_started")
+    visibility = _shared(note, customer_visible)
+    step = Step("start_fix", {"at": now}, comment=note, visibility=visibility, email="fix_started",
+                email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
     return run_transition(
         case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=window,
     )
 
 
 def case_fix_succeeded(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
-    step = Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
+    """The fix worked. The note stays internal unless ``customer_visible``, as for ``case_start_fix``."""
+    visibility = _shared(note, customer_visible)
+    step = Step("fix_succeeded", {}, comment=note, visibility=visibility, email="fix_succeeded",
+                email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
     return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 

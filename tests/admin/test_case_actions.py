@@ -182,7 +182,7 @@ def test_it_approves_on_statutory_rights_for_a_manager_only(s1, agent, manager):
     assert "statutory override" in page and "EU law" in page
     listed = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=1")
     assert case.number in listed.content.decode()
-    assert "5.00 USD <span class=\"rb-quiet\">statutory override</span>" in listed.content.decode()
+    assert "5.00 USD <span class=\"rb-quiet\">statutory override by maria</span>" in listed.content.decode()
     plain = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=0")
     assert case.number not in plain.content.decode()
 
