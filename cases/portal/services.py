@@ -125,7 +125,8 @@ def _join(case: RefundCase, *, description: str, now: datetime) -> RefundCase:
                      visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": Channel.PORTAL})
         locked.flagged = True
         locked.flag_reason = "Customer wrote again through the portal"
-        locked.save(update_fields=["flagged", "flag_reason", "updated_at"])
+        locked.customer_wrote_at = locked.customer_wrote_at or now
+        locked.save(update_fields=["flagged", "flag_reason", "customer_wrote_at", "updated_at"])
     return locked
 
 
@@ -164,7 +165,6 @@ def customer_answered(*, case: RefundCase, link: CaseLink, now: datetime) -> Ref
     try:
         return services.case_evidence_received(
             case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=State.EVIDENCE_REQUESTED,
-            note="You sent the information we asked for; your request is back with our team.",
             visibility=CaseEvent.Visibility.CUSTOMER, data={"link": f"…{link.hint}"}, after=_flag_answered,
         )
     except CaseActionError:
@@ -220,6 +220,5 @@ def portal_withdraw(*, link: CaseLink, now: datetime | None = None) -> RefundCas
             why="This request can no longer be withdrawn here; reply to our e-mail if you need to change it.",
         )
     return services.case_withdraw(
-        case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=case.state,
-        note="You withdrew your request.", data={"link": f"…{link.hint}"},
+        case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=case.state, data={"link": f"…{link.hint}"},
     )

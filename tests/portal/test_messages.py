@@ -169,3 +169,20 @@ def test_it_keeps_the_mark_after_an_internal_note(s0, agent, agent2, customer):
     write(customer, secret, "Hello?")
     client_for(agent2).post(staff_url(case, "comment"), {"comment": "Asked the streaming team."})
     assert RefundCase.objects.get(pk=case.pk).customer_wrote_at is not None
+
+
+def test_it_renders_one_event_in_the_customers_words_and_in_staff_words(s0, agent, customer):
+    case, secret = case_with_link(s0, assignee=agent)
+    services.case_request_evidence(case=case, actor=agent, message="Which device do you watch on?")
+    write(customer, secret, "A Samsung TV.", png("tv.png"))
+
+    mine = customer.get(case_url(secret)).content.decode()
+    staff = client_for(agent).get(staff_url(case)).content.decode()
+
+    assert "You wrote" in mine and "You sent a file" in mine
+    assert "You sent the information we asked for" in mine
+    assert "The customer" not in mine
+    assert "The customer sent a message" in staff and "The customer sent a file" in staff
+    assert "The customer sent what was asked for" in staff
+    assert "You sent" not in staff and "You wrote" not in staff
+    assert staff.count("A Samsung TV.") == 1  # the message itself, once
