@@ -164,6 +164,12 @@ class PayForm(TransitionForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["method"].initial = self.case.order.payment_method
+        if self.case.approved_amount is not None:
+            approver = self.case.approved_by.get_username() if self.case.approved_by else "a manager"
+            self.fields["reference"].help_text = (
+                f"Pay {self.case.approved_amount:.2f} {self.case.order.currency}, as approved by {approver}; "
+                "then enter the processor's refund ID."
+            )
 
     def clean(self) -> dict:
         data = super().clean()
