@@ -113,7 +113,7 @@ class BackofficeAdminSite(admin.AdminSite):
         from cases.list_queries import queue_count
         from cases.models import RefundCase
         from cases.selectors import needs_manager_q, open_cases_for, overdue_q
-        from cases.states import OPEN_STATES
+        from cases.states import OPEN_STATES, State
 
         user = request.user
         tools: list[Tool] = []
@@ -129,7 +129,12 @@ class BackofficeAdminSite(admin.AdminSite):
                      queue_count(open_cases.filter(assignee__isnull=True))),
                 Tool("Needs a manager", f"{cases_url}?manager=yes&state=open",
                      queue_count(RefundCase.objects.filter(needs_manager_q()))),
+                Tool("New customer messages", f"{cases_url}?waiting=message&state=all",
+                     queue_count(RefundCase.objects.filter(customer_wrote_at__isnull=False))),
             ]
+            if user.has_perm("cases.pay_refundcase"):
+                tools.append(Tool("Approved, waiting to be paid", f"{cases_url}?waiting=payment&state=approved",
+                                  queue_count(RefundCase.objects.filter(state=State.APPROVED))))
         if user.has_perm("cases.add_refundcase"):
             tools.append(Tool("Open a refund case", reverse(f"{self.name}:cases_refundcase_add")))
         if user.has_perm("orders.add_chargeback"):

@@ -36,10 +36,13 @@ def is_first_response(event: CaseEvent) -> bool:
 
 def follow_event(case: RefundCase, event: CaseEvent) -> dict:
     """Set on ``case``, in memory, the columns that copy facts of its event log which ``event``
-    changes; returns them (column -> new value). The deadline sweep writes them in its bulk update."""
+    changes (and the customer's unread message, which a staff answer reads); returns them (column ->
+    new value). The deadline sweep writes them in its bulk update."""
     changes = {}
     if case.first_response_at is None and is_first_response(event):
         changes["first_response_at"] = event.created_at
+    if case.customer_wrote_at is not None and is_first_response(event):
+        changes["customer_wrote_at"] = None  # staff answered the customer: their message is read
     if event.transition == "fix_window_expired" and not case.fix_window_missed:
         changes["fix_window_missed"] = True
     for column, value in changes.items():

@@ -19,6 +19,9 @@ from policies.engine import Decision, Outcome
 from policies.selectors import cited, own_clause
 
 NOTE = forms.Textarea(attrs={"rows": 2, "cols": 40})
+# Every free-text field says who reads it: what reaches the customer is chosen, never a side effect.
+STAFF_ONLY = "Only staff see this."
+TO_CUSTOMER = "The customer sees this on their case page and in the e-mail."
 TEXT_LIMIT = {"max_length": MAX_NOTE_LENGTH}
 DESCRIPTION_LIMIT = {"max_length": 10_000}
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
@@ -49,16 +52,36 @@ class TransitionForm(forms.Form):
 
 
 class NoteForm(TransitionForm):
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Internal note (optional)",
+                           help_text=STAFF_ONLY)
+
+
+class SharedNoteForm(TransitionForm):
+    """A note that stays internal unless ticked (the fix steps: staff often write for each other there)."""
+
     note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
+    customer_visible = forms.BooleanField(
+        required=False, label="Show this note to the customer",
+        help_text="Ticked, the note is on their case page and in the e-mail. Otherwise only staff see it.",
+    )
+
+
+class CustomerNoteForm(TransitionForm):
+    """The withdrawal's note: the customer is told their request was withdrawn, with these words."""
+
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note to the customer (optional)",
+                           help_text=TO_CUSTOMER)
 
 
 class ReopenForm(TransitionForm):
-    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Why reopen (the customer's answer)")
+    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Why reopen (the customer's answer)",
+                           help_text=STAFF_ONLY)
 
 
 class ApproveForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
-    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Internal note (optional)",
+                           help_text=STAFF_ONLY)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,11 +95,12 @@ class ApproveForm(TransitionForm):
             self.fields["note"].required = True
             clause = own_clause(self.case.order, "DISCRETION")
             self.fields["note"].label = f"Justification (required{', ' + clause if clause else ''})"
+            self.fields["note"].help_text = STAFF_ONLY
 
 
 class ApproveStatutoryForm(TransitionForm):
     amount = forms.DecimalField(**MONEY)
-    basis = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Legal basis (required)")
+    basis = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="Legal basis (required)", help_text=STAFF_ONLY)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -90,7 +114,7 @@ class RequestEvidenceForm(TransitionForm):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
         **TEXT_LIMIT,
         label="Message to the customer",
-        help_text="Sent by e-mail from the storefront's support address.",
+        help_text="The customer sees this on their case page and by e-mail from the storefront's support address.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -103,19 +127,21 @@ class RequestEvidenceForm(TransitionForm):
 
 class DenyForm(TransitionForm):
     reason = forms.ChoiceField(choices=DenyReason.choices)
-    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note to the customer",
+                           help_text="The customer sees this on their case page as the reason for the decision.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].initial = _suggested_deny_reason(self.decision)
         if self.decision.allows_refund:
             self.fields["note"].required = True
-            self.fields["note"].label = "Note (required: the policy allows a refund)"
+            self.fields["note"].label = "Note to the customer (required: the policy allows a refund)"
 
 
 class ExtendForm(TransitionForm):
     bonus_days = forms.IntegerField(min_value=0, max_value=MAX_BONUS_DAYS, initial=0, label="Bonus days")
-    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note to the customer (optional)",
+                           help_text=TO_CUSTOMER)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -133,14 +159,21 @@ class PayForm(TransitionForm):
     method = forms.ChoiceField(choices=Order.PAYMENT_METHOD_CHOICES, label="Method")
     method_note = forms.CharField(
         required=False, widget=NOTE, **TEXT_LIMIT, label="Why another method",
-        help_text="Required when the method differs from the order's.",
+        help_text="Required when the method differs from the order's. Only staff see this.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["method"].initial = self.case.order.payment_method
         self.fields["method_note"].help_text = (
-            f"Required when the method differs from the order's{cited(self.case.order, 'SAME-METHOD')}.")
+            f"Required when the method differs from the order's{cited(self.case.order, 'SAME-METHOD')}. "
+            f"{STAFF_ONLY}")
+        if self.case.approved_amount is not None:
+            approver = self.case.approved_by.get_username() if self.case.approved_by else "a manager"
+            self.fields["reference"].help_text = (
+                f"Pay {self.case.approved_amount:.2f} {self.case.order.currency}, as approved by {approver}; "
+                "then enter the processor's refund ID."
+            )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -166,19 +199,21 @@ def _suggested_deny_reason(decision: Decision) -> str:
 class CommentForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 40}), **TEXT_LIMIT)
     customer_visible = forms.BooleanField(
-        required=False, label="Send to the customer", help_text="Otherwise an internal note only staff see."
+        required=False, label="Send to the customer",
+        help_text="Ticked, the customer sees it on their case page and by e-mail. Otherwise only staff see it.",
     )
 
 
 class ReasonForm(forms.Form):
     reason = forms.ChoiceField(choices=Reason.choices)
     outage_hours = forms.CharField(required=False, label="Outage hours", help_text="For server outages.")
-    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Note (optional)")
+    note = forms.CharField(required=False, widget=NOTE, **TEXT_LIMIT, label="Internal note (optional)",
+                           help_text=STAFF_ONLY)
 
 
 class StatutoryClaimForm(forms.Form):
     claimed = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="What the customer said")
+    note = forms.CharField(widget=NOTE, **TEXT_LIMIT, label="What the customer said", help_text=STAFF_ONLY)
 
 
 class AssignForm(forms.Form):
@@ -194,7 +229,7 @@ class EvidenceUploadForm(forms.Form):
     upload = forms.FileField(required=False, label="File")
     text = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}), label="Or paste text",
-        help_text="An error message or an excerpt of the connection logs.",
+        help_text="An error message or an excerpt of the connection logs. Only staff see it.",
     )
 
     def clean(self) -> dict:

@@ -193,7 +193,8 @@ def _add_reply(case: RefundCase, body: str, attachments: Sequence[Attachment], r
     )
     locked.flagged = True
     locked.flag_reason = "The customer replied by e-mail."
-    locked.save(update_fields=["flagged", "flag_reason", "updated_at"])
+    locked.customer_wrote_at = locked.customer_wrote_at or received_at
+    locked.save(update_fields=["flagged", "flag_reason", "customer_wrote_at", "updated_at"])
     return IntakeResult(case=locked, replied=False, reason="reply added" + _refusals(refused))
 
 

@@ -87,6 +87,12 @@ class RefundCase(FSMModelMixin, models.Model):
     )
     flagged = models.BooleanField(default=False, help_text="Needs the assignee's attention.")
     flag_reason = models.CharField(max_length=200, blank=True)
+    # Set by the customer's portal messages, cleared when staff answer or the assignee opens the case
+    # (docs/decisions/0041): the "new message" mark in the list and its queue.
+    customer_wrote_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the customer wrote a message no staff member has read or answered yet.",
+    )
 
     decision = models.JSONField(default=dict, blank=True, help_text="The last policy decision, as a snapshot.")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -200,6 +206,10 @@ class RefundCase(FSMModelMixin, models.Model):
                 (["approved_amount", "id"], "case_open_amount_id"),
             )),
             models.Index(fields=["id"], condition=Q(flagged=True), name="case_flagged"),
+            # Two small queues, oldest first: unread customer messages, and approvals waiting to be paid.
+            models.Index(fields=["customer_wrote_at", "id"], condition=Q(customer_wrote_at__isnull=False),
+                         name="case_customer_wrote"),
+            models.Index(fields=["approved_at", "id"], condition=Q(state=State.APPROVED), name="case_approved_unpaid"),
             models.Index(fields=["id"], condition=Q(statutory_override=True), name="case_statutory"),
         ]
 

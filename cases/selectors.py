@@ -36,7 +36,7 @@ def needs_manager_q() -> Q:
 
 
 def case_list_queryset() -> QuerySet[RefundCase]:
-    return RefundCase.objects.select_related("order__storefront", "order__customer", "assignee")
+    return RefundCase.objects.select_related("order__storefront", "order__customer", "assignee", "approved_by")
 
 
 def case_page_queryset() -> QuerySet[RefundCase]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from cases.models import RefundCase
 from reports import services
 from reports.models import FORMATS, ExportJob, ExportRecord
+from reports.names import export_name
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
@@ -72,7 +73,8 @@ class CaseExportAdminMixin:
                 **self.admin_site.each_context(request), "opts": self.opts, "title": "Export cases",
                 "count": queryset.count(), "formats": FORMATS, "query": query,
                 "filters": list_filters(query), "stream_limit": services.STREAM_LIMIT,
-                "jobs": ExportJob.objects.filter(user=request.user)[:5],
+                "jobs": ExportJob.objects.filter(user=request.user).select_related("record", "user")[:5],
+                "described": export_name(list_filters(query), username=request.user.get_username()),
             })
         fmt = request.POST.get("format", "")
         if fmt not in dict(FORMATS):
@@ -106,7 +108,7 @@ class CaseExportAdminMixin:
     def export_job_view(self, request, job_id: int):
         job = self._own_job(request, job_id)
         return TemplateResponse(request, "admin/cases/refundcase/export_job.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": f"Export {job.pk}",
+            **self.admin_site.each_context(request), "opts": self.opts, "title": job.name,
             "job": job, "filters": job.record.filters,
             "running": job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING),
         })

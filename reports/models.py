@@ -78,7 +78,15 @@ class ExportJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Export {self.pk} ({self.format}, {self.get_status_display()})"
+        return f"{self.name} ({self.get_format_display()}, {self.get_status_display().lower()})"
+
+    @property
+    def name(self) -> str:
+        """What the export holds, in words: its list filters, how many cases, when."""
+        from reports.names import export_name
+
+        held = export_name(self.record.filters, username=self.user.get_username())
+        return f"{held}: {self.total:,} case{'s' if self.total != 1 else ''}, {self.created_at:%Y-%m-%d %H:%M}"
 
     @property
     def percent(self) -> int:

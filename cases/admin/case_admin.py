@@ -16,6 +16,7 @@ from cases.admin.case_list import (
     NeedsManagerFilter,
     OverdueFilter,
     StateFilter,
+    WaitingFilter,
 )
 from cases.admin.case_page import case_page_context
 from cases.admin.case_views import CaseViewsMixin
@@ -55,7 +56,7 @@ class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, Ca
     ]
     list_display_links = ["case_number"]
     list_filter = [
-        StateFilter, NeedsManagerFilter, "storefront", "reason", OverdueFilter, AssigneeFilter,
+        StateFilter, NeedsManagerFilter, WaitingFilter, "storefront", "reason", OverdueFilter, AssigneeFilter,
         "statutory_override",
     ]
     # Shows the search box; the lookups themselves are cases.list_queries.search_cases.
@@ -137,6 +138,9 @@ class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, Ca
         case = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if case is not None and self.has_view_permission(request, case):
+            if case.customer_wrote_at is not None and case.assignee_id == request.user.pk:
+                # This view still shows the mark; from now on the message is read.
+                services.case_message_read(case=case.pk, actor=request.user)
             context.update(
                 case_page_context(
                     request=request, case=case, site_name=self.admin_site.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import OrderBy
 from django.utils import timezone
 from django.utils.html import format_html
@@ -115,6 +115,27 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class WaitingFilter(admin.SimpleListFilter):
+    """Two queues read oldest first, each on a partial index (docs/decisions/0041)."""
+
+    title = "waiting for us"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("message", "New message from the customer"), ("payment", "Approved, waiting to be paid")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "message":
+            return queryset.filter(customer_wrote_at__isnull=False)
+        if self.value() == "payment":
+            return queryset.filter(state=State.APPROVED)
+        return queryset
+
+
+# A queue's own order when no column is sorted: who waited longest comes first.
+WAITING_ORDER = {"message": ["customer_wrote_at", "pk"], "payment": ["approved_at", "pk"]}
+
+
 class AssigneeFilter(admin.SimpleListFilter):
     title = "assigned to"
     parameter_name = "assigned"
@@ -166,6 +187,11 @@ class CaseListColumns:
             )
         if is_overdue(case, now=now):
             parts.append(format_html('<span class="rb-overdue">{}</span>', "Overdue"))
+        if case.customer_wrote_at is not None:
+            parts.append(format_html(
+                '<span class="rb-flagged rb-new-message" title="Since {}">{}</span>',
+                timezone.localtime(case.customer_wrote_at).strftime("%Y-%m-%d %H:%M"), "New message",
+            ))
         if case.flagged:
             parts.append(flagged_badge(case))
             if case.flag_reason:
@@ -190,6 +216,8 @@ class CaseListColumns:
             label = "statutory override"
         else:
             label = "paid" if case.state == State.PAID else "approved" if case.approved_amount is not None else "policy allows"
+        if case.state == State.APPROVED and case.approved_by is not None:
+            label = f"{label} by {case.approved_by.get_username()}"
         return format_html('{} {} <span class="rb-quiet">{}</span>', f"{value:.2f}", currency, label)
 
     @admin.display(description="Assignee")
@@ -211,6 +239,14 @@ class CaseChangeList(ChangeList):
     index, ``deadline ASC, id ASC`` by ``(next_deadline, id)`` read forwards and its reverse by the
     same index read backwards. The search note is kept for the template.
     """
+
+    def get_ordering(self, request, queryset):
+        waiting = self.params.get(WaitingFilter.parameter_name)
+        if isinstance(waiting, list):
+            waiting = waiting[-1]
+        if ORDER_VAR not in self.params and waiting in WAITING_ORDER:
+            return list(WAITING_ORDER[waiting])
+        return super().get_ordering(request, queryset)
 
     def _get_deterministic_ordering(self, ordering):
         ordering = super()._get_deterministic_ordering(ordering)

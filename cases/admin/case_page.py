@@ -57,16 +57,43 @@ def transition_words(name: str) -> str:
     return TRANSITION_LABELS.get(name) or SYSTEM_TRANSITION_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 
+# The customer's own steps in staff words; their case page says the same events as "You ...".
+CUSTOMER_TRANSITION_WORDS = {
+    "evidence_received": "The customer sent what was asked for",
+    "withdraw": "The customer withdrew the request",
+}
+CUSTOMER_KIND_WORDS = {
+    "comment": "The customer sent a message",
+    "evidence": "The customer sent a file",
+}
+
+
 @dataclass
 class TimelineRow:
     event: CaseEvent
     details: list[tuple[str, str]]
 
     @property
+    def by_customer(self) -> bool:
+        return self.event.actor_id is None and self.event.actor_label == "customer"
+
+    @property
     def title(self) -> str:
+        if self.by_customer:
+            words = CUSTOMER_TRANSITION_WORDS.get(self.event.transition) or (
+                "" if self.event.transition else CUSTOMER_KIND_WORDS.get(self.event.kind))
+            if words:
+                return words
         if self.event.transition:
             return transition_words(self.event.transition)
         return self.event.get_kind_display()
+
+    @property
+    def comment(self) -> str:
+        # A customer's step carries no note of theirs; older events stored the customer's page wording.
+        if self.by_customer and self.event.transition:
+            return ""
+        return self.event.comment
 
     @property
     def from_label(self) -> str:

@@ -18,6 +18,14 @@ def _noted(service) -> Runner:
     return run
 
 
+def _shared(service) -> Runner:
+    def run(case, user, data, expected_state):
+        return service(case=case, actor=user, note=data.get("note", ""),
+                       customer_visible=data.get("customer_visible", False), expected_state=expected_state)
+
+    return run
+
+
 def _approve(case, user, data, expected_state):
     return services.case_approve(
         case=case, actor=user, amount=data["amount"], note=data.get("note", ""), expected_state=expected_state
@@ -76,8 +84,8 @@ class StaffTransition:
 STAFF_TRANSITIONS: tuple[StaffTransition, ...] = (
     StaffTransition("approve", "Approve refund", forms.ApproveForm, _approve, "go"),
     StaffTransition("pay", "Mark paid", forms.PayForm, _pay, "go"),
-    StaffTransition("start_fix", "Start a fix attempt", forms.NoteForm, _noted(services.case_start_fix)),
-    StaffTransition("fix_succeeded", "Fix worked", forms.NoteForm, _noted(services.case_fix_succeeded)),
+    StaffTransition("start_fix", "Start a fix attempt", forms.SharedNoteForm, _shared(services.case_start_fix)),
+    StaffTransition("fix_succeeded", "Fix worked", forms.SharedNoteForm, _shared(services.case_fix_succeeded)),
     StaffTransition("fix_failed", "Fix failed", forms.NoteForm, _noted(services.case_fix_failed)),
     StaffTransition("request_evidence", "Request evidence", forms.RequestEvidenceForm, _request_evidence),
     StaffTransition("evidence_received", "Evidence received", forms.NoteForm,
@@ -86,7 +94,7 @@ STAFF_TRANSITIONS: tuple[StaffTransition, ...] = (
     StaffTransition("approve_statutory", "Approve on statutory rights", forms.ApproveStatutoryForm,
                     _approve_statutory, "go"),
     StaffTransition("deny", "Deny", forms.DenyForm, _deny, "stop"),
-    StaffTransition("withdraw", "Withdraw", forms.NoteForm, _noted(services.case_withdraw), "stop"),
+    StaffTransition("withdraw", "Withdraw", forms.CustomerNoteForm, _noted(services.case_withdraw), "stop"),
     StaffTransition("reopen", "Reopen", forms.ReopenForm, _noted(services.case_reopen)),
 )
 BY_NAME: dict[str, StaffTransition] = {t.name: t for t in STAFF_TRANSITIONS}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cases.portal.words import REASON_WORDS
@@ -54,3 +55,21 @@ class LinkForm(_OrderFields):
 
 class WithdrawForm(forms.Form):
     confirm = forms.BooleanField(label=_("Yes, I no longer want this refund"), required=True)
+
+
+# A message is read by a person on the case page: a few paragraphs, not a log (files take screenshots).
+MAX_MESSAGE_LENGTH = 2000
+
+
+class MessageForm(forms.Form):
+    message = forms.CharField(
+        label=_("Your message"), required=False, max_length=MAX_MESSAGE_LENGTH, strip=True,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=format_lazy(_(
+            "For example which device and app you use, or what you see on the screen. Up to {count} characters."
+        ), count=MAX_MESSAGE_LENGTH),
+        error_messages={"max_length": _(
+            "Your message is too long: %(limit_value)d characters at most (it has %(show_value)d). Shorten it, or "
+            "send it in two parts."
+        )},
+    )

@@ -30,6 +30,8 @@ DEFAULTS = {
     "link_case": (3, 3600),
     "upload_ip": (600, 3600),
     "upload_case": (30, 3600),
+    "message_ip": (300, 3600),
+    "message_case": (10, 3600),
 }
 
 

@@ -11,7 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import CaseEvent, Evidence, RefundCase
-from cases.portal.words import HOUSE_CLAUSE_WORDS, KIND_WORDS, SILENT_CLAUSES, TRANSITION_WORDS, state_words
+from cases.portal.words import (
+    HOUSE_CLAUSE_WORDS,
+    KIND_WORDS,
+    OWN_KIND_WORDS,
+    OWN_TRANSITION_WORDS,
+    SILENT_CLAUSES,
+    TRANSITION_WORDS,
+    state_words,
+)
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
 from policies.engine import Outcome, Policy
 from policies.selectors import clause_texts, policy_for_order
@@ -52,22 +60,28 @@ class TimelineEntry:
 
 
 def _entry(event: CaseEvent) -> TimelineEntry | None:
+    """One event as the customer reads it; the staff history renders the same event in its own words."""
     customer_visible = event.visibility == CaseEvent.Visibility.CUSTOMER
+    own = event.actor_id is None and event.actor_label == "customer"
     if event.transition:
+        if own and event.transition in OWN_TRANSITION_WORDS:
+            # Older events carry these words as their note too: said once.
+            return TimelineEntry(event.created_at, str(OWN_TRANSITION_WORDS[event.transition]), "")
         title = TRANSITION_WORDS.get(event.transition)
         if title is None:
             return None
         return TimelineEntry(event.created_at, str(title), event.comment if customer_visible else "")
     if not customer_visible:
         return None
-    title = KIND_WORDS.get(event.kind)
+    title = OWN_KIND_WORDS.get(event.kind) if own else None
+    title = title or KIND_WORDS.get(event.kind)
     if title is None:
         return None
     text = event.comment
     if event.kind == CaseEvent.Kind.EVIDENCE:
         text = (event.data or {}).get("original_name", "")
-    elif event.kind == CaseEvent.Kind.COMMENT:
-        title = _("You wrote") if event.actor_label == "customer" else _("Message from our support team")
+    elif event.kind == CaseEvent.Kind.COMMENT and not own:
+        title = _("Message from our support team")
     return TimelineEntry(event.created_at, str(title), text)
 
 

@@ -18,6 +18,7 @@ from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, RefundCase
+from cases.portal.forms import MAX_MESSAGE_LENGTH
 from cases.portal.links import case_link_resend, issue_link, link_days, link_url
 from cases.portal.models import CaseLink, PendingFile
 from cases.services.base import lock_case
@@ -135,7 +136,8 @@ def _join(case: RefundCase, *, description: str, now: datetime) -> RefundCase:
                      visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": Channel.PORTAL})
         locked.flagged = True
         locked.flag_reason = "Customer wrote again through the portal"
-        locked.save(update_fields=["flagged", "flag_reason", "updated_at"])
+        locked.customer_wrote_at = locked.customer_wrote_at or now
+        locked.save(update_fields=["flagged", "flag_reason", "customer_wrote_at", "updated_at"])
     return locked
 
 
@@ -174,11 +176,43 @@ def customer_answered(*, case: RefundCase, link: CaseLink, now: datetime) -> Ref
     try:
         return services.case_evidence_received(
             case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=State.EVIDENCE_REQUESTED,
-            note="You sent the information we asked for; your request is back with our team.",
             visibility=CaseEvent.Visibility.CUSTOMER, data={"link": f"…{link.hint}"}, after=_flag_answered,
         )
     except CaseActionError:
         return None  # not waiting for evidence (or another upload moved it first): the files are on the case
+
+
+def portal_message(*, link: CaseLink, text: str, files=(), now: datetime | None = None) -> list[FileResult]:
+    """The customer writes on their case page, with or without files.
+
+    The message joins the case's history as a customer-visible event and marks the case "new message"
+    for its assignee (``customer_wrote_at``) until staff answer or the assignee opens it. Words answer
+    an evidence request as files do: a case waiting for the customer goes back to review.
+    """
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise CaseActionError(Code.INVALID_INPUT, why=(
+            f"Your message is too long: {MAX_MESSAGE_LENGTH} characters at most (it has {len(text)})."))
+    if not text and not files:
+        raise CaseActionError(Code.INVALID_INPUT, why="Write a message or choose a file to send.")
+    with transaction.atomic():
+        case = lock_case(link.case_id, now)
+        if files and case.state not in OPEN_STATES:
+            raise CaseActionError(Code.INVALID_INPUT, why="This case is closed, so it no longer takes files.")
+        wrote = bool(text) and not case.events.filter(
+            kind=CaseEvent.Kind.COMMENT, actor_label=CUSTOMER, comment=text, created_at__gte=now - REPEAT_WINDOW
+        ).exists()
+        if wrote:
+            record_event(case, actor=None, actor_label=CUSTOMER, kind=CaseEvent.Kind.COMMENT, now=now, comment=text,
+                         visibility=CaseEvent.Visibility.CUSTOMER, data={"channel": Channel.PORTAL})
+            if case.customer_wrote_at is None:  # the queue is oldest unread first
+                case.customer_wrote_at = now
+                case.save(update_fields=["customer_wrote_at", "updated_at"])
+        results = _add_files(case, files, now=now)
+        if wrote or any(r.accepted for r in results):
+            customer_answered(case=case, link=link, now=now)
+    return results
 
 
 def _flag_answered(case: RefundCase) -> None:
@@ -197,6 +231,5 @@ def portal_withdraw(*, link: CaseLink, now: datetime | None = None) -> RefundCas
             why="This request can no longer be withdrawn here; reply to our e-mail if you need to change it.",
         )
     return services.case_withdraw(
-        case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=case.state,
-        note="You withdrew your request.", data={"link": f"…{link.hint}"},
+        case=case.pk, actor=None, actor_label=CUSTOMER, now=now, expected_state=case.state, data={"link": f"…{link.hint}"},
     )

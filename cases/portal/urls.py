@@ -8,6 +8,7 @@ urlpatterns = [
     # The case's own addresses first: "c" is never read as a storefront.
     path("c/<str:token>/", views.case_view, name="case"),
     path("c/<str:token>/upload/", views.upload_view, name="upload"),
+    path("c/<str:token>/message/", views.message_view, name="message"),
     path("c/<str:token>/withdraw/", views.withdraw_view, name="withdraw"),
     path("c/<str:token>/files/<int:evidence_id>/", views.file_view, name="file"),
     path("c/<str:token>/files/<int:evidence_id>/thumbnail/", views.thumbnail_view, name="thumbnail"),

@@ -20,12 +20,19 @@ from cases.errors import CaseActionError
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.models import Evidence
 from cases.portal import limits
-from cases.portal.forms import ACCEPT_IMAGES, MAX_FILES_PER_POST, LinkForm, RequestForm, WithdrawForm
+from cases.portal.forms import (
+    ACCEPT_IMAGES,
+    MAX_FILES_PER_POST,
+    LinkForm,
+    MessageForm,
+    RequestForm,
+    WithdrawForm,
+)
 from cases.portal.hints import reason_hints
 from cases.portal.links import Lookup, find_link, mark_used
 from cases.portal.models import PortalSubmission
 from cases.portal.pages import case_page, clause_words, policy_versions
-from cases.portal.services import portal_upload, portal_withdraw
+from cases.portal.services import portal_message, portal_upload, portal_withdraw
 from cases.portal.submissions import portal_submit
 from cases.portal.words import reason_words
 from cases.uploads.handler import request_refusal
@@ -200,17 +207,21 @@ def case_view(request, token: str):
     link, refused = _live_link(request, token)
     if refused:
         return refused
-    now = timezone.now()
-    mark_used(link, now=now)
-    context = case_page(case=link.case, secret=token, now=now)
+    mark_used(link, now=timezone.now())
+    return _case_page(request, token, link)
+
+
+def _case_page(request, token: str, link, *, message_form: MessageForm | None = None, status: int = 200):
+    context = case_page(case=link.case, secret=token, now=timezone.now())
     context.update({
         "token": token,
         "notice": request.session.pop(NOTICE_KEY.format(link.pk), None) if hasattr(request, "session") else None,
         "accept": ACCEPT_IMAGES,
         "max_files": MAX_FILES_PER_POST,
         "withdraw_form": WithdrawForm(),
+        "message_form": message_form or MessageForm(),
     })
-    return _page(request, "case.html", context)
+    return _page(request, "case.html", context, status=status)
 
 
 def _back_to_case(request, token: str, link, notice: dict) -> HttpResponseRedirect:
@@ -243,6 +254,40 @@ def upload_view(request, token: str):
     except CaseActionError as error:
         return _back_to_case(request, token, link, {"message": error.message})
     return _back_to_case(request, token, link, {
+        "files": [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results],
+    })
+
+
+def message_view(request, token: str):
+    """A message from the case page, with or without files; a form with mistakes comes back filled in."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    link, refused = _live_link(request, token)
+    if refused:
+        return refused
+    form = MessageForm(request.POST)
+    files = request.FILES.getlist("files")
+    if len(files) > MAX_FILES_PER_POST:
+        form.add_error(None, _("Send at most %(count)d files at a time; nothing was sent.") % {"count": MAX_FILES_PER_POST})
+    if form.is_valid() and not form.cleaned_data["message"] and not files:
+        form.add_error("message", _("Write a message or choose a file to send."))
+    if not form.is_valid():
+        return _case_page(request, token, link, message_form=form, status=400)
+    try:
+        limits.hit("message_ip", limits.client_address(request))
+        limits.hit("message_case", str(link.case_id))
+        if files:
+            limits.hit("upload_ip", limits.client_address(request), cost=len(files))
+            limits.hit("upload_case", str(link.case_id), cost=len(files))
+    except limits.Limited as error:
+        return _too_many(request, error, link.case.order.storefront)
+    try:
+        results = portal_message(link=link, text=form.cleaned_data["message"], files=files)
+    except CaseActionError as error:
+        form.add_error(None, error.message)
+        return _case_page(request, token, link, message_form=form, status=400)
+    return _back_to_case(request, token, link, {
+        "message": _("Your message was sent. We will answer here and by e-mail.") if form.cleaned_data["message"] else "",
         "files": [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results],
     })
 

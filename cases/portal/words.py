@@ -76,6 +76,15 @@ TRANSITION_WORDS = {
     "reopen": _("Your request was reopened"),
     "pay": _("Refund sent"),
 }
+# What the customer did themselves, in their words ("You ..."); staff read the same events as "The customer ...".
+OWN_TRANSITION_WORDS = {
+    "evidence_received": _("You sent the information we asked for; your request is back with our team"),
+    "withdraw": _("You withdrew your request"),
+}
+OWN_KIND_WORDS = {
+    "comment": _("You wrote"),
+    "evidence": _("You sent a file"),
+}
 KIND_WORDS = {
     "created": _("You asked for a refund"),
     "comment": _("Message"),

@@ -17,27 +17,41 @@ from orders.models import Order
 from policies.selectors import policy_for_order
 
 
+def _shared(note: str, customer_visible: bool) -> str:
+    """A note reaches the customer only when staff chose so (the case page's "show to the customer")."""
+    return CaseEvent.Visibility.CUSTOMER if customer_visible and note.strip() else CaseEvent.Visibility.INTERNAL
+
+
 def case_start_fix(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
-    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H)."""
+    """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H).
+
+    The note stays internal unless ``customer_visible``; then it is on the customer's page and in the mail.
+    """
     now = now or timezone.now()
 
     def window(locked: RefundCase) -> None:
         hours = policy_for_order(locked.order).fix_window_hours
         step.kwargs["deadline"] = now + timedelta(hours=hours)
 
-    step = Step("start_fix", {"at": now}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER,
-                 email="fix_started")
+    visibility = _shared(note, customer_visible)
+    step = Step("start_fix", {"at": now}, comment=note, visibility=visibility, email="fix_started",
+                email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
     return run_transition(
         case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=window,
     )
 
 
 def case_fix_succeeded(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
-    step = Step("fix_succeeded", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="fix_succeeded")
+    """The fix worked. The note stays internal unless ``customer_visible``, as for ``case_start_fix``."""
+    visibility = _shared(note, customer_visible)
+    step = Step("fix_succeeded", {}, comment=note, visibility=visibility, email="fix_succeeded",
+                email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
     return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 
@@ -184,6 +198,22 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
         if customer_visible:
             mail_customer_after_commit(locked, "comment", comment=comment)
     return event
+
+
+def case_message_read(*, case, actor, now: datetime | None = None) -> bool:
+    """The assignee opened the case: the customer's new message is read. Whether anything changed.
+
+    No event: opening a case is not part of its history. Anyone else opening it leaves the mark for
+    the assignee; whoever answers the customer clears it too (``cases.events.follow_event``).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_case(case, now)
+        if locked.customer_wrote_at is None or actor is None or locked.assignee_id != actor.pk:
+            return False
+        locked.customer_wrote_at = None
+        locked.save(update_fields=["customer_wrote_at", "updated_at"])
+    return True
 
 
 def case_assign(*, case, actor, assignee, now=None) -> RefundCase:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from cases import services
 from cases.models import CaseEvent, RefundCase
 from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case, recent
 
@@ -184,7 +185,7 @@ def test_it_approves_on_statutory_rights_for_a_manager_only(s1, agent, manager):
     assert "statutory override" in page and "EU law" in page
     listed = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=1")
     assert case.number in listed.content.decode()
-    assert "5.00 USD <span class=\"rb-quiet\">statutory override</span>" in listed.content.decode()
+    assert "5.00 USD <span class=\"rb-quiet\">statutory override by maria</span>" in listed.content.decode()
     plain = client_for(manager).get(reverse("admin:cases_refundcase_changelist") + "?statutory_override__exact=0")
     assert case.number not in plain.content.decode()
 
@@ -291,3 +292,14 @@ def test_it_reopens_one_of_two_closed_cases_of_an_order_clicked_at_once(s0, agen
     assert len([page for page in html if "The order has another open case; work that one instead." in page]) == 1
     assert all("case_one_open_per_order" not in page for page in html)
     assert RefundCase.objects.filter(order=first.order, state="requested").count() == 1
+
+
+def test_it_shows_the_approved_amount_currency_and_approver_on_the_pay_form(s1, agent, manager):
+    case = open_case(s1, reason="not_delivered", order_kwargs={"delivered_at": None, "currency": "EUR"})
+    services.case_approve(case=case, actor=agent, amount="12.50")
+
+    page = client_for(manager).get(case_url(case)).content.decode()
+
+    pay_form = page[page.index('data-action="pay"'):]
+    pay_form = pay_form[:pay_form.index("</form>")]
+    assert "Pay 12.50 EUR, as approved by alice" in pay_form

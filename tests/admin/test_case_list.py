@@ -162,3 +162,39 @@ def test_it_finds_a_case_by_part_of_its_number(s0, agent, changelist_url):
 
     for term in (fragment, fragment.lower(), f"rc-{target.number[3:9].lower()}", target.number):
         assert target.number in listed(client.get(changelist_url, {"q": term})), term
+
+
+def test_it_queues_approved_cases_waiting_to_be_paid_oldest_first_with_the_approver(s0, agent, agent2, manager,
+                                                                                     changelist_url):
+    older, newer = open_case(s0, reason="other"), open_case(s0, reason="other")
+    services.case_approve(case=older, actor=agent, now=timezone.now() - timedelta(hours=5))
+    services.case_approve(case=newer, actor=agent2, now=timezone.now() - timedelta(hours=1))
+    paid = open_case(s0, reason="other")
+    services.case_approve(case=paid, actor=agent, now=timezone.now() - timedelta(hours=9))
+    services.case_pay(case=paid, actor=manager, reference="re_1", method="card")
+    client = client_for(manager)
+
+    queue = client.get(changelist_url, {"waiting": "payment", "state": "approved"})
+    index = client.get(reverse("admin:index")).content.decode()
+
+    assert [c.number for c in queue.context["cl"].result_list] == [older.number, newer.number]
+    html = queue.content.decode()
+    assert "approved by alice" in html and "approved by arthur" in html
+    assert re.search(r'\?waiting=payment&amp;state=approved">Approved, waiting to be paid</a> '
+                     r'<span class="rb-count">2</span>', index)
+    assert "Approved, waiting to be paid" not in client_for(agent).get(reverse("admin:index")).content.decode()
+
+
+def test_it_queues_cases_with_a_new_customer_message_oldest_first(s0, agent, changelist_url):
+    later, earlier, quiet = open_case(s0), open_case(s0), open_case(s0)
+    RefundCase.objects.filter(pk=earlier.pk).update(customer_wrote_at=timezone.now() - timedelta(hours=3))
+    RefundCase.objects.filter(pk=later.pk).update(customer_wrote_at=timezone.now() - timedelta(hours=1))
+    client = client_for(agent)
+
+    queue = client.get(changelist_url, {"waiting": "message", "state": "all"})
+
+    assert [c.number for c in queue.context["cl"].result_list] == [earlier.number, later.number]
+    assert "New message" in queue.content.decode()
+    assert quiet.number not in {c.number for c in queue.context["cl"].result_list}
+    assert re.search(r'New customer messages</a> <span class="rb-count">2</span>',
+                     client.get(reverse("admin:index")).content.decode())

@@ -34,6 +34,8 @@ LIST_VIEWS = [
     "?assigned=nobody",
     "?assigned=others",
     "?statutory_override__exact=1",
+    "?waiting=payment&state=approved",
+    "?waiting=message&state=all",
     "?o=1",
     "?o=-2",
     "?o=3",
@@ -203,3 +205,25 @@ def test_it_counts_a_partial_search_exactly_in_one_query(s0):
     assert count == 3
     # Its ids are listed already: no capped count first, no planner estimate after.
     assert len(queries) == 1 and "LIMIT" not in queries[0]["sql"].upper()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("query", "index"), [
+    ("?waiting=payment&state=approved", "case_approved_unpaid"),
+    ("?waiting=message&state=all", "case_customer_wrote"),
+])
+def test_it_reads_the_waiting_queues_in_order_from_their_partial_indexes(s0, agent, changelist_url, query, index):
+    client = client_for(agent)
+    for _ in range(3):
+        open_case(s0)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(changelist_url + query).status_code == 200
+    page_ids = next(q["sql"] for q in queries.captured_queries
+                    if q["sql"].startswith('SELECT "cases_refundcase"."id"') and "ORDER BY" in q["sql"])
+    with connection.cursor() as cursor:
+        # A few rows make any scan cheap; the plan is asked as it would be at a million cases.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + page_ids)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan and "Sort" not in plan, plan

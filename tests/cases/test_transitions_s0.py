@@ -144,7 +144,7 @@ def test_it_starts_a_fix_with_a_48_hour_deadline(s0, agent, mailoutbox, django_c
     assert fixing.next_deadline == at("2026-01-04 10:00")
     event = last_event(fixing)
     assert (event.from_state, event.to_state, event.comment) == (State.REQUESTED, State.AWAITING_FIX, "Reset the line")
-    assert event.visibility == CaseEvent.Visibility.CUSTOMER
+    assert event.visibility == CaseEvent.Visibility.INTERNAL  # not ticked "show to the customer"
     assert mail_names(mailoutbox) == ["We received your request", "We are working on your issue"]
     assert "2026-01-04 10:00 UTC" in mailoutbox[1].body
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -133,3 +134,20 @@ def test_it_lets_a_user_with_only_the_export_permission_export(cases_by_state):
 
 def make_user_fresh(user):
     return type(user).objects.get(pk=user.pk)
+
+
+def test_it_names_an_export_job_by_what_it_holds(cases_by_state, manager_client, django_capture_on_commit_callbacks):
+    approved = RefundCase.objects.filter(state="approved")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(export_url("state=approved&reason__exact=other"), {"format": "xlsx"})
+    job = ExportJob.objects.get()
+
+    page = manager_client.get(response["Location"]).content.decode()
+    listing = manager_client.get(export_url()).content.decode()
+
+    cases = approved.filter(reason="other").count()
+    expected = f"Approved cases, reason other: {cases:,} case{'s' if cases != 1 else ''}"
+    assert job.name.startswith(expected), job.name
+    assert expected in page and expected in listing
+    assert not re.search(rf"Export {job.pk}\b(?! cases?\b)", page + listing + str(job))
+    assert "<code>reason__exact</code>" not in page
