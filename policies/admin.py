@@ -14,8 +14,8 @@ FIELDSETS = [
     ("Version (S1-VERSIONING)", {
         "fields": ["storefront", "version", "effective_from", "code", "text"],
         "description": "A case is judged by the version in force at purchase time. To change a policy, "
-                       "save it as a new version starting from now on, after every existing version; "
-                       "a version in force keeps its start.",
+                       "start a draft from this version (an action of the list), backtest it and publish "
+                       "it: it becomes a new version starting from now on, after every existing version.",
     }),
     ("Refund window (S0-WINDOW, S0-PARTIAL)", {"fields": ["full_refund_window_hours", "prorate_after_window"]}),
     ("Technical issues (S0-FIX-FIRST, S0-FIX-48H)", {"fields": ["fix_first", "fix_window_hours"]}),
@@ -45,8 +45,6 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     search_fields = ["version", "storefront__name", "storefront__slug"]
     form = ExclusionsForm
     fieldsets = FIELDSETS
-    save_as = True
-    save_as_continue = True
     actions = ["start_draft"]
 
     @admin.action(description="Start a draft from the selected version", permissions=["add_draft"])
@@ -56,6 +54,9 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
     def has_add_draft_permission(self, request) -> bool:
         return request.user.has_perm("policies.add_policydraft")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a version comes only from publishing a draft, after its backtest (decision 0030)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # decisions recorded on cases name the version they used

@@ -75,7 +75,9 @@ class PolicyDraftAdmin(admin.ModelAdmin):
         return draft_fieldsets()
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return obj is None or obj.published_as_id is None
+        if obj is not None and obj.published_as_id is not None:
+            return False  # published: the version names it as its origin
+        return super().has_delete_permission(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.published_as_id is not None:

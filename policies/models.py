@@ -131,7 +131,7 @@ class PolicyVersion(models.Model):
                 # Decisions already taken cite this version; editing it would rewrite their grounds.
                 raise ValidationError(
                     "Refund cases were already judged by this version, so it cannot change. "
-                    "Use 'Save as new' with a new label and a later start instead."
+                    "Start a draft from it, backtest it and publish it with a later start instead."
                 )
         self._check_start(stored, now=timezone.now())
         if not isinstance(self.exclusions, dict):
@@ -172,7 +172,7 @@ class PolicyVersion(models.Model):
         if stored is not None and stored.effective_from <= now:
             raise ValidationError({"effective_from": (
                 f"This version has been in force since {_moment(stored.effective_from)}, so its start (and "
-                f"storefront) cannot change. Use 'Save as new' with a new label and a later start instead."
+                f"storefront) cannot change. Start a draft from it, backtest it and publish it with a later start instead."
             )})
         if self.effective_from < now:
             raise ValidationError({"effective_from": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -115,6 +116,7 @@ class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, Ca
     def history_view(self, request, object_id, extra_context=None):
         # The case keeps its own append-only history (CaseEvent); Django's LogEntry page would show
         # nothing, since no case is ever edited as a form.
+        self._check_view(request, object_id)
         return HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:cases_refundcase_change", args=[object_id]) + "#timeline"
         )
@@ -130,7 +132,14 @@ class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, Ca
                 cache[object_id] = None
         return cache[object_id]
 
+    def _check_view(self, request, object_id) -> None:
+        """Refuse as Django's own pages do before this admin answers in its own way."""
+        case = self.get_object(request, object_id)
+        if case is not None and not self.has_view_or_change_permission(request, case):
+            raise PermissionDenied
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._check_view(request, object_id)
         if request.method == "POST":
             # The page has no editable fields; a stray POST must not save (and bump) the case.
             messages.info(request, "Nothing to save here: use the actions on the case page.")

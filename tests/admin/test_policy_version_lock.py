@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from policies.models import PolicyVersion
-from policies.selectors import policy_version_for
 from tests.admin.conftest import client_for, open_case
 
 
@@ -48,24 +47,27 @@ def test_it_freezes_a_version_once_it_judged_a_case(s1):
         version.full_clean()
 
 
-def test_it_changes_the_policy_through_a_new_version_in_the_admin(s1, manager):
+def test_it_changes_the_policy_only_through_a_published_draft(s1, manager):
+    """The version's form neither edits a judged version nor adds one ('Save as new'): a draft is published."""
     open_case(s1)
     version = PolicyVersion.objects.get(storefront=s1)
     client = client_for(manager)
     url = reverse("admin:policies_policyversion_change", args=[version.pk])
 
+    page = client.get(url).content.decode()
+    assert "Save as new" not in page and "start a draft from this version" in page
     refused = client.post(url, form_data(version, arrival_card_max=8, arrival_card_worst=8, _save="Save"))
     assert refused.status_code == 200
     assert "already judged by this version" in refused.content.decode()
+    assert "Start a draft from it, backtest it and publish it" in refused.content.decode()
     version.refresh_from_db()
     assert version.arrival_card_max == 10
 
     start = (timezone.now() + timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
-    created = client.post(url, form_data(
-        version, version="2027-01-10", arrival_card_max=8, arrival_card_worst=8, _saveasnew="Save as new",
-        effective_from_0=start.strftime("%Y-%m-%d"), effective_from_1="00:00:00",
-    ))
-    assert created.status_code == 302, created.content.decode()[:2000]
-    assert PolicyVersion.objects.filter(storefront=s1).count() == 2
-    assert policy_version_for(storefront_id=s1.pk, purchased_at=start + timedelta(days=1)).arrival_card_max == 8
-    assert policy_version_for(storefront_id=s1.pk, purchased_at=start - timedelta(days=1)).arrival_card_max == 10
+    new_version = form_data(version, version="2027-01-10", arrival_card_max=8, arrival_card_worst=8,
+                            effective_from_0=start.strftime("%Y-%m-%d"), effective_from_1="00:00:00")
+    assert client.post(url, {**new_version, "_saveasnew": "Save as new"}).status_code == 403
+    add_url = reverse("admin:policies_policyversion_add")
+    assert client.get(add_url).status_code == 403
+    assert client.post(add_url, {**new_version, "_save": "Save"}).status_code == 403
+    assert PolicyVersion.objects.filter(storefront=s1).count() == 1

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from policies.models import Backtest, PolicyDraft, PolicyVersion
 from tests.admin.conftest import client_for, messages_of
+from tests.conftest import make_user
 from tests.policies.backtest_cases import version_in_force
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,20 @@ def test_it_starts_a_draft_from_a_version(manager, s0):
     assert form.initial["full_refund_window_hours"] == version.full_refund_window_hours
     assert form.initial["exclusions"] == list(version.exclusions)  # ticked reasons
     assert messages_of(page) == []
+
+
+def test_it_lets_only_holders_of_the_delete_permission_delete_an_unpublished_draft(draft, agent, outsider, manager):
+    run = Backtest.objects.create(draft=draft, parameters=draft.parameters(), period_start=timezone.now(),
+                                  period_end=timezone.now() + timedelta(days=1))
+    for user in (outsider, agent, manager):
+        client = client_for(user)
+        assert client.get(url("delete", draft.pk)).status_code == 403
+        assert client.post(url("delete", draft.pk), {"post": "yes"}).status_code == 403
+        listing = client.post(url("changelist"), {"action": "delete_selected", "_selected_action": [draft.pk],
+                                                  "post": "yes"})
+        assert listing.status_code in (200, 302, 403)
+    assert PolicyDraft.objects.filter(pk=draft.pk).exists() and Backtest.objects.filter(pk=run.pk).exists()
+
+    root = make_user("root", is_superuser=True)
+    assert client_for(root).post(url("delete", draft.pk), {"post": "yes"}).status_code == 302
+    assert not PolicyDraft.objects.exists() and not Backtest.objects.exists()
