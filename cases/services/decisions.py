@@ -36,7 +36,7 @@ def case_approve(
                 clauses=", ".join(decision.clauses),
             )
         if decision.outcome == Outcome.MANAGER_DISCRETION:
-            step.kwargs["note"] = required_text(note, f"A written justification{cited(case.order, 'DISCRETION')}")
+            step.kwargs["note"] = required_text(note, f"A written justification{cited(locked.order, 'DISCRETION')}")
             step.kwargs["exception"] = True
         step.kwargs["amount"] = granted
         step.data = {"amount": f"{granted:.2f}", "currency": decision.currency, "outcome": decision.outcome}
@@ -56,9 +56,10 @@ def case_approve_statutory(
 ) -> RefundCase:
     """S1-STATUTORY: a manager approves despite the policy, citing the law. H-CAP still holds."""
     now = now or timezone.now()
-    basis = required_text(basis, f"The legal basis{cited(case.order, 'STATUTORY')}")
 
     def validate(locked: RefundCase) -> None:
+        # `case` may be a primary key: the clause is read from the locked row's order.
+        step.kwargs["basis"] = step.comment = required_text(basis, f"The legal basis{cited(locked.order, 'STATUTORY')}")
         granted = parse_money(amount)
         remainder = locked.order.refundable_remainder
         if granted > remainder:

@@ -67,6 +67,22 @@ def test_it_needs_a_written_justification_from_the_manager(s1, manager, note):
     assert error.message == "A written justification (S1-DISCRETION) is required."
 
 
+def test_it_asks_for_the_justification_and_the_legal_basis_when_given_the_case_by_its_key(s1, manager):
+    """The services take a case or its primary key; the clause a message cites is read from the locked row."""
+    case = open_case(s1)
+
+    error = assert_refused(lambda: services.case_approve(case=case.pk, actor=manager, note="", now=NOW),
+                           case, Code.NOTE_REQUIRED)
+    assert error.message == "A written justification (S1-DISCRETION) is required."
+    error = assert_refused(lambda: services.case_approve_statutory(case=case.pk, actor=manager, amount="10",
+                                                                   basis=" ", now=NOW), case, Code.NOTE_REQUIRED)
+    assert error.message == "The legal basis (S1-STATUTORY) is required."
+
+    approved = services.case_approve_statutory(case=case.pk, actor=manager, amount="10", basis=f" {BASIS} ", now=NOW)
+    assert approved.statutory_basis == BASIS
+    assert last_event(approved).comment == BASIS
+
+
 @pytest.mark.clause("S1-DISCRETION", "S1-USED-ON-DELIVERY")
 @pytest.mark.parametrize(("amount", "expected"), [(None, PRICE), ("59.99", PRICE), ("0.01", Decimal("0.01")),
                                                   ("25", Decimal("25.00"))])
