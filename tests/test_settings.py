@@ -104,3 +104,19 @@ def test_it_keeps_database_connections_open_between_requests_in_production():
 def test_it_closes_database_connections_after_each_request_locally():
     """runserver serves each request in a thread of its own: a kept connection would never be reused."""
     assert database_settings()["CONN_MAX_AGE"] == 0
+
+
+def test_it_collects_every_static_file_for_production(tmp_path):
+    """The manifest storage follows every url() and sourceMappingURL; one missing file stops the deploy."""
+    env = {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "k" * 20 + "production-secret-with-enough-entropy-9f8e7d6c5b4a",
+        "ALLOWED_HOSTS": "refunds.example.com",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "CACHE_URL": "redis://127.0.0.1:6379/15",
+    }
+    result = run_manage("collectstatic", "--noinput", "-v0", **env)
+    assert result.returncode == 0, result.stderr + result.stdout
+    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    assert "cases/vendor/chart-4.6.1.umd.min.js" in manifest
+    assert "admin/css/base.css" in manifest
