@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -371,7 +372,9 @@ def check(posts: list[Post], mail_dir: Path) -> dict:
     mails = dict(OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT, template="received")
                  .values_list("case__order__number").annotate(n=Count("id")))
     files = dict(Evidence.objects.exclude(file="").values_list("case__order__number").annotate(n=Count("id")))
-    mail_files = sum(1 for path in mail_dir.glob("*") if path.is_file()) if mail_dir.exists() else 0
+    # The file backend names a file by the second and an object id, so two messages may share a file.
+    mail_files = sum(len(re.findall(rb"^Message-ID: ", path.read_bytes(), re.M))
+                     for path in (mail_dir.glob("*") if mail_dir.exists() else ()) if path.is_file())
     result = {
         "answered_matching": len(matching),
         "answered_wrong_email": len(wrong),
@@ -381,7 +384,7 @@ def check(posts: list[Post], mail_dir: Path) -> dict:
         "orders_without_exactly_one_sent_mail": sum(1 for n in matching if mails.get(n) != 1),
         "orders_without_exactly_one_file": sum(1 for n in with_file if files.get(n) != 1),
         "cases_for_a_wrong_email": sum(cases.get(n, 0) for n in wrong),
-        "mails_written_by_the_backend": mail_files,
+        "mails_written_by_the_backend": mail_files,  # Message-ID headers in its files
         "outbox_rows": OutboxMessage.objects.count(),
         "outbox_sent": OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count(),
         "unanswered_posts_with_a_case": sum(1 for p in posts if p.status != 200 and p.order_number in cases),
@@ -429,8 +432,7 @@ def report(steps: list[Step], result: dict) -> dict:
               f"{s.cpu.get('django', 0):22.1f} {s.cpu.get('postgres', 0):9.1f} {s.cpu.get('client', 0):7.1f}")
     summary = {}
     for kind, target in TARGETS.items():
-        ramp = [s for s in steps if s.kind == kind and "p95" not in s.name]
-        kept = [s for s in ramp if len(s.answered()) == len(s.posts)]
+        kept = [s for s in steps if s.kind == kind and len(s.answered()) == len(s.posts)]
         best = max((s.achieved() for s in kept), default=0.0)
         p95_step = next((s for s in steps if s.kind == kind and "p95" in s.name), None)
         if p95_step is None:
@@ -438,7 +440,7 @@ def report(steps: list[Step], result: dict) -> dict:
         summary[kind] = {"achieved": round(best, 1), "target": target, "p95_ms_at_80": round(p95_step.percentile(0.95)),
                          "p95_target_ms": P95_TARGET_MS, "rate_at_80": p95_step.offered,
                          "achieved_at_80": round(p95_step.achieved(), 1)}
-        print(f"\n{kind}: achieved {best:.1f} posts/s (target {target:g}, highest rate with every post answered); "
+        print(f"\n{kind}: achieved {best:.1f} posts/s (target {target:g}, best step with every post answered); "
               f"p95 {p95_step.percentile(0.95):.0f} ms at {p95_step.offered:g}/s offered "
               f"(target {P95_TARGET_MS:g} ms) -> rate {'PASS' if best >= target else 'MISS'}, "
               f"p95 {'PASS' if p95_step.percentile(0.95) <= P95_TARGET_MS else 'MISS'}")
