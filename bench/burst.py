@@ -462,6 +462,17 @@ def main(argv: list[str] | None = None) -> int:
 
     recreate_database(url)
     workdir = Path(tempfile.mkdtemp(prefix="bench-burst-"))
+    try:
+        ok = _run(args, url, steps, total, workdir)
+    finally:
+        if args.keep_files:
+            print(f"uploads, mails and the server's log are in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def _run(args: argparse.Namespace, url: str, steps: list[Step], total: int, workdir: Path) -> bool:
     port = free_port()
     env = server_env(args, url, workdir, port)
     started = time.monotonic()
@@ -521,12 +532,8 @@ def main(argv: list[str] | None = None) -> int:
                    "cpu_ms_per_post": s.cpu}
                   for s in steps],
     }, indent=2))
-    if args.keep_files:
-        print(f"uploads, mails and the server's log are in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nload average at end: {uptime()}; results in {out.relative_to(ROOT)}")
-    return 0 if result["ok"] else 1
+    return bool(result["ok"])
 
 
 if __name__ == "__main__":
