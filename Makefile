@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo bench bench-pg check lint clean
+.PHONY: run test install migrate demo bench bench-pg bench-burst check lint clean
 
 # The venv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -35,6 +35,11 @@ bench: install
 # A million cases on PostgreSQL (BENCH_PG_URL, default refunds_bench_1m on localhost); built once.
 bench-pg: install
 	$(BIN)/python bench/pg_run.py
+
+# The portal's request form under gunicorn and PostgreSQL (BENCH_BURST_URL, default refunds_burst_bench; dropped
+# and created each run), offered rates ramped, every customer from a loopback address of its own.
+bench-burst: install
+	$(BIN)/python bench/burst.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -97,10 +97,15 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "backoffice.wsgi.application"
 
+# Each worker process keeps its connection between requests (docs/decisions/0037): opening one costs
+# PostgreSQL more CPU than a portal request's own queries. The check before reuse replaces a
+# connection the server dropped instead of failing the request. runserver starts a thread per
+# request, so a local run keeps closing them (0).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE") or ("600" if PRODUCTION else "0")),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = "Refund cases"
+
+    def ready(self) -> None:
+        from cases import after_response
+
+        after_response.connect()

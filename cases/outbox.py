@@ -20,6 +20,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cases import after_response
 from cases.models_mail import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,19 @@ def queue_mails(messages: list[OutboxMessage]) -> list[OutboxMessage]:
 
 def hand_to_worker(message_id: int) -> None:
     """Ask a worker to send the message now. Never raises: the case change is already committed,
-    and if the broker is unreachable the periodic ``deliver_due`` sends the message later."""
+    and if the broker is unreachable the periodic ``deliver_due`` sends the message later.
+
+    Without a broker the task runs in this process: in a web request, once the response is sent
+    (the customer does not wait for the mail server), elsewhere at once.
+    """
+    from cases.tasks import deliver_mail
+
+    if deliver_mail.app.conf.task_always_eager and after_response.defer(lambda: _hand_over(message_id)):
+        return
+    _hand_over(message_id)
+
+
+def _hand_over(message_id: int) -> None:
     from cases.tasks import deliver_mail
 
     try:

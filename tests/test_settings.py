@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 import subprocess
@@ -90,6 +91,36 @@ def test_it_logs_a_refused_action_as_one_warning_line_without_a_traceback(s1, ag
     assert refused[0].exc_info is None
     assert "\n" not in refused[0].getMessage()
     assert not [record for record in caplog.records if record.exc_info]
+
+
+def database_settings(**env: str) -> dict:
+    """CONN_MAX_AGE and CONN_HEALTH_CHECKS as the settings module reads them from ``env``."""
+    script = (
+        "import json, django; django.setup(); from django.conf import settings;"
+        "db = settings.DATABASES['default'];"
+        "print(json.dumps({k: db[k] for k in ('CONN_MAX_AGE', 'CONN_HEALTH_CHECKS')}))"
+    )
+    ignored = {"DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS"}
+    environment = {k: v for k, v in os.environ.items() if k not in ignored}
+    environment.update({"DJANGO_SETTINGS_MODULE": "backoffice.settings", **env})
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_keeps_database_connections_open_between_requests_in_production():
+    production = {"DJANGO_ENV": "production", "SECRET_KEY": "s" * 60, "ALLOWED_HOSTS": "refunds.example.com",
+                  "DATABASE_URL": "postgres://refunds@db.example.com:5432/refunds"}
+    assert database_settings(**production) == {"CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True}
+    assert database_settings(**production, CONN_MAX_AGE="60", CONN_HEALTH_CHECKS="0") == {
+        "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": False,
+    }
+
+
+def test_it_closes_database_connections_after_each_request_locally():
+    """runserver serves each request in a thread of its own: a kept connection would never be reused."""
+    assert database_settings()["CONN_MAX_AGE"] == 0
 
 
 def test_it_collects_every_static_file_for_production(tmp_path):

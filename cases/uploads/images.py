@@ -16,6 +16,7 @@ from io import BytesIO
 from PIL import Image
 
 from cases.errors import CaseActionError
+from cases.uploads import png
 from cases.uploads.structure import Layout, Truncated, layout, trailer
 from cases.uploads.types import GIF, JPEG, PILLOW_FORMATS, PNG, WEBP, max_pixels, refuse
 
@@ -30,8 +31,8 @@ TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# zlib level 1 writes a screenshot in less than half the time of the default 6, for ~10% more bytes.
-PNG_COMPRESS_LEVEL = 1
+# Modes cases.uploads.png does not write: zlib level 1 there too (less than half the time of 6).
+PNG_COMPRESS_LEVEL = png.LEVEL
 JPEG_QUALITY = 88
 WEBP_QUALITY = 88
 PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
@@ -113,6 +114,8 @@ def _encode(image: Image.Image, content_type: str, extent: Layout) -> bytes:
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
         elif image.mode in ("P", "L", "RGB") and "transparency" in image.info:
             keep["transparency"] = image.info["transparency"]
+        if png.writes(image):
+            return png.write_png(image)
         image.info = {}
         image.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL, **keep)
     elif content_type == JPEG:
@@ -146,11 +149,13 @@ def _thumbnail(image: Image.Image) -> tuple[bytes, str]:
     width, height = source.size
     scale = min(THUMBNAIL_BOX[0] / width, THUMBNAIL_BOX[1] / height, 1.0)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0) if size != source.size else source.copy()
+    # reducing_gap 2 (Pillow's thumbnail()): a box-filter reduction first, then Lanczos over at least
+    # twice the final size; indistinguishable at 240 pixels, and a third of the time of 3.
+    small = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0) if size != source.size else source.copy()
     small.info = {}
     out = BytesIO()
     if transparent:
         small.convert("RGBA").save(out, format="PNG", optimize=True)
         return out.getvalue(), PNG
-    small.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
+    small.convert("RGB").save(out, format="JPEG", quality=80)
     return out.getvalue(), JPEG

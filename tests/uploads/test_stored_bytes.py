@@ -157,3 +157,27 @@ def test_it_stores_every_pixel_format_as_a_still_and_keeps_transparency_in_the_t
     assert image.format == fmt and getattr(image, "n_frames", 1) == 1
     preview = assert_clean(thumb)
     assert (preview.format, preview.mode) == (("PNG", "RGBA") if transparent else ("JPEG", "RGB"))
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    kinds, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos: pos + 4], "big")
+        kinds.append(data[pos + 4: pos + 8])
+        pos += 12 + length
+    return kinds
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_it_stores_a_screenshot_png_pixel_for_pixel_with_nothing_but_its_pixels(s0, mode):
+    """The PNG writer for screenshots (cases/uploads/png.py) filters and compresses without loss."""
+    original = Image.frombytes(mode, (97, 61), bytes((i * 7919) % 251 for i in range(97 * 61 * len(mode))))
+    original.paste((10, 200, 30, 255)[: len(mode)], (5, 5, 60, 40))
+    sent = corpus.save(original, "PNG", exif=corpus.exif_with_gps(), icc_profile=corpus.icc_profile())
+    evidence = add(open_case(s0), sent, "screen.png")
+
+    data, _ = stored(evidence)
+    assert png_chunks(data) == [b"IHDR", b"IDAT", b"IEND"]
+    image = assert_clean(data)
+    assert image.mode == mode and image.size == (97, 61)
+    assert image.tobytes() == original.tobytes()
