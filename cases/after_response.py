@@ -1,5 +1,5 @@
-"""Work a web request leaves until its response has gone out: the customer's e-mail, when no broker
-is configured (docs/mail.md).
+"""Work a web request leaves until its response has gone out, when no broker is configured: the
+customer's e-mail (docs/mail.md) and the portal forms' search for the order (docs/portal.md).
 
 A request's callers ``defer`` a job; once the response is sent (Django's ``request_finished``, which
 the WSGI server fires when it closes the response) the jobs run, in the same process and thread.
@@ -26,6 +26,15 @@ def defer(job: Callable[[], object]) -> bool:
         return False
     jobs.append(job)
     return True
+
+
+def queue(task, *args) -> None:
+    """Hand ``task`` to the workers. Without a broker Celery would run it inside this call: in a web
+    request it runs once the response is sent instead, so the customer neither waits for it nor can
+    time it."""
+    if task.app.conf.task_always_eager and defer(lambda: task.delay(*args)):
+        return
+    task.delay(*args)
 
 
 def _start(**kwargs) -> None:

@@ -78,16 +78,8 @@ def hand_to_worker(message_id: int) -> None:
     """
     from cases.tasks import deliver_mail
 
-    if deliver_mail.app.conf.task_always_eager and after_response.defer(lambda: _hand_over(message_id)):
-        return
-    _hand_over(message_id)
-
-
-def _hand_over(message_id: int) -> None:
-    from cases.tasks import deliver_mail
-
     try:
-        deliver_mail.delay(message_id)
+        after_response.queue(deliver_mail, message_id)
     except Exception:
         logger.exception("Could not hand outbox message %s to a worker; it will be sent by the next sweep", message_id)
 

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from cases import after_response
 from cases.errors import CaseActionError
 from cases.portal.models import PendingFile, PortalSubmission
 from cases.portal.services import portal_request, portal_resend_link
@@ -51,7 +52,7 @@ def portal_submit(
         raise
     from cases.portal.tasks import handle_portal_submission
 
-    transaction.on_commit(lambda: handle_portal_submission.delay(submission.pk))
+    transaction.on_commit(lambda: after_response.queue(handle_portal_submission, submission.pk))
     return submission
 
 

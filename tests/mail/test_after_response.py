@@ -48,6 +48,10 @@ def test_it_answers_the_request_form_before_the_mail_server_has_answered(live_se
     with browser.open(request, timeout=8) as response:  # with the mail sent in the request: a timeout
         assert response.status == 200
         assert "Check your e-mail" in response.read().decode()
+    # The order is looked for after the response too (docs/portal.md): wait for the job's case.
+    deadline = time.monotonic() + 10
+    while not RefundCase.objects.filter(order=order).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     case = RefundCase.objects.get(order=order)
     message = OutboxMessage.objects.get(case=case, template="received")
     assert message.status == OutboxMessage.Status.QUEUED

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Evidence, RefundCase
+from cases.models import Evidence, OutboxMessage, RefundCase
 from cases.portal.models import PendingFile, PortalSubmission
 from cases.portal.submissions import LEFT_OVER, handle_left_over
 from tests.portal.conftest import links_in, png, recent_order
@@ -105,3 +105,34 @@ def test_it_handles_a_submission_whose_job_never_ran_in_the_minutes_job(s0, cust
     assert handle_left_over(now=timezone.now() + LEFT_OVER + LEFT_OVER) == 1
     assert RefundCase.objects.filter(order=order).count() == 1
     assert not PortalSubmission.objects.exists()
+
+
+def test_it_looks_for_the_order_only_after_the_response_has_gone_out_without_a_broker(
+    s0, customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    """With no broker Celery runs a task where it is queued: in the request, the order's search would
+    again take longer for a real order than for a made-up one. It waits for the response instead."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from cases.portal.submissions import portal_submit
+
+    order = recent_order(s0, email="late@example.com")
+    request_started.send(sender=Client)
+    with django_capture_on_commit_callbacks(execute=True):
+        portal_submit(storefront=s0, kind=PortalSubmission.Kind.REQUEST, order_number=order.number,
+                      email="late@example.com", reason="other", description="Down since noon.")
+
+    assert not RefundCase.objects.filter(order=order).exists()
+    assert mailoutbox == []
+
+    # As a WSGI server (and Django's test client) closes the response; the test's transaction stays open.
+    request_finished.disconnect(close_old_connections)
+    try:
+        request_finished.send(sender=Client)
+    finally:
+        request_finished.connect(close_old_connections)
+
+    assert RefundCase.objects.filter(order=order).exists()
+    assert not PortalSubmission.objects.exists()
+    assert OutboxMessage.objects.filter(case__order=order, template="received", to="late@example.com").exists()
