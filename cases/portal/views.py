@@ -267,7 +267,9 @@ def message_view(request, token: str):
         return refused
     form = MessageForm(request.POST)
     files = request.FILES.getlist("files")
-    if len(files) > MAX_FILES_PER_POST:
+    if refusal := request_refusal(request):
+        form.add_error(None, refusal)
+    elif len(files) > MAX_FILES_PER_POST:
         form.add_error(None, _("Send at most %(count)d files at a time; nothing was sent.") % {"count": MAX_FILES_PER_POST})
     if form.is_valid() and not form.cleaned_data["message"] and not files:
         form.add_error("message", _("Write a message or choose a file to send."))

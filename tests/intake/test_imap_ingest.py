@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.core.management import CommandError
 
 from cases.mail_ingest import ingest
 from cases.mailboxes import parse_mailbox_url
 from cases.models import IntakeFailure, IntakeMessage, OutboxMessage, RefundCase
-from tests.conftest import image_bytes, make_order, race
+from tests.conftest import image_bytes, race
+from tests.intake.ingest import recent_order, run
 from tests.intake.mail_builders import nested_mail, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 
-
-def recent_order(storefront, email="kim@example.com"):
-    return make_order(storefront, email=email, purchased_at=timezone.now() - timedelta(hours=3))
-
-
-def run(url: str) -> str:
-    out = StringIO()
-    call_command("ingest_mail", "--mailbox", url, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def folder_uids(server, folder: str) -> list[str]:

@@ -7,29 +7,19 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from cases.intake import intake_email
 from cases.mail_html import html_to_text
 from cases.models import IntakeFailure, OutboxMessage, RefundCase
 from tests.conftest import make_order
+from tests.intake.ingest import recent_order, run
 from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 
-
-def recent_order(storefront, email="kim@example.com"):
-    return make_order(storefront, email=email, purchased_at=timezone.now() - timedelta(hours=3))
-
-
-def run(url: str) -> str:
-    out = StringIO()
-    call_command("ingest_mail", "--mailbox", url, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def mbox_flags(path) -> list[str]:

@@ -186,3 +186,21 @@ def test_it_renders_one_event_in_the_customers_words_and_in_staff_words(s0, agen
     assert "The customer sent what was asked for" in staff
     assert "You sent" not in staff and "You wrote" not in staff
     assert staff.count("A Samsung TV.") == 1  # the message itself, once
+
+
+def test_it_sends_nothing_when_the_files_are_too_large_together(s0, customer, settings):
+    """The upload handler stops reading such a body; the words that came with it are not sent alone."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.EVIDENCE_MAX_BYTES = 20_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
+    case, secret = case_with_link(s0)
+    padded = [SimpleUploadedFile(f"{i}.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 19_000, content_type="image/png")
+              for i in range(11)]
+
+    response = write(customer, secret, "Here are my screenshots.", *padded)
+
+    assert response.status_code == 400
+    assert "The files sent together are larger than" in response.content.decode()
+    assert customer_messages(case) == []
+    assert not case.evidence.exists()
