@@ -210,3 +210,16 @@ def image_bytes(fmt: str = "PNG", size=(64, 48), exif_orientation: int | None = 
         extra["exif"] = exif
     image.save(out, format=fmt, **extra)
     return out.getvalue()
+
+
+def eventually(check, *, timeout: float = 10.0):
+    """``check()``'s first truthy answer, asked again until ``timeout``: for work a live server does
+    after its response has gone out (the portal's job and its e-mail without a broker)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the launch fixture)
-from tests.conftest import image_bytes, make_user
+from tests.conftest import eventually, image_bytes, make_user
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,9 +56,10 @@ def test_it_takes_a_request_and_requested_evidence_from_a_phone(live_server, pag
     page.wait_for_selector("text=Check your e-mail")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
 
-    case = RefundCase.objects.get(order=order)
+    # The order is looked for, and the e-mail sent, once the page has gone out.
+    case = eventually(lambda: RefundCase.objects.filter(order=order).first())
     assert case.channel == "portal" and case.evidence.count() == 1
-    [received] = [m for m in mailoutbox if m.to == ["phone@example.com"]]
+    [received] = eventually(lambda: [m for m in mailoutbox if m.to == ["phone@example.com"]])
     first_link = LINK.search(received.body).group(0)
 
     # The agent, at a desk, sees the thumbnail and asks for more.
@@ -81,7 +82,7 @@ def test_it_takes_a_request_and_requested_evidence_from_a_phone(live_server, pag
     agent_page.close()
 
     # The customer follows the link in the new e-mail and sends another screenshot.
-    [asked] = [m for m in mailoutbox if "more information" in m.body]
+    [asked] = eventually(lambda: [m for m in mailoutbox if "more information" in m.body])
     link = LINK.search(asked.body).group(0)
     assert link != first_link
     page.goto(link)
