@@ -29,6 +29,8 @@ class Command(BaseCommand):
         result = import_orders(storefront=storefront, text=text, fmt=fmt, commit=options["commit"])
         for error in result.errors:
             self.stdout.write(f"error: {error}")
+        for warning in result.warnings:
+            self.stdout.write(f"warning: {warning}")
         if options["verbosity"] > 1:
             for outcome in result.outcomes:
                 if outcome.kind in (NEW, UPDATED, SKIPPED):
