@@ -169,6 +169,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates on staff pages read one way: "7 Dec 2026", "7 Dec 2026, 23:04" (docs/decisions/0043).
+FORMAT_MODULE_PATH = ["backoffice.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

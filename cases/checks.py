@@ -25,7 +25,7 @@ def transition_error(*, case: RefundCase, user, name: str) -> CaseActionError | 
     """
     meta = getattr(case, name)._django_fsm
     if not meta.has_transition(case.state):
-        return CaseActionError(Code.WRONG_STATE, state=case.get_state_display().lower())
+        return CaseActionError(Code.WRONG_STATE, state=case.state_phrase)
     transition = meta.get_transition(case.state)
     # The policy speaks first: "not on this storefront's policy" says more than "managers only".
     for condition in transition.conditions:
@@ -71,6 +71,6 @@ def evidence_error(*, case: RefundCase, user) -> CaseActionError | None:
     if case.state in CLOSED_STATES:
         return CaseActionError(
             Code.INVALID_INPUT,
-            why=f"Case {case.number} is closed ({case.get_state_display().lower()}); evidence can no longer be added.",
+            why=f"Case {case.number} is closed ({case.state_phrase}); evidence can no longer be added.",
         )
     return None

@@ -161,11 +161,16 @@ def _check_actor(*, kind: str, actor, from_customer: bool) -> None:
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
 
 
+# The kind as the history's sentence says it ("The customer sent a screenshot: tv.png").
+EVIDENCE_NOUNS = {"screenshot": "a screenshot", "error_message": "an error message",
+                  "proof_of_service": "proof of service"}
+
+
 def _record_evidence(
     case: RefundCase, evidence: Evidence, *, actor, now: datetime, prepared: Prepared | None
 ) -> CaseEvent:
-    what = evidence.get_kind_display().lower()
-    comment = f"{'Customer sent' if evidence.from_customer else 'Added'} {what}"
+    what = EVIDENCE_NOUNS.get(evidence.kind, evidence.get_kind_display().lower())
+    comment = f"{'The customer sent' if evidence.from_customer else 'Added'} {what}"
     if evidence.original_name:
         comment += f": {evidence.original_name}"
     visibility = CaseEvent.Visibility.CUSTOMER if evidence.from_customer else CaseEvent.Visibility.INTERNAL

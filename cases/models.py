@@ -14,6 +14,7 @@ from cases import conditions
 from cases.states import (
     CLOSED_STATES,
     OPEN_STATES,
+    STATE_PHRASES,
     UNDECIDED_STATES,
     Channel,
     DenyReason,
@@ -24,7 +25,7 @@ from cases.states import (
 )
 from orders.models import MONEY
 from policies.case_facts import case_facts
-from policies.engine import Decision, Facts, Outcome
+from policies.engine import PAYMENT_METHOD_LABELS, Decision, Facts, Outcome
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -224,6 +225,10 @@ class RefundCase(FSMModelMixin, models.Model):
         if update_fields is not None and {"decision", "statutory_claim"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "needs_manager"}
         super().save(*args, **kwargs)
+
+    @property
+    def state_phrase(self) -> str:
+        return STATE_PHRASES.get(self.state, self.get_state_display().lower())
 
     def copy_order_terms(self) -> None:
         """Copy the order's storefront and currency onto the case (``save`` does for a new case; so
@@ -471,6 +476,10 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} for {self.case}"
+
+    @property
+    def method_words(self) -> str:
+        return PAYMENT_METHOD_LABELS.get(self.method, self.method)
 
 
 class Evidence(models.Model):

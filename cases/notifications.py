@@ -14,6 +14,7 @@ from django.template.loader import get_template, render_to_string
 
 from cases.links import portal_link_request_url
 from cases.outbox import queue_mail
+from policies.engine import payment_method_words
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ def render_html(template: str, context: dict) -> str:
 def case_email_context(case, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
     """``clauses``: the clause texts by ID, when the caller has read them already (a batch of mails)."""
     from cases.portal.pages import arrival_words, clause_words
-    from orders.models import Order
     from policies.selectors import policy_for_order
 
     decision = case.decision or {}
@@ -51,8 +51,7 @@ def case_email_context(case, extra: dict | None = None, *, clauses: dict | None 
         "customer": case.order.customer,
         "decision": decision,
         "payout": payout,
-        "payout_method_words": dict(Order.PAYMENT_METHOD_CHOICES).get(payout.method, payout.method).lower()
-        if payout else "",
+        "payout_method_words": payment_method_words(payout.method) if payout else "",
         "deny_reason_words": case.get_deny_reason_display() if case.deny_reason else "",
         # Only the mail that issues a link carries it (``extra``); the others say where to ask again.
         "portal_url": "",

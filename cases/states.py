@@ -14,6 +14,18 @@ class State(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+# A state as a sentence says it: "the case is now waiting for evidence", "while the case is awaiting a fix".
+STATE_PHRASES = {
+    State.REQUESTED: "requested",
+    State.AWAITING_FIX: "awaiting a fix",
+    State.EVIDENCE_REQUESTED: "waiting for evidence",
+    State.APPROVED: "approved",
+    State.DENIED: "denied",
+    State.PAID: "paid",
+    State.RESOLVED: "resolved",
+    State.WITHDRAWN: "withdrawn",
+}
+
 OPEN_STATES = (State.REQUESTED, State.AWAITING_FIX, State.EVIDENCE_REQUESTED, State.APPROVED)
 # States in which an agent still decides the case (approve, deny, extend, withdraw).
 UNDECIDED_STATES = (State.REQUESTED, State.AWAITING_FIX, State.EVIDENCE_REQUESTED)

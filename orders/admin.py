@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
@@ -102,7 +103,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["storefront"]
     fieldsets = [
         (None, {"fields": ["storefront", "email", "name", "phone"]}),
-        ("Restriction (S1-CHARGEBACK)", {"fields": ["restricted_from_ordering", "restriction_reason"]}),
+        ("Restriction", {"fields": ["restricted_from_ordering", "restriction_reason"]}),
     ]
     # Set by recording a chargeback and cleared only by lifting its sanction, which keeps a note.
     readonly_fields = ["restricted_from_ordering", "restriction_reason"]
@@ -152,10 +153,10 @@ class SubscriptionInline(admin.StackedInline):
             return ["delivered_at", *self.readonly_fields]
         return self.readonly_fields
 
-    @admin.display(description="Period ends (S1-PERIOD)")
+    @admin.display(description="Period ends")
     def period_end(self, subscription: Subscription) -> str:
         end = subscription.period_end
-        return timezone.localtime(end).strftime("%Y-%m-%d %H:%M") if end else "—"
+        return date_format(timezone.localtime(end), "DATETIME_FORMAT") if end else "—"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -185,11 +186,15 @@ class CaseInline(ReadOnlyInline):
 
 class PayoutInline(ReadOnlyInline):
     model = Payout
-    fields = ["case", "amount", "currency", "method", "reference", "paid_by", "paid_at", "expected_by"]
+    fields = ["case", "amount", "currency", "method_words", "reference", "paid_by", "paid_at", "expected_by"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("case", "paid_by")
+
+    @admin.display(description="method")
+    def method_words(self, payout: Payout) -> str:
+        return payout.method_words
 
 
 class ChargebackInline(ReadOnlyInline):
@@ -293,12 +298,12 @@ class ChargebackAdmin(admin.ModelAdmin):
     change_form_template = "admin/orders/chargeback/change_form.html"
     add_form_template = "admin/change_form.html"
 
-    @admin.display(description="Sanction (S1-CHARGEBACK)")
+    @admin.display(description="Sanction")
     def sanction_state(self, chargeback: Chargeback) -> str:
         if not chargeback.sanction_applied:
             return "—"
         if chargeback.sanction_lifted_at:
-            return format_html("lifted {}", chargeback.sanction_lifted_at.strftime("%Y-%m-%d"))
+            return format_html("lifted {}", date_format(timezone.localtime(chargeback.sanction_lifted_at)))
         return format_html('<strong class="rb-warning">in force</strong>')
 
     def get_readonly_fields(self, request, obj=None):

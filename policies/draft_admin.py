@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from policies.drafts import Backtest, PolicyDraft
@@ -197,7 +198,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, f"Published version {version.version} of {draft.storefront.name}, "
-                                          f"in force from {timezone.localtime(version.effective_from):%Y-%m-%d %H:%M}.")
+                                          f"in force from {date_format(timezone.localtime(version.effective_from), 'DATETIME_FORMAT')}.")
                 return HttpResponseRedirect(reverse(f"{self.admin_site.name}:policies_policyversion_change",
                                                     args=[version.pk]))
         return TemplateResponse(request, "admin/policies/policydraft/publish.html", self._context(

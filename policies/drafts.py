@@ -8,9 +8,12 @@ then goes through the version's own rules (S1-VERSIONING: a start from now on, a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from policies.models import PolicyVersion
 
@@ -119,6 +122,11 @@ class Backtest(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.status == self.Status.DONE else int(100 * self.processed / self.total) if self.total else 0
+
+    @property
+    def last_day(self):
+        """The period's last day, included (the period ends at the start of the day after)."""
+        return timezone.localtime(self.period_end - timedelta(microseconds=1)).date()
 
     @property
     def is_current(self) -> bool:

@@ -31,9 +31,16 @@ REASON_LABELS = {
     "other": "Other",
 }
 REASONS = tuple(REASON_LABELS)
-PAYMENT_METHOD_LABELS = {"card": "Card", "paypal": "Paypal", "crypto": "Crypto", "bank_transfer": "Bank transfer",
+PAYMENT_METHOD_LABELS = {"card": "Card", "paypal": "PayPal", "crypto": "Crypto", "bank_transfer": "Bank transfer",
                          "other": "Other"}
 PAYMENT_METHODS = tuple(PAYMENT_METHOD_LABELS)
+BRAND_METHODS = frozenset({"paypal"})  # names a sentence keeps as the brand spells them
+
+
+def payment_method_words(code: str) -> str:
+    """The method inside a sentence: "by card", "by bank transfer", "by PayPal"."""
+    label = PAYMENT_METHOD_LABELS.get(code, code)
+    return label if code in BRAND_METHODS else label.lower()
 PLAN_MONTHS = (1, 3, 6, 12)
 FIX_OUTCOME_LABELS = {"pending": "Pending", "resolved": "Resolved", "unresolved": "Unresolved"}
 FIX_OUTCOMES = tuple(FIX_OUTCOME_LABELS)

@@ -90,10 +90,18 @@ def render(text: str, policy: Policy, *, marked: bool = False) -> str:
     return rendered
 
 
+_CODE = re.compile(r"`(\w+)`")
+
+
+def plain(text: str) -> str:
+    """A reason code the clause texts quote (`technical_issue`) as people read it (“Technical issue”)."""
+    return _CODE.sub(lambda m: f"“{REASON_LABELS[m[1]]}”" if m[1] in REASON_LABELS else m[0], text)
+
+
 def render_or_blank(text: str, policy: Policy) -> str:
     """For pages: a stored text that no longer renders shows nothing rather than a broken page."""
     try:
-        return render(text, policy)
+        return plain(render(text, policy))
     except TextError:
         return ""
 

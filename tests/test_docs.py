@@ -38,3 +38,21 @@ def test_it_documents_the_simulators_contract():
     assert all(f"`{reason}`" in text for reason in REASONS)
     for key in ("storefront", "outage_hours", "as_of", "refund_amount", "policy_version", "arrival_business_days"):
         assert f"| `{key}` |" in text
+
+
+DOC_PATH = re.compile(r"\bdocs/[A-Za-z0-9_./-]*[A-Za-z0-9_-]")
+NAMING = [path for folder in ("templates", "backoffice", "cases", "orders", "policies", "reports")
+          for path in sorted((ROOT / folder).rglob("*")) if path.suffix in (".html", ".txt", ".py")]
+
+
+def _exists(named: str) -> bool:
+    """``docs/x.md`` exists, or ``docs/decisions/0027`` names the decision record that starts so."""
+    path = ROOT / named
+    return path.exists() or any(path.parent.glob(path.name + "-*.md"))
+
+
+def test_it_names_only_docs_files_that_exist_on_pages_and_in_code():
+    missing = [f"{path.relative_to(ROOT)}: {named}" for path in NAMING
+               for named in DOC_PATH.findall(path.read_text(encoding="utf-8")) if not _exists(named)]
+    assert len(NAMING) > 50
+    assert missing == []

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import OrderBy
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -169,7 +170,7 @@ class CaseListColumns:
     def age(self, case: RefundCase) -> str:
         return format_html(
             '<span title="Requested {}">{}</span>',
-            timezone.localtime(case.requested_at).strftime("%Y-%m-%d %H:%M"),
+            date_format(timezone.localtime(case.requested_at), "DATETIME_FORMAT"),
             short_duration(timezone.now() - case.requested_at),
         )
 
@@ -181,7 +182,7 @@ class CaseListColumns:
             parts.append(
                 format_html(
                     '<span title="{}">{}</span>',
-                    timezone.localtime(case.next_deadline).strftime("%Y-%m-%d %H:%M"),
+                    date_format(timezone.localtime(case.next_deadline), "DATETIME_FORMAT"),
                     relative(case.next_deadline, now),
                 )
             )
@@ -190,7 +191,7 @@ class CaseListColumns:
         if case.customer_wrote_at is not None:
             parts.append(format_html(
                 '<span class="rb-flagged rb-new-message" title="Since {}">{}</span>',
-                timezone.localtime(case.customer_wrote_at).strftime("%Y-%m-%d %H:%M"), "New message",
+                date_format(timezone.localtime(case.customer_wrote_at), "DATETIME_FORMAT"), "New message",
             ))
         if case.flagged:
             parts.append(flagged_badge(case))

@@ -9,6 +9,7 @@ from datetime import datetime
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
@@ -128,7 +129,7 @@ def _choice_words(choices) -> Callable[[object], str]:
 
 def _when_words(value) -> str:
     try:
-        return timezone.localtime(datetime.fromisoformat(str(value))).strftime("%Y-%m-%d %H:%M")
+        return date_format(timezone.localtime(datetime.fromisoformat(str(value))), "DATETIME_FORMAT")
     except (TypeError, ValueError):
         return str(value)
 
@@ -142,9 +143,13 @@ EVENT_VALUE_WORDS: dict[str, Callable[[object], str]] = {
     "method": _choice_words(Order.PAYMENT_METHOD_CHOICES),
     "was_due_at": _when_words,
     "due_at": _when_words,
+    "expires_at": _when_words,
+    "opened_at": _when_words,
+    "sender_date": _when_words,
 }
 EVENT_KEY_WORDS = {"deny_reason": "denial reason", "from": "before", "to": "after", "was_due_at": "was due",
-                   "due_at": "now due"}
+                   "due_at": "now due",
+                   "expires_at": "expires", "opened_at": "opened", "sender_date": "sent"}
 
 
 def _detail(key: str, value) -> tuple[str, str]:

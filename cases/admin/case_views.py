@@ -129,7 +129,7 @@ class CaseViewsMixin:
             # A database constraint caught what the checks did not (a race): the rule, not its name.
             return self._refuse(request, pk, CONFLICT_MESSAGE, action=name, data=kept)
         messages.success(
-            request, f"{transition.label}: done. Case {case.number} is now {case.get_state_display().lower()}."
+            request, f"{transition.label}: done. Case {case.number} is now {case.state_phrase}."
         )
         return self._back(pk)
 

@@ -45,7 +45,7 @@ def seen(case: RefundCase | int, state: str, given: str | None = None) -> str | 
 
 def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
     if expected_state is not None and case.state != expected_state:
-        state = case.get_state_display().lower()
+        state = case.state_phrase
         # A double click or a resubmitted form replays the actor's own action: say so, not "someone else".
         last = case.events.filter(kind=CaseEvent.Kind.TRANSITION).order_by("-created_at", "-pk").first()
         if actor is not None and last is not None and last.actor_id == actor.pk and last.transition == name:
@@ -105,7 +105,7 @@ def run_transition(
             # The FSM asks its conditions again; a row we do not lock (another case of the order)
             # may have changed since the check above. Say what stands in the way, never a 500.
             raise transition_error(case=case, user=actor, name=step.name) or CaseActionError(
-                Code.ALREADY_DONE, state=case.get_state_display().lower()) from None
+                Code.ALREADY_DONE, state=case.state_phrase) from None
         # The decision the action was taken under: after the transition (a failed fix changes the
         # facts) but before its side effects (a payout would otherwise read as "nothing left").
         case.decision = case.evaluate(as_of=now).as_dict()

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.errors import CaseActionError, Code
 from cases.events import record_event
@@ -41,7 +42,7 @@ def case_mail_send_again(
         if message.status == OutboxMessage.Status.SENT:
             raise CaseActionError(
                 Code.INVALID_INPUT,
-                why=f"“{message.subject}” was already sent ({timezone.localtime(message.sent_at):%Y-%m-%d %H:%M}); "
+                why=f"“{message.subject}” was already sent ({date_format(timezone.localtime(message.sent_at), 'DATETIME_FORMAT')}); "
                 "it was not sent again.",
             )
         if message.status == OutboxMessage.Status.QUEUED:

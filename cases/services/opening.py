@@ -110,9 +110,9 @@ def case_set_reason(
     with transaction.atomic():
         locked = lock_case(case, now)
         if expected_state is not None and locked.state != expected_state:
-            raise CaseActionError(Code.ALREADY_DONE, state=locked.get_state_display().lower())
+            raise CaseActionError(Code.ALREADY_DONE, state=locked.state_phrase)
         if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):
-            raise CaseActionError(Code.WRONG_STATE, state=locked.get_state_display().lower())
+            raise CaseActionError(Code.WRONG_STATE, state=locked.state_phrase)
         before = {"reason": locked.reason, "outage_hours": str(locked.outage_hours)}
         locked.reason = reason
         if hours is not None:

@@ -164,7 +164,7 @@ def case_set_statutory_claim(
     with transaction.atomic():
         locked = lock_case(case, now)
         if locked.state not in UNDECIDED_STATES:
-            raise CaseActionError(Code.WRONG_STATE, state=locked.get_state_display().lower())
+            raise CaseActionError(Code.WRONG_STATE, state=locked.state_phrase)
         if locked.statutory_claim == claimed:
             return locked
         locked.statutory_claim = claimed

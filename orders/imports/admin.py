@@ -110,12 +110,19 @@ class OrderConfirmImportForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput(), max_length=64)
 
 
+def page_position(position: str) -> str:
+    """Records counted from 1 on the pages ("record 1" is the file's first); the command names the array index."""
+    if position.startswith("record ") and position[7:].isdigit():
+        return f"record {int(position[7:]) + 1}"
+    return position
+
+
 def _preview_row(outcome) -> RowResult:
     record = outcome.record
     row = RowResult()
     row.import_type = ROW_TYPES.get(outcome.kind, RowResult.IMPORT_TYPE_SKIP)
     changes = "; ".join(f"{name}: {old} → {new}" for name, (old, new) in outcome.changes.items())
-    row.diff = [record.position, record.number, record.email, str(record.plan), f"{record.amount:.2f} {record.currency}",
+    row.diff = [page_position(record.position), record.number, record.email, str(record.plan), f"{record.amount:.2f} {record.currency}",
                 record.shop_status, changes or outcome.note or outcome.kind]
     return row
 
@@ -130,7 +137,7 @@ def to_result(outcome: ImportResult, *, limit: int = PREVIEW_ROWS) -> Result:
     result.diff_headers = list(PREVIEW_HEADERS)
     by_position: dict[str, dict[str, list[str]]] = {}
     for error in outcome.errors:
-        by_position.setdefault(error.position, {}).setdefault(error.field, []).append(error.message)
+        by_position.setdefault(page_position(error.position), {}).setdefault(error.field, []).append(error.message)
     for position, errors in islice(by_position.items(), limit):
         result.append_invalid_row(number=position, row={"position": position}, validation_error=ValidationError(errors))
     listed = outcome.outcomes
@@ -138,13 +145,15 @@ def to_result(outcome: ImportResult, *, limit: int = PREVIEW_ROWS) -> Result:
         listed = islice((o for o in listed if o.kind in (NEW, UPDATED)), limit)
     for item in listed:
         result.append_row_result(_preview_row(item))
-    counts = {kind: outcome.count(kind) for kind in (NEW, UPDATED, UNCHANGED, SKIPPED)}
-    result.totals[RowResult.IMPORT_TYPE_NEW] = counts[NEW]
-    result.totals[RowResult.IMPORT_TYPE_UPDATE] = counts[UPDATED]
-    result.totals[RowResult.IMPORT_TYPE_SKIP] = counts[UNCHANGED] + counts[SKIPPED]
+    result.totals[RowResult.IMPORT_TYPE_NEW] = outcome.count(NEW)
+    result.totals[RowResult.IMPORT_TYPE_UPDATE] = outcome.count(UPDATED)
+    # The shop's unpaid orders are the skipped ones; an order already here as it is counts as unchanged.
+    result.totals[RowResult.IMPORT_TYPE_SKIP] = outcome.count(SKIPPED)
+    result.unchanged = outcome.count(UNCHANGED)
+    result.warnings = [f"{page_position(w.position)}, {w.field}: {w.message}" for w in outcome.warnings]
     result.totals[RowResult.IMPORT_TYPE_INVALID] = len(by_position)
     result.total_rows = len(outcome.outcomes) + len(by_position)
-    result.summary = outcome.summary
+    result.summary = outcome.page_summary
     result.rows_left_out = len(outcome.outcomes) - len(result.rows) if not by_position else 0
     result.errors_left_out = max(0, len(by_position) - limit)
     return result

@@ -49,6 +49,8 @@ class Outcome:
 class ImportResult:
     outcomes: list[Outcome] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
+    # Written all the same, but told: an order in another currency than its storefront's.
+    warnings: list[RecordError] = field(default_factory=list)
     committed: bool = False
 
     def count(self, kind: str) -> int:
@@ -59,6 +61,12 @@ class ImportResult:
         unchanged = self.count(UNCHANGED) + self.count(SKIPPED)
         return (f"{self.count(NEW)} new, {self.count(UPDATED)} updated, {unchanged} unchanged, "
                 f"{len(self.errors)} errors")
+
+    @property
+    def page_summary(self) -> str:
+        """The pages' count: orders the shop lists as not paid are skipped, not "unchanged"."""
+        return (f"{self.count(NEW)} new, {self.count(UPDATED)} updated, {self.count(UNCHANGED)} unchanged, "
+                f"{self.count(SKIPPED)} skipped, {len(self.errors)} errors")
 
 
 def read_records(*, storefront: Storefront, text: str, fmt: str) -> tuple[list[OrderRecord], list[RecordError]]:
@@ -97,6 +105,10 @@ def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool, 
             result.errors.extend(record.errors)
             if outcome is not None:
                 result.outcomes.append(outcome)
+                if outcome.kind in (NEW, UPDATED) and record.currency != storefront.currency:
+                    result.warnings.append(RecordError(
+                        record.position, "currency", f"the order is in {record.currency}, the storefront's "
+                        f"currency is {storefront.currency}: check that this order belongs to {storefront.name}"))
     if commit and not result.errors:
         try:
             with transaction.atomic():

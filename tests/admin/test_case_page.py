@@ -47,7 +47,7 @@ def test_it_shows_the_live_decision_with_clause_texts_and_arrival_window(s0, age
     # The clause's own text from the Clause table, not just its ID.
     assert "Refunds must be requested within 48 h of purchase" in html
     assert "20–31 business days" in html
-    assert f"v{decision.policy_version}" in html
+    assert f"version {decision.policy_version}" in html
 
 
 @pytest.mark.clause("S0-FIX-FIRST")
@@ -99,7 +99,7 @@ def test_it_shows_the_order_and_subscription_at_a_glance(s0, agent, manager):
                                                        "payment_method": "paypal", "months": 1})
     html = client_for(agent).get(case_url(case)).content.decode()
     glance = html[html.index('id="order-glance"'):]
-    for text in ("30.00 USD", "5.00 USD", "25.00 USD", "Paypal", "Active"):
+    for text in ("30.00 USD", "5.00 USD", "25.00 USD", "PayPal", "Active"):
         assert text in glance
     assert "Period ends" in glance and "not delivered" not in glance
 

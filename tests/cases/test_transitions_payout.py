@@ -186,7 +186,7 @@ def test_it_mails_the_arrival_window(s0, agent, manager, mailoutbox, django_capt
         services.case_pay(case=case, actor=manager, reference="re_1", now=MONDAY)
 
     body = mailoutbox[0].body
-    assert "It should reach your account by 2026-02-17; with some banks it can take until 2026-05-11." in body
+    assert "It should reach your account by 17 February 2026; with some banks it can take until 11 May 2026." in body
     assert "Card refunds take 20–31 business days, up to 90; processor refunds 20–90 business days" in body
     assert "We cannot accelerate the processor" in body
 

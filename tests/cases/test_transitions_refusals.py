@@ -186,7 +186,7 @@ def test_it_tells_a_caller_expecting_another_state_that_someone_else_acted(s0, s
 
     error = assert_refused(calls[name], case, Code.ALREADY_DONE)
 
-    assert "(it is now evidence requested)" in error.message
+    assert "(it is now waiting for evidence)" in error.message
 
 
 def test_it_tells_a_caller_replaying_their_own_action_that_they_already_did_it(s0, agent, manager):

@@ -146,7 +146,7 @@ def test_it_starts_a_fix_with_a_48_hour_deadline(s0, agent, mailoutbox, django_c
     assert (event.from_state, event.to_state, event.comment) == (State.REQUESTED, State.AWAITING_FIX, "Reset the line")
     assert event.visibility == CaseEvent.Visibility.INTERNAL  # not ticked "show to the customer"
     assert mail_names(mailoutbox) == ["We received your request", "We are working on your issue"]
-    assert "2026-01-04 10:00 UTC" in mailoutbox[1].body
+    assert "4 January 2026, 10:00 UTC" in mailoutbox[1].body
 
 
 def test_it_refuses_a_fix_attempt_that_is_not_needed(s0, agent):
@@ -312,7 +312,7 @@ def test_it_extends_by_the_lost_days_plus_the_bonus(
     assert (event.transition, event.from_state, event.to_state) == ("extend", State.REQUESTED, State.RESOLVED)
     assert event.data == {"lost_days": lost_days, "bonus_days": 5}
     assert mail_names(mailoutbox) == ["Your subscription has been extended"]
-    assert f"{subscription.period_end:%Y-%m-%d}" in mailoutbox[0].body
+    assert f"{subscription.period_end.day} {subscription.period_end:%B %Y}" in mailoutbox[0].body
 
 
 @pytest.mark.clause("S0-OUTAGE")
@@ -398,7 +398,7 @@ def test_it_mails_the_evidence_request_and_returns_to_review(s0, agent, mailoutb
     assert (event.comment, event.visibility) == ("Send the error on screen.", CaseEvent.Visibility.CUSTOMER)
     assert mail_names(mailoutbox) == ["We need a little more information"]
     assert "Send the error on screen." in mailoutbox[0].body
-    assert f"{later(asked_at, days=7):%Y-%m-%d}" in mailoutbox[0].body
+    assert f"{later(asked_at, days=7):%-d %B %Y}" in mailoutbox[0].body
 
     back = services.case_evidence_received(case=waiting, actor=agent, now=later(asked_at, days=1))
 

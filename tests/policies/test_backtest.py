@@ -14,7 +14,7 @@ from policies.engine import Outcome
 from policies.models import Backtest, PolicyDraft, PolicyVersion
 from policies.selectors import policy_version_for
 from tests.conftest import at
-from tests.policies.backtest_cases import END, PURCHASED, START, version_in_force
+from tests.policies.backtest_cases import END, PURCHASED, START, closed_case, version_in_force
 
 pytestmark = pytest.mark.django_db
 
@@ -124,16 +124,34 @@ def test_it_backtests_from_the_command_line(history, s0):
     draft = PolicyDraft.from_version(version_in_force(s0), version="24h", full_refund_window_hours=24)
     draft.save()
     out = StringIO()
-    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-01", "--to", "2026-02-01", "--json",
+    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-01", "--to", "2026-01-31", "--json",
                  stdout=out, stderr=StringIO())
     summary = json.loads(out.getvalue())
     assert (summary["total"], summary["changed"]) == (5, 2)
     assert Backtest.objects.get(pk=summary["backtest"]).status == Backtest.Status.DONE
     text = StringIO()
-    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-01", "--to", "2026-02-01", stdout=text,
+    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-01", "--to", "2026-01-31", stdout=text,
                  stderr=StringIO())
     assert "decisions that change: 2" in text.getvalue()
     assert "Full refund -> Partial refund: 2" in text.getvalue()
+
+
+def test_it_takes_in_the_whole_of_the_last_day_named_by_to(s0, agent, manager):
+    # Closed at 22:05 on 31 January: "--to 2026-01-31" names that day, so the case is replayed.
+    closed_case(s0, agent=agent, manager=manager, hours_after_purchase=2, close="withdrawn",
+                purchased_at=at("2026-01-31 19:00"))
+    draft = PolicyDraft.from_version(version_in_force(s0), version="same")
+    draft.save()
+    out = StringIO()
+    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-31", "--to", "2026-01-31", "--json",
+                 stdout=out, stderr=StringIO())
+    summary = json.loads(out.getvalue())
+    assert summary["total"] == 1
+    assert summary["period_end"] == "2026-02-01T00:00:00+00:00"
+    words = StringIO()
+    call_command("backtest_policy", str(draft.pk), "--from", "2026-01-31", "--to", "2026-01-31", stdout=words,
+                 stderr=StringIO())
+    assert "from 31 Jan 2026, 00:00 up to 1 Feb 2026, 00:00" in words.getvalue()
 
 
 @pytest.mark.parametrize("args", [["999999"], ["{draft}", "--from", "yesterday"],

@@ -46,6 +46,9 @@ def test_it_runs_a_backtest_as_a_job_and_shows_its_summary(history, draft, manag
         assert reverse("admin:cases_refundcase_change", args=[case.pk]) in html
         assert case.number in html
     assert "-2.68" in html
+    # The period as the manager gave it: 31 January is the last day, included, not "1 Feb (exclusive)".
+    assert "Closed from 1 Jan 2026 to 31 Jan 2026 (both days included)" in html
+    assert "exclusive" not in html
 
 
 def test_it_shows_progress_while_the_job_runs(draft, manager):

@@ -26,7 +26,7 @@ def test_it_previews_then_writes_on_confirm(plans, s0, manager_client):
     preview = upload(manager_client, s0, WOO.read_bytes())
     assert preview.status_code == 200
     result = preview.context["result"]
-    assert result.summary == "4 new, 0 updated, 1 unchanged, 0 errors"
+    assert result.summary == "4 new, 0 updated, 0 unchanged, 1 skipped, 0 errors"
     assert [row.import_type for row in result.valid_rows()] == ["new", "new", "new", "new", "skip"]
     assert Order.objects.count() == 0  # the preview is a dry run
     confirm = preview.context["confirm_form"]
@@ -54,10 +54,10 @@ def test_it_lists_errors_by_position_and_field_and_offers_no_confirm(plans, s0, 
     page = upload(manager_client, s0, json.dumps(data).encode())
     result = page.context["result"]
     assert {row.number: list(row.field_specific_errors) for row in result.invalid_rows} == {
-        "record 2": ["total"], "record 4": ["billing.email"],
+        "record 3": ["total"], "record 5": ["billing.email"],  # counted from 1 on the page
     }
     assert "confirm_form" not in page.context
-    assert re.search(rb"record 2", page.content)
+    assert re.search(rb"record 3", page.content)
     assert Order.objects.count() == 0
 
 
@@ -86,11 +86,12 @@ def test_it_lists_the_first_thousand_new_or_updated_orders_and_counts_all_of_the
     result = page.context["result"]
     summary = result.summary
     new = int(summary.split()[0])
-    assert summary == f"{new} new, 1 updated, {1500 - 1 - new} unchanged, 0 errors" and new > 1100
+    counts = re.fullmatch(rf"{new} new, 1 updated, (\d+) unchanged, (\d+) skipped, 0 errors", summary)
+    assert counts and int(counts[1]) + int(counts[2]) == 1500 - 1 - new and new > 1100, summary
     listed = result.valid_rows()
     assert len(listed) == PREVIEW_ROWS and {row.import_type for row in listed} == {"new", "update"}
     assert listed[0].diff[1] == str(data[5]["number"])  # file order: the update comes first
-    assert result.totals["new"] == new and result.totals["update"] == 1 and result.totals["skip"] == 1500 - 1 - new
+    assert result.totals["new"] == new and result.totals["update"] == 1 and result.totals["skip"] == int(counts[2])
     assert f"{summary}. The first 1000 new or updated orders are listed; the other {1500 - PREVIEW_ROWS}".encode() \
         in page.content
     assert page.content.count(b'<tr class="new">') == PREVIEW_ROWS - 1
@@ -121,7 +122,7 @@ def test_it_takes_a_file_larger_than_the_evidence_limit(plans, s0, manager_clien
     content = WOO.read_bytes()
     assert len(content) > 1000
     result = upload(manager_client, s0, content).context["result"]
-    assert result.summary == "4 new, 0 updated, 1 unchanged, 0 errors"
+    assert result.summary == "4 new, 0 updated, 0 unchanged, 1 skipped, 0 errors"
 
 
 def test_it_cuts_off_a_file_past_the_import_limit_and_says_so(plans, s0, manager_client, settings):
@@ -137,7 +138,7 @@ def test_it_answers_bad_files_and_forged_confirms_with_a_message(plans, s0, mana
     page = upload(manager_client, s0, b"\xff\xfe not text")
     assert page.status_code == 200 and page.context["form"].errors["import_file"]
     page = upload(manager_client, s0, b"not json")
-    assert page.status_code == 200 and page.context["result"].summary == "0 new, 0 updated, 0 unchanged, 1 errors"
+    assert page.status_code == 200 and page.context["result"].summary == "0 new, 0 updated, 0 unchanged, 0 skipped, 1 errors"
 
     preview = upload(manager_client, s0, WOO.read_bytes())
     confirm = preview.context["confirm_form"]
@@ -147,3 +148,15 @@ def test_it_answers_bad_files_and_forged_confirms_with_a_message(plans, s0, mana
     assert forged.status_code == 302
     assert "does not match a preview of yours" in str(list(forged.wsgi_request._messages)[0])
     assert Order.objects.count() == 0
+
+
+def test_it_warns_of_an_order_in_another_currency_and_counts_records_from_one(plans, s0, manager_client):
+    page = upload(manager_client, s0, WOO.read_bytes())
+    html = page.content.decode()
+    assert page.context["result"].warnings == [
+        "record 2, currency: the order is in EUR, the storefront's currency is USD: check that this order belongs "
+        "to IPTV Smarters Pro"]
+    assert 'id="import-warnings"' in html and "the order is in EUR" in html
+    skipped = [row for row in page.context["result"].valid_rows() if row.import_type == "skip"]
+    assert [(row.diff[0], row.diff[1]) for row in skipped] == [("record 5", "5105")]
+    assert "not a paid order" in skipped[0].diff[-1]

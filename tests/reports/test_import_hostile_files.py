@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from orders.imports.admin import page_position
 from orders.models import Customer, Order
 from tests.reports.test_import_admin import upload
 from tests.reports.test_import_orders import CSV, run, woo_orders, write
@@ -109,6 +110,7 @@ def test_it_reports_a_hostile_file_by_record_and_field_in_the_admin_preview(plan
     assert page.status_code == 200
     result = page.context["result"]
     errors = {row.number: row.field_specific_errors for row in result.invalid_rows}
+    position = page_position(position)  # records counted from 1 on the page
     assert list(errors) == [position] and list(errors[position]) == [field], errors
     assert str(errors[position][field][0]).startswith(message)
     assert "confirm_form" not in page.context
@@ -120,7 +122,7 @@ def test_it_reads_csv_whose_lines_end_in_a_carriage_return_alone(plans, tmp_path
     status, lines = run(write(tmp_path, content.decode(), "orders.csv"), "--format", "csv")
     assert status == 0 and lines[-1] == "3 new, 0 updated, 1 unchanged, 0 errors"
     page = upload(manager_client, s0, content, fmt_index=1)
-    assert page.context["result"].summary == "3 new, 0 updated, 1 unchanged, 0 errors"
+    assert page.context["result"].summary == "3 new, 0 updated, 0 unchanged, 1 skipped, 0 errors"
 
 
 def test_it_stops_reading_csv_at_the_record_it_cannot_read_and_writes_nothing(plans, tmp_path):

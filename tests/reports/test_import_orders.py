@@ -210,3 +210,13 @@ def test_it_keeps_the_cases_copy_of_the_currency_equal_to_the_orders(plans, s0, 
     order.refresh_from_db()
     case.refresh_from_db()
     assert (case.storefront_id, case.currency) == (order.storefront_id, order.currency)
+
+
+def test_it_reports_an_order_in_another_currency_than_its_storefronts(plans, s0):
+    # 5102 is in EUR; the storefront sells in USD: the order is written, and the run says so.
+    status, lines = run(WOO)
+    assert status == 0
+    assert [line for line in lines if line.startswith("warning:")] == [
+        "warning: record 1, currency: the order is in EUR, the storefront's currency is USD: check that this "
+        "order belongs to IPTV Smarters Pro"]
+    assert lines[-1] == "4 new, 0 updated, 1 unchanged, 0 errors"

@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.admin.case_page import outcome_words
 from cases.backtest import run_backtest, start_backtest
@@ -29,14 +30,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("draft", type=int, help="The draft's id (see the admin's policy drafts).")
         parser.add_argument("--from", dest="start", help=f"First day (YYYY-MM-DD); default {DEFAULT_DAYS} days ago.")
-        parser.add_argument("--to", dest="end", help="Day after the last (YYYY-MM-DD); default: now.")
+        parser.add_argument("--to", dest="end", help="Last day, included (YYYY-MM-DD); default: now.")
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
 
     def handle(self, *args, **options):
         draft = PolicyDraft.objects.filter(pk=options["draft"]).select_related("storefront").first()
         if draft is None:
             raise CommandError(f"There is no policy draft {options['draft']}.")
-        end = day(options["end"]) if options["end"] else timezone.now()
+        # --to names the last day, included: the period ends at the start of the next one.
+        end = day(options["end"]) + timedelta(days=1) if options["end"] else timezone.now()
         start = day(options["start"]) if options["start"] else end - timedelta(days=DEFAULT_DAYS)
         if start >= end:
             raise CommandError("The period must end after it starts.")
@@ -56,8 +58,9 @@ class Command(BaseCommand):
                                           "period_end": end.isoformat(), **run.summary}, indent=2))
             return
         summary = run.summary
-        self.stdout.write(f"Backtest {run.pk} of {draft}: closed cases decided {start:%Y-%m-%d %H:%M} to "
-                          f"{end:%Y-%m-%d %H:%M}")
+        self.stdout.write(f"Backtest {run.pk} of {draft}: closed cases decided from "
+                          f"{date_format(timezone.localtime(start), 'DATETIME_FORMAT')} up to "
+                          f"{date_format(timezone.localtime(end), 'DATETIME_FORMAT')}")
         self.stdout.write(f"  cases replayed: {summary['total']:,}; decisions that change: {summary['changed']:,}")
         for row in summary["transitions"]:
             self.stdout.write(f"  {outcome_words(row['from'])} -> {outcome_words(row['to'])}: {row['count']:,}")

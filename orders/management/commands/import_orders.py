@@ -12,8 +12,8 @@ class Command(BaseCommand):
     help = "Import orders from a WooCommerce REST API orders array or our CSV; nothing is written without --commit."
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
-        parser.add_argument("--storefront", required=True, metavar="SLUG")
+        parser.add_argument("file", help="the orders file: a WooCommerce JSON array or a CSV (see --format)")
+        parser.add_argument("--storefront", required=True, metavar="SLUG", help="the storefront the orders belong to")
         parser.add_argument("--format", default="woocommerce", help="woocommerce (default) or csv")
         parser.add_argument("--commit", action="store_true", help="write the orders (default: a dry run)")
 
@@ -29,6 +29,8 @@ class Command(BaseCommand):
         result = import_orders(storefront=storefront, text=text, fmt=fmt, commit=options["commit"])
         for error in result.errors:
             self.stdout.write(f"error: {error}")
+        for warning in result.warnings:
+            self.stdout.write(f"warning: {warning}")
         if options["verbosity"] > 1:
             for outcome in result.outcomes:
                 if outcome.kind in (NEW, UPDATED, SKIPPED):

@@ -32,8 +32,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--format", default="csv", help="csv (default), xlsx or json")
         parser.add_argument("--output", default="-", help="file to write; '-' (default) is standard output")
-        parser.add_argument("--storefront", nargs="+", action="extend", default=[], metavar="SLUG")
-        parser.add_argument("--state", nargs="+", action="extend", default=[], metavar="STATE")
+        parser.add_argument("--storefront", nargs="+", action="extend", default=[], metavar="SLUG",
+                            help="only these storefronts (one or more slugs; default: all)")
+        parser.add_argument("--state", nargs="+", action="extend", default=[], metavar="STATE",
+                            help=f"only cases in these states (one or more of {', '.join(State.values)}; default: all)")
         parser.add_argument("--from", dest="date_from", metavar="DATE", help="requested on or after (UTC)")
         parser.add_argument("--to", dest="date_to", metavar="DATE", help="requested on or before (UTC)")
 
