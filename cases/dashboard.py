@@ -53,7 +53,9 @@ class Dashboard:
     states: list[tuple[str, str]]
     # (storefront, a figure per open state, all open, overdue)
     open_by_storefront: list[tuple[str, list[Figure], Figure, Figure]] = field(default_factory=list)
-    open_totals: list[Figure] = field(default_factory=list)
+    open_totals: list[Figure] = field(default_factory=list)  # a figure per open state, all storefronts
+    open_total: Figure | None = None
+    overdue_total: Figure | None = None
     opened: Series | None = None
     closed: Series | None = None
     approved: list[Series] = field(default_factory=list)  # one per currency: amounts
@@ -218,6 +220,11 @@ def _open_cases(board: Dashboard, storefronts, links: Links, *, now: datetime) -
         Figure(sum(counts.get((pk, state), 0) for pk, _ in storefronts), links.cases(state=state))
         for state, _ in board.states
     ]
+    board.open_total = Figure(sum(f.value for f in board.open_totals), links.cases(state="open"))
+    board.overdue_total = Figure(
+        sum(overdue.get(pk, 0) for pk, _ in storefronts),
+        links.cases(state="open", next_deadline__lt=_moment(now)),
+    )
 
 
 def _money_series(rows, weeks: list[datetime], url) -> list[Series]:

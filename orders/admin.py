@@ -24,6 +24,7 @@ from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
 from cases.admin.service_add import service_add_view
 from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
+from orders.display import breakable_email
 from orders.imports.admin import OrderImportAdminMixin
 from orders.models import (
     Chargeback,
@@ -206,7 +207,7 @@ class ChargebackInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(OrderImportAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "storefront", "customer", "plan", "amount_paid", "refunded", "status",
+    list_display = ["order_number", "storefront", "customer_column", "plan", "amount_paid", "refunded", "status",
                     "payment_method", "purchased_at"]
     list_filter = ["storefront", "status", "payment_method"]
     search_fields = ["=number", "customer__email", "processor_reference"]
@@ -233,6 +234,19 @@ class OrderAdmin(OrderImportAdminMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.strip().lstrip("#"))
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}
+
+    @admin.display(description="Order", ordering="number")
+    def order_number(self, order: Order) -> str:
+        return str(order)
+
+    @admin.display(description="Customer", ordering="customer__email")
+    def customer_column(self, order: Order) -> str:
+        customer = order.customer
+        return format_html('{}<br><span class="rb-order-email">{}</span>', customer.name or "",
+                           breakable_email(customer.email))
 
     @admin.display(description="Paid", ordering="amount")
     def amount_paid(self, order: Order) -> str:

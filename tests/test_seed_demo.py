@@ -1,3 +1,4 @@
+import logging
 from io import StringIO
 
 import pytest
@@ -142,3 +143,55 @@ def test_it_keeps_customer_emails_off_the_console(settings, capsys):
     captured = capsys.readouterr()
     assert report.emails > 0
     assert "Subject:" not in captured.out + captured.err
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # mail is handed to the task runner on commit
+@pytest.mark.parametrize(("backend", "says"), [
+    ("django.core.mail.backends.console.EmailBackend", "customer e-mail is printed in this terminal, not sent to anyone"),
+    ("django.core.mail.backends.locmem.EmailBackend", "customer e-mail is kept in memory, not sent to anyone"),
+    ("django.core.mail.backends.smtp.EmailBackend",
+     "customer e-mail is sent to customers through the mail server at mail.example.net:587"),
+])
+def test_it_says_where_mail_goes_as_the_mail_backend_is_configured(settings, caplog, backend, says):
+    settings.EMAIL_BACKEND = backend
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "mail.example.net", 587
+    settings.CELERY_BROKER_URL = ""
+    caplog.set_level(logging.INFO)
+
+    output = run_seed()
+
+    assert says in output
+    assert "their case pages list them as sent, but nobody was mailed" in output
+    assert "Background tasks run in the server's own process" in output
+    # No line of the task log calls a demo e-mail "sent" while nobody was mailed.
+    assert not [r for r in caplog.records if r.name.startswith(("celery", "kombu")) and r.levelno < logging.WARNING]
+
+
+def test_it_says_a_worker_runs_tasks_when_a_broker_is_configured(settings):
+    settings.CELERY_BROKER_URL = "redis://user:secret@broker.example.net:6379/0"
+
+    output = run_seed()
+
+    assert "by a Celery worker through the broker at broker.example.net:6379" in output
+    assert "secret" not in output
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the hand-off to a worker happens on commit
+def test_it_delivers_demo_mail_to_memory_only_even_with_a_broker(settings, mailoutbox):
+    """With a broker, a worker would send demo mail with the real settings: seeding keeps it here."""
+    from backoffice.celery import app
+    from cases.models_mail import OutboxMessage
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "broker_connection_timeout",
+                                            "broker_connection_retry", "broker_connection_max_retries")}
+    # A broker nobody listens on: a hand-off to it fails at once (and the message would stay queued).
+    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:9/0", broker_connection_timeout=0.2,
+                    broker_connection_retry=False, broker_connection_max_retries=0)
+    try:
+        run_seed()
+    finally:
+        app.conf.update(saved)
+
+    statuses = set(OutboxMessage.objects.values_list("status", flat=True))
+    assert statuses == {OutboxMessage.Status.SENT}
+    assert mailoutbox == []

@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from cases.models import RefundCase
 from cases.selectors import case_display_amount, is_overdue, needs_manager_q, overdue_q
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
+from orders.display import breakable_email
 
 
 def state_badge(case: RefundCase) -> str:
@@ -206,7 +207,8 @@ class CaseListColumns:
 
     @admin.display(description="Order")
     def order_number(self, case: RefundCase) -> str:
-        return format_html("{}<br><span class=\"rb-quiet\">{}</span>", case.order, case.order.customer.email)
+        return format_html('<span class="rb-nowrap">{}</span><br><span class="rb-quiet">{}</span>', case.order,
+                           breakable_email(case.order.customer.email))
 
     @admin.display(description="Amount", ordering="approved_amount")
     def amount(self, case: RefundCase) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from datetime import timedelta
 from decimal import Decimal
@@ -182,3 +183,23 @@ def test_it_counts_a_case_at_the_very_start_of_a_week_in_that_week(s0, now):
 def test_it_counts_by_the_cases_own_storefront_and_currency_equal_to_the_orders(known_cases):
     assert not RefundCase.objects.exclude(storefront=F("order__storefront")).exists()
     assert not RefundCase.objects.exclude(currency=F("order__currency")).exists()
+
+
+def test_it_totals_every_column_of_the_open_cases_table(known_cases, manager, now):
+    """The "All" row has a figure under every heading, open and overdue included, each a link to its cases."""
+    client = client_for(manager)
+    board = build_dashboard(now=now)
+    open_now = RefundCase.objects.filter(state__in=OPEN_STATES)
+    assert board.open_total.value == open_now.count()
+    assert listed(client, board.open_total.url) == set(open_now.values_list("pk", flat=True))
+    overdue = set(open_now.filter(next_deadline__lt=now).values_list("pk", flat=True))
+    assert board.overdue_total.value == len(overdue) == 2
+    assert listed(client, board.overdue_total.url) == overdue
+
+    content = client.get(reverse("admin:index")).content.decode()
+    table = content[content.index('id="dash-open"'):].split("</table>")[0]
+    headings = table.split("</thead>")[0].count("<th ")
+    totals = table.split("<tfoot>")[1].split("</tfoot>")[0]
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", totals, re.S)
+    assert len(cells) == headings
+    assert all(re.search(r">\d+</a>", cell) for cell in cells[1:]), cells

@@ -113,3 +113,20 @@ def test_it_shows_the_thumbnail_at_its_stored_size(s0, agent):
     response = client_for(agent).get(case_url(case, "evidence_thumbnail", evidence.pk))
 
     assert Image.open(BytesIO(response.content)).size == (111, 240)
+
+
+def test_it_keeps_the_whole_of_a_tall_phone_screenshot_in_its_thumbnail(s0, agent):
+    """Fit, not crop: the thumbnail has the screenshot's shape and shows its top and bottom edges."""
+    tall = Image.new("RGB", (1170, 2532), (255, 255, 255))
+    tall.paste((200, 0, 0), (0, 0, 1170, 120))  # a red status bar at the very top
+    tall.paste((0, 0, 200), (0, 2412, 1170, 2532))  # a blue home bar at the very bottom
+    case = open_case(s0, reason="other")
+    evidence = add(case, corpus.save(tall, "PNG"), "phone.png")
+
+    thumb = Image.open(BytesIO(client_for(agent).get(case_url(case, "evidence_thumbnail", evidence.pk)).content))
+
+    width, height = thumb.size
+    assert height == 240 and abs(width / height - 1170 / 2532) < 0.01
+    top, bottom = thumb.convert("RGB").getpixel((width // 2, 1)), thumb.convert("RGB").getpixel((width // 2, height - 2))
+    assert top[0] > 150 and top[2] < 80, top
+    assert bottom[2] > 150 and bottom[0] < 80, bottom
