@@ -405,7 +405,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             ends = attempt.started_at + timedelta(hours=window)
             return _made(
                 facts, rules, Outcome.AWAITING_FIX, None, rules.awaiting_fix,
-                f"Our team has until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC to resolve "
+                f"Our team has until {_moment(ends)} to resolve "
                 f"the issue; if it is not resolved by then, a refund will be issued.",
             )
         fix_failed = True
@@ -434,6 +434,12 @@ def decide(facts: Facts, policy: Policy) -> Decision:
 
 # The elapsed times are compared as floats (timedelta / timedelta): a float compares exactly with
 # the policy's whole hours, so this is the comparison of ``hours_between`` without its Decimal.
+
+def _moment(moment: datetime) -> str:
+    """A time as people read it, in UTC: "9 December 2026, 23:31 UTC"."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.day} {utc:%B %Y, %H:%M} UTC"
+
 HOUR = timedelta(hours=1)
 
 _EXCLUSION_DEFAULT = "The refund policy does not cover this reason."

@@ -211,7 +211,9 @@ class PolicyVersion(models.Model):
 
 
 def _moment(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+    """A time in the words of the staff pages: "7 Dec 2026, 23:04 UTC"."""
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %Y, %H:%M %Z}"
 
 
 class Clause(models.Model):

@@ -50,9 +50,8 @@ MACHINE = {
     "a lowercase brand": re.compile(r"\b(?:paypal|Paypal|whatsapp)\b"),
     "a doubled word": re.compile(r"Customer sent customer|is now evidence requested", re.IGNORECASE),
 }
-# A date that is not "7 Dec 2026": a version's name ("version 2025-12-05") is a name, not a date; the
-# engine's frozen explanations still say "until 2026-12-09 23:31 UTC" (tests/policies/fixtures).
-HOUSE_BREAKERS = re.compile(r"(?<!version )(?<![v\d])\d{4}-\d\d-\d\d(?! \d\d:\d\d UTC)(?: \d\d:\d\d)?")
+# A date that is not "7 Dec 2026": a version's name ("version 2025-12-05") is a name, not a date.
+HOUSE_BREAKERS = re.compile(r"(?<!version )(?<![v\d])\d{4}-\d\d-\d\d(?: \d\d:\d\d)?")
 WINDOW = re.compile(r"(\d+)\s*[–-]\s*(\d+) business days")
 
 

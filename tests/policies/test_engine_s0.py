@@ -225,7 +225,7 @@ def test_it_waits_while_a_fix_attempt_is_pending_up_to_48_hours_s0_fix_48h(p0):
     assert decision.outcome == "awaiting_fix"
     assert decision.refund_amount is None
     assert decision.clauses == ("S0-FIX-48H", "S0-FIX-FIRST")
-    assert "2026-01-03 12:00 UTC" in decision.explanation
+    assert "until 3 January 2026, 12:00 UTC" in decision.explanation
 
 
 @pytest.mark.clause("S0-FIX-48H", "S0-WINDOW")
