@@ -318,7 +318,7 @@ class ChargebackAdmin(admin.ModelAdmin):
             return "—"
         if chargeback.sanction_lifted_at:
             return format_html("lifted {}", date_format(timezone.localtime(chargeback.sanction_lifted_at)))
-        return format_html('<strong class="rb-warning">in force</strong>')
+        return format_html('<strong class="rb-warning">{}</strong>', "in force")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Chargeback._meta.fields if f.name != "id"]
