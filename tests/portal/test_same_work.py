@@ -117,8 +117,17 @@ def test_it_looks_for_the_order_only_after_the_response_has_gone_out_without_a_b
 
     from cases.portal.submissions import portal_submit
 
+    def signal(which) -> None:
+        # As Django's test client does: the test's transaction stays open, so its connection must not
+        # be closed as an old one when the request starts or ends.
+        which.disconnect(close_old_connections)
+        try:
+            which.send(sender=Client)
+        finally:
+            which.connect(close_old_connections)
+
     order = recent_order(s0, email="late@example.com")
-    request_started.send(sender=Client)
+    signal(request_started)
     with django_capture_on_commit_callbacks(execute=True):
         portal_submit(storefront=s0, kind=PortalSubmission.Kind.REQUEST, order_number=order.number,
                       email="late@example.com", reason="other", description="Down since noon.")
@@ -126,12 +135,7 @@ def test_it_looks_for_the_order_only_after_the_response_has_gone_out_without_a_b
     assert not RefundCase.objects.filter(order=order).exists()
     assert mailoutbox == []
 
-    # As a WSGI server (and Django's test client) closes the response; the test's transaction stays open.
-    request_finished.disconnect(close_old_connections)
-    try:
-        request_finished.send(sender=Client)
-    finally:
-        request_finished.connect(close_old_connections)
+    signal(request_finished)
 
     assert RefundCase.objects.filter(order=order).exists()
     assert not PortalSubmission.objects.exists()
