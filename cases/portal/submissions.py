@@ -106,7 +106,9 @@ def handle_submission(submission_id: int, *, allowed: Callable = lambda case: Tr
     """
     with transaction.atomic():
         submission = (
-            PortalSubmission.objects.select_for_update(skip_locked=True).select_related("storefront")
+            # of=self: FOR UPDATE would otherwise lock the joined storefront row too, and a second worker
+            # handling another submission of the same shop would skip its own as if taken.
+            PortalSubmission.objects.select_for_update(skip_locked=True, of=("self",)).select_related("storefront")
             .filter(pk=submission_id).first()
         )
         if submission is None:
