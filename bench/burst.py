@@ -6,7 +6,11 @@ Usage: ``.venv/bin/python bench/burst.py [--quick] [--workers 3] [--server-env N
 then starts gunicorn (sync workers) on a free loopback port with production settings: DEBUG off, a
 random SECRET_KEY, rate limits in the local Redis (database ``--redis-db``, emptied first), mail to
 files in a temporary directory, uploads there too. Every request says ``X-Forwarded-Proto: https``,
-as the proxy in front of production does, so nothing is redirected.
+as the proxy in front of production does, so nothing is redirected. As in production, a Celery
+broker is configured (the local Redis, database ``--broker-db``, emptied first) and a Celery worker
+started by the bench looks for each post's order, opens or joins the case and sends the e-mail. The
+worker runs niced (``--worker-nice``): on two shared cores the answers to customers come first and
+the backlog drains behind them, which is what the broker is for during a burst.
 
 The load is open: posts are sent on a fixed schedule at the offered rate, each from a loopback
 address of its own (the client socket is bound to 127.a.b.c before it connects) with a customer and
@@ -17,9 +21,10 @@ the moment a post was due, so a client that falls behind counts against the serv
 step at 80 % of each target gives the p95. The load is bounded: at most ``--max-posts`` posts, each
 answer within 30 s, and every step within its duration plus 60 s.
 
-Finally every matching post that was answered 200 must have made exactly one case, one case link
-and one e-mail (sent, and written by the mail backend), and one stored file when it carried one;
-the posts with the wrong address none.
+Then gunicorn stops, and the bench waits (at most ``--drain-seconds``) until the worker has handled
+every stored submission and sent every queued e-mail. Only then is it checked that every matching
+post that was answered 200 made exactly one case, one case link and one e-mail (sent, and written by
+the mail backend), and one stored file when it carried one; the posts with the wrong address none.
 """
 
 from __future__ import annotations
@@ -101,7 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step-seconds", type=float, default=8.0)
     parser.add_argument("--p95-seconds", type=float, default=15.0, help="the step at 80 %% of each target")
     parser.add_argument("--max-posts", type=int, default=12_000)
-    parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--redis-db", type=int, default=11, help="the rate limits' Redis database")
+    parser.add_argument("--broker-db", type=int, default=12, help="the Celery broker's Redis database")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--worker-nice", type=int, default=10, help="niceness of the Celery worker")
+    parser.add_argument("--drain-seconds", type=float, default=900.0,
+                        help="longest wait for the worker to finish the backlog after the last post")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra variable for gunicorn, e.g. CONN_MAX_AGE=0 (repeatable)")
     parser.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout gunicorn serves")
@@ -134,6 +144,7 @@ def server_env(args: argparse.Namespace, url: str, workdir: Path, port: int) -> 
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": url,
         "CACHE_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{args.broker_db}",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(workdir / "mail"),
         "MEDIA_ROOT": str(workdir / "media"),
@@ -177,6 +188,46 @@ def start_gunicorn(args: argparse.Namespace, env: dict[str, str], port: int, log
         time.sleep(0.3)
     stop(server)
     raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def start_worker(args: argparse.Namespace, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The Celery worker, niced: it takes the CPU the web workers leave, so answers come first."""
+    celery = Path(sys.executable).with_name("celery")
+    command = ["nice", "-n", str(args.worker_nice), str(celery), "-A", "backoffice", "worker", "--pool", "prefork",
+               "--concurrency", str(args.worker_concurrency), "--loglevel", "WARNING", "--without-gossip",
+               "--without-mingle", "--without-heartbeat"]
+    worker = subprocess.Popen(command, cwd=args.app_dir, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    # With the kernel's autogroups (sched_autogroup_enabled), niceness only ranks processes within
+    # one session: the worker's session of its own would share the CPU with gunicorn's as an equal.
+    # The group's own niceness ranks the sessions.
+    try:
+        Path(f"/proc/{worker.pid}/autogroup").write_text(str(args.worker_nice))
+    except OSError:
+        pass  # no autogroups: the process's niceness alone does it
+    time.sleep(3)
+    if worker.poll() is not None:
+        raise SystemExit(f"the Celery worker stopped at start:\n{log.read_text()[-3000:]}")
+    return worker
+
+
+def backlog() -> tuple[int, int]:
+    """Submissions not yet handled, and e-mails not yet sent (queued, or failed)."""
+    from cases.models import OutboxMessage
+    from cases.portal.models import PortalSubmission
+
+    return (PortalSubmission.objects.count(),
+            OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).count())
+
+
+def drain(seconds: float) -> tuple[float, tuple[int, int]]:
+    """Wait until the worker has handled every submission and sent every e-mail; how long it took."""
+    started = time.monotonic()
+    left = backlog()
+    while left != (0, 0) and time.monotonic() - started < seconds:
+        time.sleep(1.0)
+        left = backlog()
+    return time.monotonic() - started, left
 
 
 def stop(server: subprocess.Popen) -> None:
@@ -333,10 +384,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def cpu_snapshot(server: subprocess.Popen, database: str) -> dict[str, float]:
-    """CPU seconds so far of the gunicorn workers, of PostgreSQL's backends for the bench database, and
-    of this client; backends and workers that ended since are missed, so none may end mid-step."""
-    workers, backends = 0.0, 0.0
+def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen, database: str) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn workers, of the Celery worker's processes, of PostgreSQL's
+    backends for the bench database, and of this client; processes that ended since are missed, so
+    none may end mid-step."""
+    workers, backends, celery = 0.0, 0.0, _cpu_seconds(worker.pid)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -347,10 +399,12 @@ def cpu_snapshot(server: subprocess.Popen, database: str) -> dict[str, float]:
             continue
         if parent == server.pid:
             workers += _cpu_seconds(int(entry.name))
+        elif parent == worker.pid:  # the prefork pool's processes
+            celery += _cpu_seconds(int(entry.name))
         elif cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
             backends += _cpu_seconds(int(entry.name))
     own = os.times()
-    return {"django": workers, "postgres": backends, "client": own.user + own.system}
+    return {"django": workers, "celery": celery, "postgres": backends, "client": own.user + own.system}
 
 
 # --- the check ----------------------------------------------------------------------------------
@@ -423,13 +477,14 @@ def uptime() -> str:
 
 def report(steps: list[Step], result: dict) -> dict:
     print(f"\n{'step':24} {'offered':>8} {'achieved':>9} {'posts':>6} {'200':>6} {'errors':>7} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'max ms':>8} {'CPU ms a post: django':>22} {'postgres':>9} {'client':>7}")
+          f"{'p95 ms':>8} {'max ms':>8} {'CPU ms a post: django':>22} {'celery':>7} {'postgres':>9} {'client':>7}")
     for s in steps:
         errors = len(s.posts) - len(s.answered())
         times = [p.latency for p in s.answered()]
         print(f"{s.name:24} {s.offered:8.1f} {s.achieved():9.1f} {len(s.posts):6} {len(s.answered()):6} {errors:7} "
               f"{s.percentile(0.5):8.0f} {s.percentile(0.95):8.0f} {max(times, default=0) * 1000:8.0f} "
-              f"{s.cpu.get('django', 0):22.1f} {s.cpu.get('postgres', 0):9.1f} {s.cpu.get('client', 0):7.1f}")
+              f"{s.cpu.get('django', 0):22.1f} {s.cpu.get('celery', 0):7.1f} {s.cpu.get('postgres', 0):9.1f} "
+              f"{s.cpu.get('client', 0):7.1f}")
     summary = {}
     for kind, target in TARGETS.items():
         kept = [s for s in steps if s.kind == kind and len(s.answered()) == len(s.posts)]
@@ -444,7 +499,8 @@ def report(steps: list[Step], result: dict) -> dict:
               f"p95 {p95_step.percentile(0.95):.0f} ms at {p95_step.offered:g}/s offered "
               f"(target {P95_TARGET_MS:g} ms) -> rate {'PASS' if best >= target else 'MISS'}, "
               f"p95 {'PASS' if p95_step.percentile(0.95) <= P95_TARGET_MS else 'MISS'}")
-    print("\nevery matching post made exactly one case, one link and one e-mail (and one file when sent one): "
+    print("\nafter the drain, every matching post made exactly one case, one link and one e-mail (and one file "
+          "when sent one): "
           f"{'YES' if result['ok'] else 'NO'}")
     for key, value in result.items():
         print(f"  {key}: {value}")
@@ -486,6 +542,7 @@ def _run(args: argparse.Namespace, url: str, steps: list[Step], total: int, work
     import redis
 
     redis.Redis(host="127.0.0.1", port=6379, db=args.redis_db).flushdb()
+    redis.Redis(host="127.0.0.1", port=6379, db=args.broker_db).flushdb()
     orders = seed(total)
     image = screenshot()
     print(f"migrated and seeded {total} orders in {time.monotonic() - started:.0f} s; screenshot "
@@ -500,26 +557,46 @@ def _run(args: argparse.Namespace, url: str, steps: list[Step], total: int, work
                                    step.kind == "screenshot"))
             index += 1
 
-    server = start_gunicorn(args, env, port, workdir / "gunicorn.log")
+    database = urlparse(url).path.lstrip("/")
+    worker = start_worker(args, env, workdir / "celery.log")
     try:
-        with ThreadPoolExecutor(max_workers=400) as pool:
-            database = urlparse(url).path.lstrip("/")
-            for step in steps:
-                before = cpu_snapshot(server, database)
-                run_step(step, port, pool, image)
-                time.sleep(0.5)  # the last mails after the last answers
-                step.cpu_ms(before, cpu_snapshot(server, database))
-                cpu = ", ".join(f"{k} {v:.0f}" for k, v in step.cpu.items())
-                print(f"{step.name:24} achieved {step.achieved():6.1f}/s, p95 {step.percentile(0.95):6.0f} ms, "
-                      f"{len(step.posts) - len(step.answered())} without a 200; CPU ms a post: {cpu}; "
-                      f"load {uptime()}", flush=True)
+        server = start_gunicorn(args, env, port, workdir / "gunicorn.log")
+        first = cpu_snapshot(server, worker, database)
+        try:
+            with ThreadPoolExecutor(max_workers=400) as pool:
+                for step in steps:
+                    before = cpu_snapshot(server, worker, database)
+                    run_step(step, port, pool, image)
+                    time.sleep(0.5)
+                    step.cpu_ms(before, cpu_snapshot(server, worker, database))
+                    cpu = ", ".join(f"{k} {v:.0f}" for k, v in step.cpu.items())
+                    print(f"{step.name:24} achieved {step.achieved():6.1f}/s, p95 {step.percentile(0.95):6.0f} ms, "
+                          f"{len(step.posts) - len(step.answered())} without a 200; CPU ms a post: {cpu} "
+                          f"(celery: what the worker did meanwhile); backlog {backlog()}; load {uptime()}",
+                          flush=True)
+        finally:
+            # Graceful: each web worker finishes the request it holds; posts a client gave up on that were
+            # still waiting in the listen queue are dropped with it.
+            last = cpu_snapshot(server, worker, database)
+            stop(server)
+        print(f"backlog when the last answer was in: {backlog()} (submissions, unsent e-mails); draining, "
+              f"at most {args.drain_seconds:g} s; load {uptime()}", flush=True)
+        drained, left = drain(args.drain_seconds)
+        end = cpu_snapshot(server, worker, database)
     finally:
-        # Graceful: each worker finishes the request it holds (and that request's mail); posts a client
-        # gave up on that were still waiting in the listen queue are dropped with it. Only then are the
-        # rows counted, so that nothing changes while they are.
-        stop(server)
+        stop(worker)  # warm shutdown: the worker finishes the tasks it holds
+    # Only now are the rows counted, so that nothing changes while they are.
     result = check([p for s in steps for p in s.posts], workdir / "mail")
+    result.update({"drain_seconds": round(drained, 1), "left_after_drain": list(left)})
+    result["ok"] = result["ok"] and left == (0, 0)
+    answered = sum(len(s.answered()) for s in steps)
+    whole = {k: round((end[k] - first[k]) * 1000 / max(1, answered), 1) for k in ("celery", "postgres")}
+    whole["django"] = round((last["django"] - first["django"]) * 1000 / max(1, answered), 1)
     summary = report(steps, result)
+    summary["cpu_ms_a_post_whole_run"] = whole
+    print(f"the backlog drained in {drained:.0f} s after the last answer; CPU a post over the whole run, drain "
+          f"included: gunicorn {whole['django']} ms, Celery worker {whole['celery']} ms, PostgreSQL "
+          f"{whole['postgres']} ms (every kind of post together)")
     errors = sorted({p.error or str(p.status) for s in steps for p in s.posts if p.status != 200})
     if errors:
         print("answers other than 200:", "; ".join(errors[:5]))
@@ -527,6 +604,7 @@ def _run(args: argparse.Namespace, url: str, steps: list[Step], total: int, work
     out = RESULTS / f"burst-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
         "summary": summary, "check": result, "workers": args.workers, "server_env": args.server_env,
+        "worker_concurrency": args.worker_concurrency, "worker_nice": args.worker_nice,
         "steps": [{"name": s.name, "offered": s.offered, "achieved": s.achieved(), "posts": len(s.posts),
                    "answered": len(s.answered()), "p50_ms": s.percentile(0.5), "p95_ms": s.percentile(0.95),
                    "cpu_ms_per_post": s.cpu}

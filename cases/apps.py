@@ -7,5 +7,7 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import after_response
+        from cases.portal import shops
 
         after_response.connect()
+        shops.connect()

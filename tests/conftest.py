@@ -60,6 +60,16 @@ def fast_password_hashing():
         yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_storefront_lookups():
+    """Each process keeps the portal's storefronts for a minute; a test's rolled-back rows must not stay."""
+    from cases.portal import shops
+
+    shops.forget()
+    yield
+    shops.forget()
+
+
 @pytest.fixture
 def s0(db) -> Storefront:
     """IPTV Smarters Pro: docs/policies.md file 000 (48 h window, fix first, proration)."""

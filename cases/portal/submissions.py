@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.core.files import File
@@ -39,7 +40,8 @@ def portal_submit(
     now = now or timezone.now()
     pending = [_prepare(upload) for upload in files]  # decode and re-encode outside the transaction
     try:
-        with transaction.atomic():
+        # One insert needs no transaction of its own: without files that saves a BEGIN and a COMMIT.
+        with transaction.atomic() if pending else nullcontext():
             submission = PortalSubmission.objects.create(
                 storefront=storefront, kind=kind, order_number=order_number[:40], email=email[:254],
                 reason=reason, description=description, created_at=now,
@@ -104,7 +106,9 @@ def handle_submission(submission_id: int, *, allowed: Callable = lambda case: Tr
     """
     with transaction.atomic():
         submission = (
-            PortalSubmission.objects.select_for_update(skip_locked=True).select_related("storefront")
+            # of=self: FOR UPDATE would otherwise lock the joined storefront row too, and a second worker
+            # handling another submission of the same shop would skip its own as if taken.
+            PortalSubmission.objects.select_for_update(skip_locked=True, of=("self",)).select_related("storefront")
             .filter(pk=submission_id).first()
         )
         if submission is None:

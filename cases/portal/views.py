@@ -33,6 +33,7 @@ from cases.portal.links import Lookup, find_link, mark_used
 from cases.portal.models import PortalSubmission
 from cases.portal.pages import case_page, clause_words, policy_versions
 from cases.portal.services import portal_message, portal_upload, portal_withdraw
+from cases.portal.shops import storefront_by_slug
 from cases.portal.submissions import portal_submit
 from cases.portal.words import reason_words
 from cases.uploads.handler import request_refusal
@@ -63,7 +64,7 @@ def _too_many(request, error: limits.Limited, storefront=None) -> HttpResponse:
 
 
 def _storefront(slug: str) -> Storefront:
-    storefront = Storefront.objects.filter(slug=slug).first()
+    storefront = storefront_by_slug(slug)
     if storefront is None:
         raise Http404
     return storefront

@@ -31,6 +31,7 @@ def send(storefront, form: str, *, order_number: str, email: str, files=()) -> t
         data["screenshots"] = list(files)
     client = Client()
     url = reverse(f"portal:{form}", args=[storefront.slug])
+    client.get(url)  # a process that has served the shop before keeps it (cases/portal/shops.py)
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url, data)
     return response.status_code, response.content, shapes(queries.captured_queries)
@@ -49,7 +50,7 @@ def test_it_runs_the_same_queries_for_a_real_order_and_a_made_up_one(s0, form):
     assert real[0] == fake[0] == 200
     assert real[1].replace(b"buyer@example.com", b"") == fake[1].replace(b"nobody@example.com", b"")
     assert real[2] == fake[2]
-    assert len(real[2]) <= 6
+    assert len(real[2]) == 1 and real[2][0].startswith('INSERT INTO "cases_portalsubmission"')
 
 
 def test_it_reads_and_re_encodes_the_files_of_a_made_up_order_too(s0, media):
