@@ -275,11 +275,12 @@ def test_it_reports_what_the_command_did(s0, agent, mailoutbox, django_capture_o
         call_command("sweep_deadlines", stdout=second)
 
     assert first.getvalue().splitlines() == [
-        "fix windows expired: 1, evidence reminders: 1, evidence overdue: 0",
+        "fix windows expired: 1, evidence reminders: 1, evidence overdue: 0, portal forms taken up: 0",
         f"  fix window expired: {fix.number}",
         f"  evidence reminder: {asked.number}",
     ]
-    assert second.getvalue() == "fix windows expired: 0, evidence reminders: 0, evidence overdue: 0\n"
+    assert second.getvalue() == (
+        "fix windows expired: 0, evidence reminders: 0, evidence overdue: 0, portal forms taken up: 0\n")
     assert sorted(mail_names(mailoutbox)) == sorted([BACK_UNDER_REVIEW, REMINDER])
 
 

@@ -108,6 +108,26 @@ def test_it_handles_a_submission_whose_job_never_ran_in_the_minutes_job(s0, cust
     assert not PortalSubmission.objects.exists()
 
 
+def test_it_takes_up_a_left_over_submission_in_the_cron_sweep(s0, customer, mailoutbox):
+    """Without a beat, cron's sweep_deadlines takes up a form whose own job never ran."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    order = recent_order(s0, email="cron@example.com")
+    customer.post(reverse("portal:request", args=[s0.slug]), {
+        "order_number": order.number, "email": "cron@example.com", "reason": "other",
+    })  # the hand-off after commit never happens inside this test's transaction
+    PortalSubmission.objects.update(created_at=timezone.now() - LEFT_OVER - LEFT_OVER)
+    out = StringIO()
+
+    call_command("sweep_deadlines", stdout=out)
+
+    assert out.getvalue().strip().endswith("portal forms taken up: 1")
+    assert RefundCase.objects.filter(order=order).count() == 1
+    assert not PortalSubmission.objects.exists()
+
+
 def test_it_looks_for_the_order_only_after_the_response_has_gone_out_without_a_broker(
     s0, customer, mailoutbox, django_capture_on_commit_callbacks
 ):

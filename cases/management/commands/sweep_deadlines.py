@@ -1,20 +1,24 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from cases.portal.tasks import handle_left_over_submissions
 from cases.sweeps import sweep_deadlines
 
 
 class Command(BaseCommand):
     help = (
-        "Act on deadlines that ran out: fix windows (S0-FIX-48H) and overdue evidence requests. "
-        "Meant for cron every minute; two runs at once never act on a case twice."
+        "Act on deadlines that ran out: fix windows (S0-FIX-48H) and overdue evidence requests, and take "
+        "up portal forms whose own job never ran. Meant for cron every minute where no Celery beat runs; "
+        "two runs at once never act on a case twice."
     )
 
     def handle(self, *args, **options):
         report = sweep_deadlines()
+        forms = handle_left_over_submissions()
         self.stdout.write(
             f"fix windows expired: {len(report.fix_windows_expired)}, "
             f"evidence reminders: {len(report.evidence_reminders)}, "
-            f"evidence overdue: {len(report.evidence_expired)}"
+            f"evidence overdue: {len(report.evidence_expired)}, "
+            f"portal forms taken up: {forms}"
         )
         if options["verbosity"] >= 2:
             for label, numbers in (
