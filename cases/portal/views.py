@@ -246,17 +246,25 @@ def upload_view(request, token: str):
             "message": _("Send at most %(count)d files at a time; nothing was stored.") % {"count": MAX_FILES_PER_POST}
         })
     try:
-        limits.hit("upload_ip", limits.client_address(request), cost=len(files))
-        limits.hit("upload_case", str(link.case_id), cost=len(files))
+        _count_files(request, link, files)
     except limits.Limited as error:
         return _too_many(request, error, link.case.order.storefront)
     try:
         results = portal_upload(link=link, files=files)
     except CaseActionError as error:
         return _back_to_case(request, token, link, {"message": error.message})
-    return _back_to_case(request, token, link, {
-        "files": [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results],
-    })
+    return _back_to_case(request, token, link, {"files": _file_notes(results)})
+
+
+def _count_files(request, link, files) -> None:
+    """The upload limits, per address and per case; raises ``limits.Limited``."""
+    limits.hit("upload_ip", limits.client_address(request), cost=len(files))
+    limits.hit("upload_case", str(link.case_id), cost=len(files))
+
+
+def _file_notes(results) -> list[dict]:
+    """What the case page says of each file sent: accepted, or why not."""
+    return [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results]
 
 
 def message_view(request, token: str):
@@ -280,8 +288,7 @@ def message_view(request, token: str):
         limits.hit("message_ip", limits.client_address(request))
         limits.hit("message_case", str(link.case_id))
         if files:
-            limits.hit("upload_ip", limits.client_address(request), cost=len(files))
-            limits.hit("upload_case", str(link.case_id), cost=len(files))
+            _count_files(request, link, files)
     except limits.Limited as error:
         return _too_many(request, error, link.case.order.storefront)
     try:
@@ -291,7 +298,7 @@ def message_view(request, token: str):
         return _case_page(request, token, link, message_form=form, status=400)
     return _back_to_case(request, token, link, {
         "message": _("Your message was sent. We will answer here and by e-mail.") if form.cleaned_data["message"] else "",
-        "files": [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results],
+        "files": _file_notes(results),
     })
 
 
