@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import caches
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.errors import CaseActionError
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
@@ -230,9 +230,8 @@ def _back_to_case(request, token: str, link, notice: dict) -> HttpResponseRedire
     return HttpResponseRedirect(reverse("portal:case", args=[token]), status=303)
 
 
+@require_POST
 def upload_view(request, token: str):
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     link, refused = _live_link(request, token)
     if refused:
         return refused
@@ -267,10 +266,9 @@ def _file_notes(results) -> list[dict]:
     return [{"name": r.name, "accepted": r.accepted, "why": r.why} for r in results]
 
 
+@require_POST
 def message_view(request, token: str):
     """A message from the case page, with or without files; a form with mistakes comes back filled in."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     link, refused = _live_link(request, token)
     if refused:
         return refused
@@ -302,9 +300,8 @@ def message_view(request, token: str):
     })
 
 
+@require_POST
 def withdraw_view(request, token: str):
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     link, refused = _live_link(request, token)
     if refused:
         return refused
