@@ -145,12 +145,14 @@ def test_it_records_each_export_with_its_filter_and_row_count(cases_by_state):
         record.save()
 
 
+@pytest.mark.parametrize("lead", ["", "  ", "\n", " \n "], ids=["none", "spaces", "line-feed", "both"])
 @pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
-def test_it_neutralises_every_formula_prefix_in_csv_and_xlsx(s0, agent, manager, prefix, tmp_path):
+def test_it_neutralises_every_formula_prefix_in_csv_and_xlsx(s0, agent, manager, lead, prefix, tmp_path):
+    """Spreadsheets skip leading spaces and line feeds before deciding a cell is a formula."""
     from tests.cases import open_case
 
     case = open_case(s0, requested_at=WITHIN_WINDOW)
-    payload = f"{prefix}HYPERLINK(\"http://evil.example\")"
+    payload = f"{lead}{prefix}HYPERLINK(\"http://evil.example\")"
     Order.objects.filter(pk=case.order_id).update(number=payload)
     row = parse_csv(export())[0]
     assert row["order_number"] == "'" + payload
@@ -160,30 +162,14 @@ def test_it_neutralises_every_formula_prefix_in_csv_and_xlsx(s0, agent, manager,
     call_command("export_cases", "--format", "xlsx", "--output", str(path), stdout=StringIO())
     sheet = load_workbook(path).active
     cell = sheet.cell(row=2, column=CONTRACT_HEADER.index("order_number") + 1).value
-    # XML reads a carriage return back as a line feed; the apostrophe is what matters.
-    assert cell[0] == "'" and cell[2:] == payload[1:]
+    # XML reads the prefix character back differently when it is a carriage return; the apostrophe and
+    # everything around that character are what matter.
+    after = len(lead) + 1
+    assert cell[0] == "'" and cell[1:after] == lead and cell[after + 1:] == payload[after:]
     assert not any(str(c.value).startswith(("=", "+", "-", "@", "\t", "\r")) for c in sheet[2] if c.value is not None)
 
     data = json.loads(export("--format", "json"))
     assert data[0]["order_number"] == payload  # JSON carries the data as it is
-
-
-@pytest.mark.parametrize("lead", ["  ", "\n", " \n "])
-@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
-def test_it_neutralises_a_formula_prefix_after_leading_spaces_or_a_line_feed(s0, agent, lead, prefix, tmp_path):
-    from tests.cases import open_case
-
-    case = open_case(s0, requested_at=WITHIN_WINDOW)
-    payload = f"{lead}{prefix}HYPERLINK(\"http://evil.example\")"
-    Order.objects.filter(pk=case.order_id).update(number=payload)
-    row = parse_csv(export())[0]
-    assert row["order_number"] == "'" + payload
-
-    path = tmp_path / "cases.xlsx"
-    call_command("export_cases", "--format", "xlsx", "--output", str(path), stdout=StringIO())
-    sheet = load_workbook(path).active
-    cell = sheet.cell(row=2, column=CONTRACT_HEADER.index("order_number") + 1).value
-    assert cell.startswith("'")
 
 
 def test_it_leaves_text_with_a_sign_inside_it_alone(s0, agent):
