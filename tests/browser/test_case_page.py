@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.admin.conftest import open_case
+from tests.browser.staff import sign_in
 from tests.conftest import make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,10 +57,7 @@ def test_it_lets_an_agent_approve_from_the_case_page(live_server, page):
     case = open_case(Storefront.objects.get(slug="iptv-smarters-pro"), reason="other",
                      order_kwargs={"amount": "42.50"})
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", "pw-alice")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, agent, f"/admin/cases/refundcase/{case.pk}/change/")
 
     panel = page.locator("#decision-panel")
     panel.wait_for()
@@ -89,10 +87,7 @@ def test_it_fits_the_case_page_and_list_at_1024_and_375_px(live_server, page, tm
     case = open_case(Storefront.objects.get(slug="iptv-smarters-pro"), reason="other",
                      description="https://example.com/" + "x" * 300)
     page.set_viewport_size({"width": 1024, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", "pw-alice")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, agent, f"/admin/cases/refundcase/{case.pk}/change/")
     page.locator("#decision-panel").wait_for()
     for width, url in ((1024, f"/admin/cases/refundcase/{case.pk}/change/"),
                        (375, f"/admin/cases/refundcase/{case.pk}/change/"),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.staff import sign_in
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the launch fixture)
 from tests.conftest import make_user
 
@@ -54,10 +55,7 @@ def test_it_answers_an_evidence_request_in_words_and_staff_read_it(live_server, 
     assert stored.state == "requested" and stored.customer_wrote_at is not None
 
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", "pw-alice")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, agent, f"/admin/cases/refundcase/{case.pk}/change/")
     page.wait_for_selector("#timeline")
     staff = page.content()
     assert "The customer sent a message" in staff and "The customer sent what was asked for" in staff

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.staff import sign_in
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the browser fixture)
 from tests.conftest import make_user
 
@@ -37,10 +38,7 @@ def test_it_draws_the_dashboard_charts(live_server, page):  # noqa: F811
             if response.status >= 400 and not response.url.endswith("/favicon.ico") else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", manager.username)
-    page.fill("#id_password", "pw-maria")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, manager, "/admin/")
     page.wait_for_selector("#dashboard")
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.staff import sign_in
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the launch fixture)
 from tests.conftest import make_user
 
@@ -83,10 +84,7 @@ def test_it_lays_out_the_lists_dashboard_and_case_pages_at_1366_and_375_px(live_
     secret = issue_link(case=case, why=CaseLink.Why.OPENED, now=timezone.now())
 
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", manager.username)
-    page.fill("#id_password", "pw-maria")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, manager, "/admin/")
     page.wait_for_selector("#dashboard")
 
     pages = {

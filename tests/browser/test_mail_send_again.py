@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.staff import sign_in
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the launch fixture)
 from tests.conftest import make_user
 
@@ -53,10 +54,7 @@ def test_it_sends_a_failed_mail_again_from_the_case_page(live_server, page, sett
 
     # The agent sees the failure on the case page and sends the message again.
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", "pw-alice")
-    page.click("input[type=submit]")
+    sign_in(page, live_server.url, agent, f"/admin/cases/refundcase/{case.pk}/change/")
     mail = page.locator("#mail")
     mail.wait_for()
     for name, width in WIDTHS.items():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.staff import sign_in
 from tests.browser.test_case_page import CHROMIUM, page  # noqa: F401 (the launch fixture)
 from tests.conftest import eventually, image_bytes, make_user
 
@@ -64,10 +65,7 @@ def test_it_takes_a_request_and_requested_evidence_from_a_phone(live_server, pag
 
     # The agent, at a desk, sees the thumbnail and asks for more.
     agent_page = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
-    agent_page.goto(f"{live_server.url}/admin/login/?next=/admin/cases/refundcase/{case.pk}/change/")
-    agent_page.fill("#id_username", agent.username)
-    agent_page.fill("#id_password", "pw-alice")
-    agent_page.click("input[type=submit]")
+    sign_in(agent_page, live_server.url, agent, f"/admin/cases/refundcase/{case.pk}/change/")
     thumb = agent_page.locator("#evidence img.rb-thumb")
     thumb.wait_for()
     thumb.scroll_into_view_if_needed()  # the preview loads lazily
