@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "backoffice.apps.BackofficeConfig",
+    "core",
     "orders",
     "policies",
     "cases",
