@@ -21,7 +21,7 @@ from bench.timing import time_get
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from orders.models import Customer, Order, Plan, Storefront, Subscription
-from policies.engine import REASONS, Facts, decide
+from rules.engine import REASONS, Facts, decide
 
 URL = "/admin/cases/refundcase/"
 SIZES = (10_000, 100_000)

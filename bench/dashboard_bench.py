@@ -62,7 +62,7 @@ def load(n: int) -> None:
 
     from cases.models import RefundCase
     from orders.models import Plan, Storefront
-    from policies.engine import REASONS
+    from rules.engine import REASONS
 
     call_command("migrate", interactive=False, verbosity=0)
     have = RefundCase.objects.count()

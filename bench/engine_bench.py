@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from policies.engine import PAYMENT_METHODS, PLAN_MONTHS, REASONS, ZERO, Facts, FixAttempt, Policy, decide
+from rules.engine import PAYMENT_METHODS, PLAN_MONTHS, REASONS, ZERO, Facts, FixAttempt, Policy, decide
 
 MILLION = 1_000_000
 TARGET_SECONDS = 10.0  # a million distinct facts, decide() alone, one core

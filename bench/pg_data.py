@@ -182,8 +182,8 @@ def snapshots(now: datetime) -> list[tuple[dict, bool]]:
     one case in ``MANAGER_EVERY`` gets one of those, for the managers' queue.
     """
     from cases.models import decision_needs_manager
-    from policies.engine import REASONS, Facts, decide
     from policies.models import PolicyVersion
+    from rules.engine import REASONS, Facts, decide
 
     moment = now - timedelta(days=3)
     out = []
@@ -227,7 +227,7 @@ def vacuum(*, log=print) -> None:
 
 
 def _load(*, cases: int, log=print) -> None:
-    from policies.engine import REASONS
+    from rules.engine import REASONS
 
     customers = (cases + CUSTOMERS_PER_CASE - 1) // CUSTOMERS_PER_CASE
     admin, agents = users()

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         if not args.skip_engine:
-            print("\n(a) Policy engine: policies.engine.decide with the two shipped policies")
+            print("\n(a) Policy engine: rules.engine.decide with the two shipped policies")
             results["engine"] = engine_bench.run(shipped_policies(), quick=args.quick)
             engine_bench.report(results["engine"])
         if not args.skip_admin:

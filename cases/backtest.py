@@ -1,8 +1,8 @@
 """Replaying a draft policy over closed cases (docs/policy-backtest.md).
 
-Each closed case of the period is decided twice by the one engine (``policies.engine.decide``) on
+Each closed case of the period is decided twice by the one engine (``rules.engine.decide``) on
 the same facts: once under the version that judged it (in force at purchase, S1-VERSIONING) and
-once under the draft. The facts are those ``RefundCase.facts`` builds (``policies.case_facts``),
+once under the draft. The facts are those ``RefundCase.facts`` builds (``rules.case_facts``),
 read from plain rows rather than model instances so that a million cases take seconds, and set
 back to the moment of the case's last decision: ``as_of`` is ``decided_at``, and the case's own
 payout is not yet "already refunded" (the live code takes its snapshot before paying out, too).
@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from cases.models import RefundCase
 from cases.states import CLOSED_STATES
-from policies.case_facts import case_facts, returned_so_far
-from policies.engine import ZERO, Decision, Policy, decide
 from policies.models import Backtest, PolicyDraft, PolicyVersion
 from policies.selectors import in_force_at
+from rules.case_facts import case_facts, returned_so_far
+from rules.engine import ZERO, Decision, Policy, decide
 
 logger = logging.getLogger(__name__)
 

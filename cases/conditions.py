@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from cases.states import OPEN_STATES, Resolution, State
-from policies.engine import Outcome
+from rules.engine import Outcome
 
 
 def _cited(case, suffix: str) -> str:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from cases.models import Payout, RefundCase
 from cases.states import CLOSED_STATES, OPEN_STATES, State
 from orders.models import Storefront
-from policies.engine import CENT, REASON_LABELS
+from rules.engine import CENT, REASON_LABELS
 
 WEEKS = 12
 CLOSED = ",".join(CLOSED_STATES)

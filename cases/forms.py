@@ -15,8 +15,8 @@ from cases.services.base import MAX_NOTE_LENGTH
 from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
-from policies.engine import Decision, Outcome
 from policies.selectors import cited, own_clause
+from rules.engine import Decision, Outcome
 
 NOTE = forms.Textarea(attrs={"rows": 2, "cols": 40})
 # Every free-text field says who reads it: what reaches the customer is chosen, never a side effect.

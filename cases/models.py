@@ -24,8 +24,8 @@ from cases.states import (
     State,
 )
 from orders.models import MONEY
-from policies.case_facts import case_facts
-from policies.engine import PAYMENT_METHOD_LABELS, Decision, Facts, Outcome
+from rules.case_facts import case_facts
+from rules.engine import PAYMENT_METHOD_LABELS, Decision, Facts, Outcome
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 

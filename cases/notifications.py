@@ -14,7 +14,7 @@ from django.template.loader import get_template, render_to_string
 
 from cases.links import portal_link_request_url
 from cases.outbox import queue_mail
-from policies.engine import payment_method_words
+from rules.engine import payment_method_words
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django.db import models
 
-from policies.engine import FIX_OUTCOME_LABELS, REASON_LABELS
+from rules.engine import FIX_OUTCOME_LABELS, REASON_LABELS
 
 
 class State(models.TextChoices):

@@ -40,8 +40,8 @@ from cases.models import CaseEvent, RefundCase
 from cases.notifications import case_email
 from cases.outbox import outbox_message, queue_mails
 from cases.states import State
-from policies.engine import Policy
 from policies.selectors import clause_texts, preload_policies
+from rules.engine import Policy
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from policies.case_facts import returned_so_far
-from policies.engine import PAYMENT_METHOD_LABELS, period_end
+from rules.case_facts import returned_so_far
+from rules.engine import PAYMENT_METHOD_LABELS, period_end
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

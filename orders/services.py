@@ -17,8 +17,8 @@ from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES
 from orders.models import Chargeback, Customer, Order, Storefront, StorefrontSettingChange, Subscription
-from policies.money import MoneyError, parse_money
 from policies.selectors import policy_for_order
+from rules.money import MoneyError, parse_money
 
 CLOCK_SKEW = timedelta(minutes=5)
 

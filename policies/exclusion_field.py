@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from policies.engine import REASON_LABELS
+from rules.engine import REASON_LABELS
 
 # The clause that excludes each reason, per policy text (CLAUSES.md): file 000 names one per reason,
 # file 001 has one list for every reason.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from policies.engine import (
+from rules.engine import (
     FIX_OUTCOMES,
     PAYMENT_METHODS,
     PLAN_MONTHS,

@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from policies.engine import REASONS, ArrivalWindow, Policy
-from policies.wording import TextError, disagreements, render, render_or_blank
+from rules.engine import REASONS, ArrivalWindow, Policy
+from rules.wording import TextError, disagreements, render, render_or_blank
 
 
 class PolicyVersion(models.Model):

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from policies.engine import Decision, Facts, Policy, decide
 from policies.models import Clause, PolicyVersion
+from rules.engine import Decision, Facts, Policy, decide
 
 
 class NoPolicy(LookupError):

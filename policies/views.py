@@ -15,10 +15,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from orders.models import Storefront
-from policies.engine import FIX_OUTCOME_LABELS, PAYMENT_METHOD_LABELS, PLAN_MONTHS, REASON_LABELS, Policy
 from policies.models import PolicyVersion
 from policies.simulator import simulate_one, simulate_text
 from policies.words import clause_lines, inline_markup, outcome_tone, outcome_words
+from rules.engine import FIX_OUTCOME_LABELS, PAYMENT_METHOD_LABELS, PLAN_MONTHS, REASON_LABELS, Policy
 
 PERMISSION = "policies.simulate_policy"
 DATETIME_HELP = "ISO 8601, e.g. 2026-01-01T10:00Z; without an offset it is read as UTC."

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from policies.engine import Outcome, Policy
 from policies.selectors import clause_texts
-from policies.wording import render_or_blank
+from rules.engine import Outcome, Policy
+from rules.wording import render_or_blank
 
 OUTCOME_LABELS = {
     Outcome.FULL_REFUND: "Full refund",

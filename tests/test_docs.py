@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.engine import REASONS
 from policies.models import Clause
+from rules.engine import REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -24,8 +24,8 @@ from django.utils.formats import date_format
 from cases.models import OutboxMessage, RefundCase
 from cases.states import DenyReason, State
 from orders.models import Storefront
-from policies.engine import REASONS, Outcome
 from policies.models import PolicyVersion
+from rules.engine import REASONS, Outcome
 from tests.conftest import make_order, make_user
 from tests.portal.conftest import LINK, png
 

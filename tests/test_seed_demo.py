@@ -12,7 +12,7 @@ from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from cases.sweeps import sweep_deadlines
 from orders.models import Chargeback
-from policies.engine import Outcome
+from rules.engine import Outcome
 
 pytestmark = pytest.mark.django_db
 

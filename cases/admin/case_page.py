@@ -28,9 +28,9 @@ from cases.selectors import (
 )
 from cases.states import UNDECIDED_STATES, Channel, DenyReason, Reason, State
 from orders.models import Order, Subscription
-from policies.engine import Decision, add_business_days
 from policies.selectors import policy_for_order
 from policies.words import clause_lines, inline_markup, outcome_tone, outcome_words
+from rules.engine import Decision, add_business_days
 
 
 @dataclass

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.portal.words import OUTCOME_WORDS
 from orders.models import Storefront
-from policies.engine import REASONS, Facts, Policy, decide
 from policies.selectors import NoPolicy, policy_version_for
+from rules.engine import REASONS, Facts, Policy, decide
 
 # (axis, value) -> words; each axis is one fact the customer knows about their own order.
 SITUATIONS = {

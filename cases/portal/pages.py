@@ -21,9 +21,9 @@ from cases.portal.words import (
     state_words,
 )
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
-from policies.engine import Outcome, Policy
 from policies.selectors import clause_texts, policy_for_order
 from policies.words import clause_text, own_clauses
+from rules.engine import Outcome, Policy
 
 # Our own notes on the published text ("the list is missing from the copy") are for staff.
 EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")

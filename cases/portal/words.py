@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from cases.states import Resolution, State
-from policies.engine import Outcome
+from rules.engine import Outcome
 
 REASON_WORDS = {
     "technical_issue": _("The service does not work (a technical problem)"),

@@ -25,7 +25,7 @@ from cases.services.work import (
     case_start_fix,
     case_withdraw,
 )
-from policies.money import MAX_MONEY
+from rules.money import MAX_MONEY
 
 __all__ = [
     "MAX_BONUS_DAYS",

@@ -15,8 +15,8 @@ from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
-from policies import money
 from policies.facts_json import MAX_OUTAGE_HOURS
+from rules import money
 
 
 def lock_case(case: RefundCase | int, now: datetime) -> RefundCase:

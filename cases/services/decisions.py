@@ -12,8 +12,8 @@ from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, parse_money, required_text, run_transition
 from cases.states import DenyReason
 from orders.models import Extension, Subscription
-from policies.engine import Outcome
 from policies.selectors import cited
+from rules.engine import Outcome
 
 
 def case_approve(

@@ -16,7 +16,7 @@ from cases.portal.models import CaseLink
 from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
 from orders.models import Order
-from policies.engine import outage_hours_problem
+from rules.engine import outage_hours_problem
 
 
 def _check_outage_hours(*, order: Order, outage_hours: Decimal, requested_at: datetime) -> None:

@@ -12,8 +12,8 @@ from cases.models import CaseEvent, Payout, RefundCase
 from cases.services.base import Step, run_transition, seen
 from cases.states import State
 from orders.models import Order
-from policies.engine import PAYMENT_METHODS, add_business_days
 from policies.selectors import cited, policy_for_order
+from rules.engine import PAYMENT_METHODS, add_business_days
 
 
 def case_pay(

@@ -28,8 +28,8 @@ from orders.imports.reading import (
     unstorable,
 )
 from orders.models import Customer, Order, Plan
-from policies.engine import PAYMENT_METHODS
-from policies.money import MoneyError, parse_money
+from rules.engine import PAYMENT_METHODS
+from rules.money import MoneyError, parse_money
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from cases.errors import CaseActionError
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import OPEN_STATES, Reason, State
 from orders.models import Extension, Order, Subscription
-from policies.engine import outage_hours_bound
+from rules.engine import outage_hours_bound
 from tests.cases import PURCHASED
 from tests.conftest import make_order
 

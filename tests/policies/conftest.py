@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Storefront
-from policies.engine import Facts, FixAttempt, Policy
 from policies.selectors import policy_version_for
+from rules.engine import Facts, FixAttempt, Policy
 from tests.conftest import at
 from tests.policies.backtest_cases import closed_case
 

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from cases.backtest import run_backtest, start_backtest
-from policies.engine import Outcome
 from policies.models import Backtest, PolicyDraft, PolicyVersion
 from policies.selectors import policy_version_for
+from rules.engine import Outcome
 from tests.conftest import at
 from tests.policies.backtest_cases import END, PURCHASED, START, closed_case, version_in_force
 

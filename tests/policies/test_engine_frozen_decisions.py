@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from orders.models import Storefront
-from policies.engine import Facts, FixAttempt, Policy, decide
 from policies.models import PolicyVersion
+from rules.engine import Facts, FixAttempt, Policy, decide
 
 TABLE = json.loads((Path(__file__).parent / "fixtures" / "engine_decisions.json").read_text(encoding="utf-8"))
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orders.models import Storefront
-from policies.engine import Facts, FixAttempt, Policy, decide
 from policies.models import PolicyVersion
+from rules.engine import Facts, FixAttempt, Policy, decide
 
 UTC = UTC
 SLUGS = ("iptv-smarters-pro", "smarters-pro")

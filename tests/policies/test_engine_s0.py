@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import pytest
 
-from policies.engine import decide
+from rules.engine import decide
 from tests.conftest import at
 from tests.policies.conftest import PURCHASED, make_facts
 

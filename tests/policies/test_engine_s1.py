@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from policies.engine import REASONS, decide
 from policies.models import PolicyVersion
 from policies.selectors import decide_for_storefront, policy_version_for
+from rules.engine import REASONS, decide
 from tests.conftest import at
 from tests.policies.conftest import PURCHASED, make_facts, policy_of
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from policies.engine import decide
+from rules.engine import decide
 from tests.conftest import at
 from tests.policies.conftest import make_facts
 from tests.policies.test_simulate_refund_command import case, simulate

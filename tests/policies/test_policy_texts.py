@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from policies.models import Backtest, Clause, PolicyDraft, PolicyVersion
 from policies.publishing import publish_draft
-from policies.wording import render
+from rules.wording import render
 from tests.policies.backtest_cases import version_in_force
 
 pytestmark = pytest.mark.django_db

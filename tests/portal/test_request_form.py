@@ -11,7 +11,7 @@ from django.urls import reverse
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.portal.words import REASON_WORDS
 from cases.states import Channel
-from policies.engine import REASONS
+from rules.engine import REASONS
 from tests.portal.conftest import links_in, png, recent_order
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.template import Context, Engine, TemplateSyntaxError
 
-from policies.engine import REASON_LABELS, Policy
+from rules.engine import REASON_LABELS, Policy
 
 # Its own engine: no loaders, no tag libraries to load, nothing escaped (the pages escape what they show).
 _ENGINE = Engine(autoescape=False, string_if_invalid="\x00%s\x00", libraries={})

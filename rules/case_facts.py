@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from policies.engine import Facts, FixAttempt
+from rules.engine import Facts, FixAttempt
 
 
 def returned_so_far(*, amount: Decimal, refunded: Decimal, charged_back: Decimal) -> Decimal:

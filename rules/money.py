@@ -1,13 +1,13 @@
 """Parsing amounts of money typed by people, shared by the order and case services.
 
-It lives here, beside the pure policy engine, so that neither app imports the other to read a number.
+It lives beside the pure policy engine, below every app, so any of them can read a number.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from policies.engine import CENT
+from rules.engine import CENT
 
 MAX_MONEY = Decimal("9999999999.99")  # orders.models.MONEY: 12 digits, 2 decimals
 
