@@ -3,7 +3,7 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class BackofficeAdminConfig(AdminConfig):
-    default_site = "backoffice.admin_site.BackofficeAdminSite"
+    default_site = "core.admin_site.BackofficeAdminSite"
 
 
 class BackofficeConfig(AppConfig):

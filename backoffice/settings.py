@@ -136,7 +136,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its start-up banner would print on every manage.py command
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address behind TRUSTED_PROXY_COUNT proxies: the same reading as the portal's limits.
-AXES_CLIENT_IP_CALLABLE = "cases.client_ip.client_address_or_none"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_address_or_none"
 
 # How many reverse proxies (load balancer, nginx) stand in front of the application and append to
 # X-Forwarded-For. 0: the header is never read. Set it to exactly the number of hops: one more lets a
@@ -197,7 +197,7 @@ ORDER_IMPORT_MAX_BYTES = int(os.environ.get("ORDER_IMPORT_MAX_BYTES", str(300 * 
 EVIDENCE_MAX_FILES_PER_CASE = int(os.environ.get("EVIDENCE_MAX_FILES_PER_CASE", "20"))
 EVIDENCE_MAX_PIXELS = int(os.environ.get("EVIDENCE_MAX_PIXELS", str(24_000_000)))
 FILE_UPLOAD_HANDLERS = [
-    "cases.uploads.handler.CappedUploadHandler",
+    "core.uploads.handler.CappedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

@@ -8,7 +8,7 @@ Two inputs, made here with a fixed seed so every run measures the same bytes:
 - a 12 MP (4032×3024) JPEG photo taken sideways (EXIF orientation 6, GPS, a comment, an ICC
   profile); **target under 400 ms**.
 
-Each is measured through ``cases.uploads.prepare_upload`` (read, sniff, structure walk, decode,
+Each is measured through ``core.uploads.prepare_upload`` (read, sniff, structure walk, decode,
 checks, upright, re-encode without metadata, thumbnail) and through ``evidence_add`` (the same
 plus the case lock, storage and the database row, on a throwaway SQLite database). Baseline, same
 run: ``Image.open(...).load()`` then ``save()`` in the same format with Pillow's defaults. Peak
@@ -121,7 +121,7 @@ def _peak_here(name: str, path: Path) -> float | None:
 
     Linux only: writing 5 to clear_refs resets the kernel's peak (VmHWM) to the current size.
     """
-    from cases.uploads import prepare_upload
+    from core.uploads import prepare_upload
 
     data = path.read_bytes()
     prepare_upload(_upload("warm.png", _tiny_png()), documents_allowed=False)  # imports and codecs
@@ -156,7 +156,7 @@ def _tiny_png() -> bytes:
 def measure(label: str, name: str, data: bytes, *, repeats: int, case, workdir: Path) -> dict:
     from cases.evidence import evidence_add
     from cases.models import Evidence
-    from cases.uploads import prepare_upload
+    from core.uploads import prepare_upload
 
     prepared = prepare_upload(_upload(name, data), documents_allowed=False)
     pipeline, pipeline_wall = _median_ms(lambda: prepare_upload(_upload(name, data), documents_allowed=False),

@@ -6,8 +6,8 @@ class CasesConfig(AppConfig):
     verbose_name = "Refund cases"
 
     def ready(self) -> None:
-        from cases import after_response
         from cases.portal import shops
+        from core import after_response
 
         after_response.connect()
         shops.connect()

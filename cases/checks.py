@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cases import conditions
-from cases.errors import CaseActionError, Code
 from cases.models import RefundCase
 from cases.states import CLOSED_STATES
+from core.errors import CaseActionError, Code
 
 PERMISSION_NAMES = {
     conditions.can_work: "work refund cases",

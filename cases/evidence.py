@@ -2,7 +2,7 @@
 
 Customers send screenshots and error messages (images, or pasted text). Staff attach proof of the
 service delivered: images, PDF or plain-text connection logs. Every file, whoever sends it and
-however it arrives (admin, portal, e-mail), goes through ``cases.uploads.prepare_upload``: the
+however it arrives (admin, portal, e-mail), goes through ``core.uploads.prepare_upload``: the
 type is told from its bytes, images are decoded once and stored re-encoded without metadata, with
 a thumbnail made then. Files are stored under a random name through the default storage.
 """
@@ -21,13 +21,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.checks import evidence_error
-from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.services.base import lock_case
 from cases.states import State
-from cases.uploads import Prepared, prepare_upload
-from cases.uploads.types import EXTENSIONS, megabytes
+from core.errors import CaseActionError, Code
+from core.uploads import Prepared, prepare_upload
+from core.uploads.types import EXTENSIONS, megabytes
 
 CUSTOMER_KINDS = (Evidence.Kind.SCREENSHOT, Evidence.Kind.ERROR_MESSAGE)
 

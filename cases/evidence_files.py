@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from django.http import FileResponse, Http404, HttpResponse
 
 from cases.models import Evidence
-from cases.uploads.types import EXTENSIONS, IMAGE_TYPES, JPEG, PNG
+from core.uploads.types import EXTENSIONS, IMAGE_TYPES, JPEG, PNG
 
 # Served inline only when the browser cannot be talked into running them; everything else downloads.
 INLINE_TYPES = frozenset(IMAGE_TYPES)

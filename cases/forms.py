@@ -8,13 +8,13 @@ from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 
-from backoffice.admin_site import use_order_picker
 from cases.models import Evidence, RefundCase
 from cases.selectors import assignable_users
 from cases.services.base import MAX_NOTE_LENGTH
 from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
 from orders.models import Order
+from orders.pickers import use_order_picker
 from policies.selectors import cited, own_clause
 from rules.engine import Decision, Outcome
 

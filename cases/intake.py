@@ -22,12 +22,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cases import services
-from cases.errors import CaseActionError
 from cases.events import record_event
 from cases.mailboxes import MailboxConfigError, parse_mailbox_url
 from cases.models import CaseEvent, Evidence, IntakeMessage, IntakeReply, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
+from core.errors import CaseActionError
 from orders.models import Order, Storefront
 
 SUBJECT_MARKER = "refund request"

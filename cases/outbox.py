@@ -20,8 +20,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases import after_response
 from cases.models_mail import OutboxMessage
+from core import after_response
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from cases.checks import transition_error
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES
+from core.errors import CaseActionError, Code
 from orders.models import Chargeback, Order, Storefront
 
 

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from backoffice.admin_site import ReadOnlyAdmin, order_initial, use_order_picker
-from cases.admin.service_add import service_add_view
-from cases.errors import CaseActionError
 from cases.models import Payout, RefundCase
+from core.admin_site import ReadOnlyAdmin
+from core.errors import CaseActionError
+from core.service_add import service_add_view
 from orders.display import breakable_email
 from orders.imports.admin import OrderImportAdminMixin
 from orders.models import (
@@ -36,6 +36,7 @@ from orders.models import (
     StorefrontSettingChange,
     Subscription,
 )
+from orders.pickers import order_initial, use_order_picker
 from orders.services import chargeback_lift_sanction, chargeback_record, storefront_set_four_eyes
 
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES
+from core.errors import CaseActionError, Code
 from orders.models import Chargeback, Customer, Order, Storefront, StorefrontSettingChange, Subscription
 from policies.selectors import policy_for_order
 from rules.money import MoneyError, parse_money

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 
+from core.admin_site import Tool
 from policies import views
 from policies.exclusion_field import ExclusionsForm
 from policies.models import Clause, PolicyVersion
@@ -84,5 +85,13 @@ class ClauseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # decisions and events cite clause IDs
 
+
+def _simulator_tool(request: HttpRequest, site: admin.AdminSite) -> list[Tool]:
+    if not request.user.has_perm("policies.simulate_policy"):
+        return []
+    return [Tool("Policy simulator", reverse(f"{site.name}:policies_policyversion_simulate"))]
+
+
+admin.site.register_tools(_simulator_tool, position=20)
 
 from policies import draft_admin  # noqa: E402, F401  (registers the drafts' admin)

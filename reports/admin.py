@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backoffice.admin_site import ReadOnlyAdmin
+from core.admin_site import ReadOnlyAdmin
 from reports.models import ExportRecord
 
 

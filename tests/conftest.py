@@ -21,7 +21,7 @@ from django.test.utils import override_settings
 from hypothesis import settings as hypothesis_settings
 from PIL import Image
 
-from cases.errors import CaseActionError
+from core.errors import CaseActionError
 from orders.models import Customer, Order, Plan, Storefront, Subscription
 from policies.models import PolicyVersion
 

@@ -11,9 +11,9 @@ import pytest
 from django.apps import apps
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import RefundCase
 from cases.states import Channel
+from core.errors import CaseActionError, Code
 from policies.models import Clause
 from tests.conftest import at, make_order
 

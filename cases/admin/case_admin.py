@@ -8,7 +8,6 @@ from django.db.models import F
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from backoffice.admin_site import order_initial
 from cases import services
 from cases.admin.case_list import (
     AssigneeFilter,
@@ -21,12 +20,13 @@ from cases.admin.case_list import (
 )
 from cases.admin.case_page import case_page_context
 from cases.admin.case_views import CaseViewsMixin
-from cases.admin.service_add import service_add_view
 from cases.forms import CaseCreateForm
 from cases.list_queries import CaseListPaginator, search_cases
 from cases.models import RefundCase
 from cases.portal.admin import PortalLinksMixin
 from cases.selectors import case_list_queryset, case_page_queryset
+from core.service_add import service_add_view
+from orders.pickers import order_initial
 from reports.admin_export import CaseExportAdminMixin
 
 ADD_FIELDSETS = [

@@ -18,12 +18,12 @@ from django.urls import path, reverse
 
 from cases import services
 from cases.admin.transitions import BY_NAME
-from cases.errors import CaseActionError
 from cases.evidence import evidence_add
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import Evidence, RefundCase
 from cases.services.mail import case_mail_send_again
+from core.errors import CaseActionError
 
 RETRY_KEY = "cases.retry"
 CONFLICT_MESSAGE = (

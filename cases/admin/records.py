@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from backoffice.admin_site import ReadOnlyAdmin
 from cases.models import CaseEvent, Evidence, IntakeFailure, Payout
+from core.admin_site import ReadOnlyAdmin
 
 
 def case_link(admin_site_name: str, case) -> str:

@@ -6,9 +6,9 @@ from django.contrib import messages
 from django.http import HttpResponseNotAllowed
 from django.urls import path, reverse
 
-from cases.errors import CaseActionError
 from cases.models import RefundCase
 from cases.portal.links import case_link_reissue, case_link_revoke
+from core.errors import CaseActionError
 
 
 def portal_links_context(*, case: RefundCase, user, now, site_name: str) -> dict:

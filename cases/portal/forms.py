@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.portal.words import REASON_WORDS
 from cases.services.base import MAX_NOTE_LENGTH
-from cases.uploads.handler import MAX_FILES_PER_REQUEST
+from core.uploads.handler import MAX_FILES_PER_REQUEST
 from rules.engine import REASONS
 
 ACCEPT_IMAGES = "image/png,image/jpeg,image/webp,image/gif"  # no HEIC: iPhones then send JPEG

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from cases.client_ip import client_address as _client_address
+from core.client_ip import client_address as _client_address
 
 DEFAULTS = {
     # name: (how many, per seconds)
@@ -94,5 +94,5 @@ def order_key(storefront_slug: str, order_number: str) -> str:
 
 
 def client_address(request) -> str:
-    """The client's IP address, read behind ``TRUSTED_PROXY_COUNT`` proxies (``cases.client_ip``)."""
+    """The client's IP address, read behind ``TRUSTED_PROXY_COUNT`` proxies (``core.client_ip``)."""
     return _client_address(request)

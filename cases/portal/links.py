@@ -20,11 +20,11 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.portal.models import CaseLink
 from cases.services.base import lock_case
+from core.errors import CaseActionError, Code
 
 SECRET_BYTES = 24  # 192 bits; the contract asks for at least 128
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")

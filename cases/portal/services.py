@@ -14,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, RefundCase
@@ -23,6 +22,7 @@ from cases.portal.links import case_link_resend, issue_link, link_days, link_url
 from cases.portal.models import CaseLink, PendingFile
 from cases.services.base import lock_case
 from cases.states import OPEN_STATES, UNDECIDED_STATES, Channel, State
+from core.errors import CaseActionError, Code
 from orders.models import Order, Storefront
 
 CUSTOMER = "customer"

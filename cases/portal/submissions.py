@@ -20,12 +20,12 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from cases import after_response
-from cases.errors import CaseActionError
 from cases.portal.models import PendingFile, PortalSubmission
 from cases.portal.services import portal_request, portal_resend_link
-from cases.uploads import Prepared, prepare_upload
-from cases.uploads.types import EXTENSIONS
+from core import after_response
+from core.errors import CaseActionError
+from core.uploads import Prepared, prepare_upload
+from core.uploads.types import EXTENSIONS
 from orders.models import Storefront
 
 logger = logging.getLogger(__name__)

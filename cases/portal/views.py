@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cases.errors import CaseActionError
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.models import Evidence
 from cases.portal import limits
@@ -36,7 +35,8 @@ from cases.portal.services import portal_message, portal_upload, portal_withdraw
 from cases.portal.shops import storefront_by_slug
 from cases.portal.submissions import portal_submit
 from cases.portal.words import reason_words
-from cases.uploads.handler import request_refusal
+from core.errors import CaseActionError
+from core.uploads.handler import request_refusal
 from orders.models import Storefront
 
 NOTICE_KEY = "portal.notice.{}"

@@ -7,7 +7,6 @@ in ``base``; the services are grouped by what they do to a case.
 """
 
 from cases.checks import transition_error
-from cases.errors import CaseActionError
 from cases.services.base import Step, lock_case, parse_money, run_transition
 from cases.services.decisions import MAX_BONUS_DAYS, case_approve, case_approve_statutory, case_deny, case_extend
 from cases.services.opening import case_create, case_set_reason
@@ -25,6 +24,7 @@ from cases.services.work import (
     case_start_fix,
     case_withdraw,
 )
+from core.errors import CaseActionError
 from rules.money import MAX_MONEY
 
 __all__ = [

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from cases.checks import transition_error
-from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
+from core.errors import CaseActionError, Code
 from policies.facts_json import MAX_OUTAGE_HOURS
 from rules import money
 

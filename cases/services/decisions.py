@@ -7,10 +7,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from cases.checks import extension_error
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, parse_money, required_text, run_transition
 from cases.states import DenyReason
+from core.errors import CaseActionError, Code
 from orders.models import Extension, Subscription
 from policies.selectors import cited
 from rules.engine import Outcome

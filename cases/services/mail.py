@@ -8,11 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from cases.errors import CaseActionError, Code
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
 from cases.models_mail import OutboxMessage
 from cases.outbox import hand_to_worker
+from core.errors import CaseActionError, Code
 
 
 def case_mail_send_again(

@@ -8,13 +8,13 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.portal.links import issue_link, link_url
 from cases.portal.models import CaseLink
 from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
+from core.errors import CaseActionError, Code
 from orders.models import Order
 from rules.engine import outage_hours_problem
 

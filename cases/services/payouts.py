@@ -7,10 +7,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from cases import conditions
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.services.base import Step, run_transition, seen
 from cases.states import State
+from core.errors import CaseActionError, Code
 from orders.models import Order
 from policies.selectors import cited, policy_for_order
 from rules.engine import PAYMENT_METHODS, add_business_days

@@ -8,11 +8,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import conditions
-from cases.errors import CaseActionError, Code
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, lock_case, required_text, run_transition, seen
 from cases.states import UNDECIDED_STATES, State
+from core.errors import CaseActionError, Code
 from orders.models import Order
 from policies.selectors import policy_for_order
 

@@ -7,7 +7,7 @@ error by position and field. Confirming runs it again with the write, all or not
 A shop's whole history can be 100,000 orders: the preview then lists the first ``PREVIEW_ROWS``
 new or updated orders (or errors) and counts all of them, because a page of 100,000 table rows
 takes longer to render than the import takes to run. The upload may be up to
-``ORDER_IMPORT_MAX_BYTES`` and is cut off as it streams in past that (``cases.uploads.handler``).
+``ORDER_IMPORT_MAX_BYTES`` and is cut off as it streams in past that (``core.uploads.handler``).
 
 The confirm page carries only the token of the preview (``orders.imports.previews``): the confirm
 imports the previewed file for the previewed storefront, once, and only for the user who previewed it.
@@ -32,8 +32,8 @@ from import_export.forms import ImportForm
 from import_export.resources import ModelResource
 from import_export.results import Result, RowResult
 
-from cases.uploads.handler import upload_limit
-from cases.uploads.types import megabytes
+from core.uploads.handler import upload_limit
+from core.uploads.types import megabytes
 from orders.imports.engine import NEW, SKIPPED, UNCHANGED, UPDATED, ImportResult, import_orders
 from orders.imports.previews import PreviewRefused, confirm_preview, file_hash, start_preview
 from orders.models import Order, Storefront

@@ -8,10 +8,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from cases.errors import CaseActionError
 from cases.models import CaseEvent, OutboxMessage
 from cases.outbox import deliver
 from cases.services.mail import case_mail_send_again
+from core.errors import CaseActionError
 from tests.admin.conftest import case_url, client_for, messages_of, open_case
 from tests.conftest import make_user, race
 

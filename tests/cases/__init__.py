@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.errors import CaseActionError
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import State
+from core.errors import CaseActionError
 from orders.models import Extension, Order, Storefront, Subscription
 from tests.conftest import at, make_order
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent
+from core.errors import CaseActionError, Code
 from orders.models import Order
 from orders.services import chargeback_record
 from tests.cases import WITHIN_WINDOW, fresh, later, open_case

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cases import services
-from cases.errors import Code
 from cases.states import State
+from core.errors import Code
 from tests.cases import assert_refused, fresh, last_event, later, mail_names, open_case
 from tests.conftest import at
 

@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import State
+from core.errors import CaseActionError, Code
 from orders.models import Order
 from orders.services import chargeback_record
 from tests.cases import PRICE, WITHIN_WINDOW, fresh, later, open_case

@@ -12,11 +12,11 @@ from django.db import DatabaseError, connection
 from PIL import Image
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.evidence import evidence_add, evidence_thumbnail
 from cases.models import CaseEvent, Evidence
 from cases.states import State
 from cases.sweeps import sweep_deadlines
+from core.errors import CaseActionError, Code
 from tests.cases import fresh, later, open_case
 from tests.conftest import image_bytes
 

@@ -6,11 +6,11 @@ import pytest
 
 from cases import services
 from cases.checks import transition_error
-from cases.errors import CaseActionError, Code
 from cases.forms import ExtendForm
 from cases.models import RefundCase
 from cases.services import MAX_BONUS_DAYS
 from cases.states import State
+from core.errors import CaseActionError, Code
 from orders.models import Extension, Subscription
 from tests.cases import assert_refused, later, open_case
 from tests.conftest import at

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cases import services
-from cases.errors import CaseActionError
+from core.errors import CaseActionError
 from tests.conftest import at, make_order
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cases import services
-from cases.errors import Code
 from cases.models import CaseEvent
 from cases.states import State
+from core.errors import Code
 from tests.cases import BEFORE_OUTAGE, assert_refused, fresh, last_event, later, open_case, transitions
 from tests.conftest import at, make_user
 

@@ -20,9 +20,9 @@ from hypothesis.stateful import (
 )
 
 from cases import services
-from cases.errors import CaseActionError
 from cases.models import CaseEvent, Payout, RefundCase
 from cases.states import OPEN_STATES, Reason, State
+from core.errors import CaseActionError
 from orders.models import Extension, Order, Subscription
 from rules.engine import outage_hours_bound
 from tests.cases import PURCHASED

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent, RefundCase
 from cases.selectors import needs_manager_q
+from core.errors import CaseActionError, Code
 from tests.cases import WITHIN_WINDOW, fresh, later, open_case
 
 NOW = later(WITHIN_WINDOW, hours=1)

@@ -9,9 +9,9 @@ import pytest
 from django.db.models import Sum
 
 from cases import services
-from cases.errors import Code
 from cases.models import Payout
 from cases.states import State
+from core.errors import Code
 from orders.models import Order
 from tests.cases import PRICE, WITHIN_WINDOW, assert_refused, fresh, last_event, later, mail_names, open_case
 from tests.conftest import at

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.errors import Code
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES, State
+from core.errors import Code
 from tests.cases import (
     BEFORE_OUTAGE,
     WITHIN_WINDOW,

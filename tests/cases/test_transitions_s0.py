@@ -9,9 +9,9 @@ import pytest
 from django.db import transaction
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent
 from cases.states import State
+from core.errors import CaseActionError, Code
 from orders.models import Extension
 from tests.cases import (
     PRICE,

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.errors import Code
 from cases.states import State
+from core.errors import Code
 from tests.cases import (
     BEFORE_OUTAGE,
     PRICE,

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.errors import CaseActionError, Code
 from cases.models import CaseEvent
+from core.errors import CaseActionError, Code
 from orders.models import Chargeback, Customer, Order, Subscription
 from orders.services import chargeback_lift_sanction, chargeback_record
 from tests.conftest import at, make_order, race

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from cases.errors import CaseActionError, Code
+from core.errors import CaseActionError, Code
 from orders.models import Storefront, StorefrontSettingChange
 from orders.services import storefront_set_four_eyes
 from tests.admin.conftest import client_for

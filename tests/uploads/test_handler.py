@@ -10,7 +10,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from cases.models import Evidence
-from cases.uploads.handler import request_refusal
+from core.uploads.handler import request_refusal
 from tests.admin.conftest import case_url, client_for, messages_of
 from tests.cases import open_case
 from tests.uploads import corpus

@@ -6,9 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 
-from cases.errors import CaseActionError
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence
+from core.errors import CaseActionError
 from tests.cases import open_case
 from tests.conftest import race
 from tests.uploads import corpus

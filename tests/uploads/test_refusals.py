@@ -9,9 +9,9 @@ import pytest
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from cases.errors import CaseActionError, Code
 from cases.evidence import evidence_add
 from cases.models import Evidence
+from core.errors import CaseActionError, Code
 from tests.cases import open_case
 from tests.uploads import corpus
 

@@ -170,7 +170,7 @@ def png_chunks(data: bytes) -> list[bytes]:
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_it_stores_a_screenshot_png_pixel_for_pixel_with_nothing_but_its_pixels(s0, mode):
-    """The PNG writer for screenshots (cases/uploads/png.py) filters and compresses without loss."""
+    """The PNG writer for screenshots (core/uploads/png.py) filters and compresses without loss."""
     original = Image.frombytes(mode, (97, 61), bytes((i * 7919) % 251 for i in range(97 * 61 * len(mode))))
     original.paste((10, 200, 30, 255)[: len(mode)], (5, 5, 60, 40))
     sent = corpus.save(original, "PNG", exif=corpus.exif_with_gps(), icc_profile=corpus.icc_profile())

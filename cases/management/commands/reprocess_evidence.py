@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cases.uploads.reprocess import pending, reprocess_evidence
+from cases.reprocess import pending, reprocess_evidence
 
 
 class Command(BaseCommand):

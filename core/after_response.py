@@ -52,9 +52,9 @@ def _finish(**kwargs) -> None:
 
 
 def connect() -> None:
-    request_started.connect(_start, dispatch_uid="cases.after_response.start")
+    request_started.connect(_start, dispatch_uid="core.after_response.start")
     # Before Django closes the request's database connection (with CONN_MAX_AGE 0), not after:
     # receivers run in the order they were connected, and Django connected its own at import.
     request_finished.disconnect(close_old_connections)
-    request_finished.connect(_finish, dispatch_uid="cases.after_response.finish")
+    request_finished.connect(_finish, dispatch_uid="core.after_response.finish")
     request_finished.connect(close_old_connections)

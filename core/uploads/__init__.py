@@ -6,6 +6,6 @@ from the same decode; PDF and text logs (staff only) checked and stored as docum
 ``CappedUploadHandler`` stops reading a request as soon as one file passes the size limit.
 """
 
-from cases.uploads.pipeline import Prepared, prepare_upload
+from core.uploads.pipeline import Prepared, prepare_upload
 
 __all__ = ["Prepared", "prepare_upload"]

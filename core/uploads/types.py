@@ -6,7 +6,7 @@ import mimetypes
 
 from django.conf import settings
 
-from cases.errors import CaseActionError, Code
+from core.errors import CaseActionError, Code
 
 PNG, JPEG, WEBP, GIF = "image/png", "image/jpeg", "image/webp", "image/gif"
 PDF, TEXT = "application/pdf", "text/plain"

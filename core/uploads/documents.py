@@ -14,7 +14,7 @@ import codecs
 import re
 import unicodedata
 
-from cases.uploads.types import refuse
+from core.uploads.types import refuse
 
 # Control characters a text log may contain; anything else means the file is binary.
 TEXT_CONTROLS = frozenset("\t\n\r\f\v")

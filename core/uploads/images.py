@@ -15,10 +15,10 @@ from io import BytesIO
 
 from PIL import Image
 
-from cases.errors import CaseActionError
-from cases.uploads import png
-from cases.uploads.structure import Layout, Truncated, layout, trailer
-from cases.uploads.types import GIF, JPEG, PILLOW_FORMATS, PNG, WEBP, max_pixels, refuse
+from core.errors import CaseActionError
+from core.uploads import png
+from core.uploads.structure import Layout, Truncated, layout, trailer
+from core.uploads.types import GIF, JPEG, PILLOW_FORMATS, PNG, WEBP, max_pixels, refuse
 
 THUMBNAIL_BOX = (240, 240)
 ORIENTATION_TAG = 0x0112
@@ -31,7 +31,7 @@ TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# Modes cases.uploads.png does not write: zlib level 1 there too (less than half the time of 6).
+# Modes core.uploads.png does not write: zlib level 1 there too (less than half the time of 6).
 PNG_COMPRESS_LEVEL = png.LEVEL
 JPEG_QUALITY = 88
 WEBP_QUALITY = 88

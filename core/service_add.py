@@ -18,7 +18,7 @@ from django.db.models import Model
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from cases.errors import CaseActionError
+from core.errors import CaseActionError
 
 
 def service_add_view(

@@ -13,7 +13,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from cases.uploads.types import GIF, JPEG, PNG, WEBP
+from core.uploads.types import GIF, JPEG, PNG, WEBP
 
 # Padding some encoders leave after the end marker; anything else after it is refused.
 PADDING = b"\x00\r\n\t "

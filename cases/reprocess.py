@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from cases.errors import CaseActionError
 from cases.models import Evidence
-from cases.uploads.images import clean_image
-from cases.uploads.types import EXTENSIONS, IMAGE_TYPES, refuse, sniff
+from core.errors import CaseActionError
+from core.uploads.images import clean_image
+from core.uploads.types import EXTENSIONS, IMAGE_TYPES, refuse, sniff
 
 
 @dataclass

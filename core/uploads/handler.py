@@ -30,7 +30,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http.multipartparser import MultiPartParser
 
-from cases.uploads.types import max_bytes, megabytes
+from core.uploads.types import max_bytes, megabytes
 
 MAX_FILES_PER_REQUEST = 10
 

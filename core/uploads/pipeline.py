@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from cases.uploads.documents import as_text, check_pdf
-from cases.uploads.images import clean_image
-from cases.uploads.types import (
+from core.uploads.documents import as_text, check_pdf
+from core.uploads.images import clean_image
+from core.uploads.types import (
     IMAGE_TYPES,
     PDF,
     TEXT,
