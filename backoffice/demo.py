@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from cases import services
 from cases.models import RefundCase
+from cases.services.chargebacks import chargeback_record
 from cases.states import DenyReason, State
 from cases.sweeps import sweep_deadlines
 from orders.models import Customer, Order, Plan, Storefront, Subscription
-from orders.services import chargeback_record
 
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
 ORDER_PREFIX = "DEMO-"

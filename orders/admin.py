@@ -1,29 +1,20 @@
-"""Admin for storefronts, customers, plans, orders and chargebacks.
+"""Admin for storefronts, customers, plans and orders.
 
 Money fields an action maintains (refunded amounts, chargeback sanctions) are read-only here: they
-change through ``cases.services`` and ``orders.services`` only.
+change through ``cases.services`` and ``orders.services`` only. The cases app adds an order's cases
+and payouts to its page, and owns the chargebacks' admin (cases/admin/orders.py).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.contrib.admin.widgets import AdminSplitDateTime
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from cases.models import Payout, RefundCase
 from core.admin_site import ReadOnlyAdmin
-from core.errors import CaseActionError
-from core.service_add import service_add_view
 from orders.display import breakable_email
 from orders.imports.admin import OrderImportAdminMixin
 from orders.models import (
@@ -36,8 +27,7 @@ from orders.models import (
     StorefrontSettingChange,
     Subscription,
 )
-from orders.pickers import order_initial, use_order_picker
-from orders.services import chargeback_lift_sanction, chargeback_record, storefront_set_four_eyes
+from orders.services import storefront_set_four_eyes
 
 
 class StorefrontForm(forms.ModelForm):
@@ -176,29 +166,6 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class CaseInline(ReadOnlyInline):
-    model = RefundCase
-    fields = ["number", "state", "reason", "requested_at", "approved_amount", "assignee"]
-    readonly_fields = fields
-    verbose_name_plural = "Refund cases"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("assignee")
-
-
-class PayoutInline(ReadOnlyInline):
-    model = Payout
-    fields = ["case", "amount", "currency", "method_words", "reference", "paid_by", "paid_at", "expected_by"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("case", "paid_by")
-
-    @admin.display(description="method")
-    def method_words(self, payout: Payout) -> str:
-        return payout.method_words
-
-
 class ChargebackInline(ReadOnlyInline):
     model = Chargeback
     fields = ["opened_at", "amount", "processor_reference", "prior_contact", "sanction_applied",
@@ -221,7 +188,7 @@ class OrderAdmin(OrderImportAdminMixin, admin.ModelAdmin):
         ("Payment", {"fields": ["amount", "currency", "payment_method", "processor_reference"]}),
         ("Refunds (maintained by payouts)", {"fields": ["refunded_amount", "refundable_remainder", "status"]}),
     ]
-    inlines = [SubscriptionInline, CaseInline, PayoutInline, ChargebackInline]
+    inlines = [SubscriptionInline, ChargebackInline]
     change_form_template = "admin/orders/order/change_form.html"
 
     def get_queryset(self, request):
@@ -280,130 +247,3 @@ class ExtensionAdmin(ReadOnlyAdmin):
     list_display = ["subscription", "case", "lost_days", "bonus_days", "created_by", "created_at"]
     list_select_related = ["subscription__order", "case", "created_by"]
     search_fields = ["=subscription__order__number", "=case__number"]
-
-
-# --- chargebacks ------------------------------------------------------------------------------
-
-
-class ChargebackRecordForm(forms.Form):
-    order = forms.ModelChoiceField(queryset=Order.objects.select_related("customer"))
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    opened_at = forms.SplitDateTimeField(widget=AdminSplitDateTime, help_text="When the customer opened the dispute.")
-    processor_reference = forms.CharField(max_length=120, required=False)
-
-    def __init__(self, *args, admin_site=None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if admin_site is not None:
-            use_order_picker(self.fields["order"], Chargeback._meta.get_field("order"), admin_site)
-
-
-class LiftSanctionForm(forms.Form):
-    note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="Why the sanction is lifted; kept on the chargeback and the case history.",
-    )
-
-
-@admin.register(Chargeback)
-class ChargebackAdmin(admin.ModelAdmin):
-    list_display = ["opened_at", "order", "amount", "processor_reference", "prior_contact", "sanction_state"]
-    list_filter = ["sanction_applied", "prior_contact", "order__storefront"]
-    search_fields = ["=order__number", "processor_reference", "order__customer__email"]
-    list_select_related = ["order"]
-    change_form_template = "admin/orders/chargeback/change_form.html"
-    add_form_template = "admin/change_form.html"
-
-    @admin.display(description="Sanction")
-    def sanction_state(self, chargeback: Chargeback) -> str:
-        if not chargeback.sanction_applied:
-            return "—"
-        if chargeback.sanction_lifted_at:
-            return format_html("lifted {}", date_format(timezone.localtime(chargeback.sanction_lifted_at)))
-        return format_html('<strong class="rb-warning">{}</strong>', "in force")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Chargeback._meta.fields if f.name != "id"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # recorded by the service; the only later change is lifting the sanction
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_urls(self):
-        info = (self.opts.app_label, self.opts.model_name)
-        return [
-            path("<int:pk>/lift-sanction/", self.admin_site.admin_view(self.lift_sanction_view),
-                 name="%s_%s_lift_sanction" % info),
-        ] + super().get_urls()
-
-    def add_view(self, request, form_url="", extra_context=None):
-        form = ChargebackRecordForm(
-            request.POST if request.method == "POST" else None, initial=order_initial(request),
-            admin_site=self.admin_site,
-        )
-        return service_add_view(
-            self, request, form=form, form_url=form_url, extra_context=extra_context,
-            fieldsets=[(None, {"fields": ["order", "amount", "opened_at", "processor_reference"]})],
-            create=lambda f: _record_chargeback(f, request.user),
-            success_message=_recorded_message,
-        )
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        context = dict(extra_context or {})
-        chargeback = self.get_object(request, object_id)
-        if chargeback is not None and _liftable(chargeback) and request.user.has_perm("orders.lift_sanction"):
-            context["lift_url"] = reverse(f"{self.admin_site.name}:orders_chargeback_lift_sanction",
-                                          args=[chargeback.pk])
-        return super().change_view(request, object_id, form_url, extra_context=context)
-
-    def lift_sanction_view(self, request, pk: int):
-        chargeback = self.get_object(request, str(pk))
-        if chargeback is None:
-            raise Http404("No such chargeback.")
-        if not request.user.has_perm("orders.lift_sanction"):
-            raise PermissionDenied
-        change_url = reverse(f"{self.admin_site.name}:orders_chargeback_change", args=[chargeback.pk])
-        form = LiftSanctionForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                chargeback_lift_sanction(chargeback=chargeback, actor=request.user, note=form.cleaned_data["note"])
-            except CaseActionError as error:
-                form.add_error(None, error.message)
-            else:
-                messages.success(request, "Sanction lifted: the subscription and the customer are released.")
-                return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Lift the sanction of the chargeback on order {chargeback.order}",
-            "opts": self.opts,
-            "original": chargeback,
-            "chargeback": chargeback,
-            "liftable": _liftable(chargeback),
-            "form": form,
-            "adminform": helpers.AdminForm(form, [(None, {"fields": ["note"]})], {}),
-            "change_url": change_url,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/orders/chargeback/lift_sanction.html", context)
-
-
-def _liftable(chargeback: Chargeback) -> bool:
-    return chargeback.sanction_applied and chargeback.sanction_lifted_at is None
-
-
-def _record_chargeback(form: ChargebackRecordForm, actor) -> Chargeback:
-    data = form.cleaned_data
-    return chargeback_record(
-        order=data["order"], actor=actor, amount=data["amount"], opened_at=data["opened_at"],
-        processor_reference=data["processor_reference"],
-    )
-
-
-def _recorded_message(chargeback: Chargeback) -> str:
-    if chargeback.sanction_applied:
-        return ("Chargeback recorded. The customer had not contacted support first (S1-CHARGEBACK): "
-                "their subscription is suspended and they are restricted from ordering.")
-    if chargeback.prior_contact:
-        return "Chargeback recorded. The customer had contacted support first, so no sanction applies."
-    return "Chargeback recorded. This storefront's policy has no chargeback sanction."

@@ -1,6 +1,6 @@
 """Admin registrations for refund cases; the modules are split by page."""
 
-from cases.admin import tools  # noqa: F401  (puts the queues on the admin index)
+from cases.admin import orders, tools  # noqa: F401  (order pages, chargebacks; the queues on the index)
 from cases.admin.case_admin import RefundCaseAdmin
 from cases.admin.records import CaseEventAdmin, EvidenceAdmin, IntakeFailureAdmin, PayoutAdmin
 

@@ -2,7 +2,8 @@
 
 Orders are matched by storefront and number, so a second import of the same file changes nothing
 and a changed order is updated. Lookups are made once per file (plans, existing orders, customers),
-and writes go through ``bulk_create`` / ``bulk_update`` in batches.
+and rows are written as prepared tuples in batches (``orders.imports.writes``: ``COPY`` on
+PostgreSQL, one ``executemany`` on SQLite), without a model instance per row.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from decimal import Decimal
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 
-from cases.models import Payout, RefundCase
 from orders.imports.records import (
     OrderRecord,
     PlanMatcher,
@@ -178,10 +178,15 @@ class StoredOrder:
 STORED = [f.name for f in fields(StoredOrder) if f.name not in ("pk", "has_history", "subscription_id", "delivered_at")]
 
 
+def _rows_on_order(relation: str):
+    """Cases and payouts, through the order's reverse relations: the cases app sits above orders."""
+    return Order._meta.get_field(relation).related_model.objects.all()
+
+
 def _existing_orders(storefront: Storefront, numbers: list[str]) -> dict[str, StoredOrder]:
     found: dict[str, StoredOrder] = {}
-    history = (Exists(RefundCase.objects.filter(order=OuterRef("pk")))
-               | Exists(Payout.objects.filter(order=OuterRef("pk")))
+    history = (Exists(_rows_on_order("cases").filter(order=OuterRef("pk")))
+               | Exists(_rows_on_order("payouts").filter(order=OuterRef("pk")))
                | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
     for chunk in batches(numbers):
         rows = (Order.objects.filter(storefront=storefront, number__in=chunk).order_by()

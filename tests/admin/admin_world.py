@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, IntakeFailure, OutboxMessage, RefundCase
+from cases.services.chargebacks import chargeback_record
 from orders.models import Extension
-from orders.services import chargeback_record, storefront_set_four_eyes
+from orders.services import storefront_set_four_eyes
 from policies.models import Backtest, PolicyDraft
 from reports.models import ExportJob
 from reports.services import export_job_start

@@ -146,7 +146,7 @@ def test_it_loads_a_quiet_case_page_in_eight_queries_with_the_session_and_the_us
 
 
 def test_it_shows_the_customers_history_across_storefronts(s0, s1, agent):
-    from orders.services import chargeback_record
+    from cases.services.chargebacks import chargeback_record
 
     earlier = open_case(s1, reason="changed_mind", order_kwargs={"email": "same@example.com", "refunded": "10.00"})
     chargeback_record(order=earlier.order, amount=Decimal("5.00"), opened_at=earlier.requested_at,

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.services import chargeback_record
+from cases.services.chargebacks import chargeback_record
 from tests.admin.conftest import client_for, open_case, recent
 from tests.conftest import make_order
 

@@ -53,7 +53,7 @@ def test_it_records_a_chargeback_through_the_service_and_sanctions_without_prior
 
 
 def test_it_lifts_a_sanction_only_for_a_manager_with_a_note(s1, agent, manager):
-    from orders.services import chargeback_record
+    from cases.services.chargebacks import chargeback_record
 
     order = make_order(s1, purchased_at=recent(48))
     chargeback = chargeback_record(order=order, actor=agent, amount="59.99", opened_at=recent(1))
@@ -75,7 +75,7 @@ def test_it_lifts_a_sanction_only_for_a_manager_with_a_note(s1, agent, manager):
 
 
 def test_it_keeps_a_chargeback_sanction_on_the_customer_when_the_customer_is_edited(s1, agent, manager):
-    from orders.services import chargeback_record
+    from cases.services.chargebacks import chargeback_record
 
     order = make_order(s1, purchased_at=recent(48))
     chargeback_record(order=order, actor=agent, amount="59.99", opened_at=recent(1))

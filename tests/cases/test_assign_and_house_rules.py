@@ -8,9 +8,9 @@ import pytest
 
 from cases import services
 from cases.models import CaseEvent
+from cases.services.chargebacks import chargeback_record
 from core.errors import CaseActionError, Code
 from orders.models import Order
-from orders.services import chargeback_record
 from tests.cases import WITHIN_WINDOW, fresh, later, open_case
 
 NOW = later(WITHIN_WINDOW, hours=1)

@@ -16,10 +16,10 @@ from django.db.models import F
 
 from cases import services
 from cases.models import CaseEvent, Payout, RefundCase
+from cases.services.chargebacks import chargeback_record
 from cases.states import State
 from core.errors import CaseActionError, Code
 from orders.models import Order
-from orders.services import chargeback_record
 from tests.cases import PRICE, WITHIN_WINDOW, fresh, later, open_case
 from tests.conftest import at, make_order, make_user, race
 

@@ -8,9 +8,9 @@ import pytest
 
 from cases import services
 from cases.models import CaseEvent
+from cases.services.chargebacks import chargeback_lift_sanction, chargeback_record
 from core.errors import CaseActionError, Code
 from orders.models import Chargeback, Customer, Order, Subscription
-from orders.services import chargeback_lift_sanction, chargeback_record
 from tests.conftest import at, make_order, race
 
 OPENED = at("2026-01-20 09:00")
