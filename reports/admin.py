@@ -1,7 +1,18 @@
 from django.contrib import admin
 
+from cases.admin.case_admin import RefundCaseAdmin
+from cases.models import RefundCase
 from core.admin_site import ReadOnlyAdmin
+from reports.admin_export import CaseExportAdminMixin
 from reports.models import ExportRecord
+
+
+class RefundCaseWithExportAdmin(CaseExportAdminMixin, RefundCaseAdmin):
+    """The case list with its export page and export jobs; cases sit below reports and know neither."""
+
+
+admin.site.unregister(RefundCase)
+admin.site.register(RefundCase, RefundCaseWithExportAdmin)
 
 
 @admin.register(ExportRecord)

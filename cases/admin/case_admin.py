@@ -27,7 +27,6 @@ from cases.portal.admin import PortalLinksMixin
 from cases.selectors import case_list_queryset, case_page_queryset
 from core.service_add import service_add_view
 from orders.pickers import order_initial
-from reports.admin_export import CaseExportAdminMixin
 
 ADD_FIELDSETS = [
     ("Request", {"fields": ["order", "reason", "description", "channel", "requested_at", "outage_hours"]}),
@@ -50,7 +49,7 @@ DETAIL_FIELDSETS = [
 
 
 @admin.register(RefundCase)
-class RefundCaseAdmin(CaseExportAdminMixin, PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
+class RefundCaseAdmin(PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.ModelAdmin):
     list_display = [
         "case_number", "state_badge", "age", "deadline", "storefront_name", "reason", "order_number", "amount",
         "assignee_name",
