@@ -13,5 +13,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
 app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# cases.portal is not an app of its own, so the line above does not find its tasks.
-app.autodiscover_tasks(["cases.portal"], force=True)

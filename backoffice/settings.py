@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "orders",
     "policies",
     "cases",
+    "portal",
     "reports",
 ]
 
@@ -291,4 +292,4 @@ CACHES = {
 }
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", SITE_URL)
 PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "30"))
-PORTAL_RATE_LIMITS: dict = {}  # name -> (count, seconds); see cases/portal/limits.py for the defaults
+PORTAL_RATE_LIMITS: dict = {}  # name -> (count, seconds); see portal/limits.py for the defaults

@@ -5,5 +5,5 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("portal/", include("cases.portal.urls")),
+    path("portal/", include("portal.urls")),
 ]

@@ -214,7 +214,7 @@ def start_worker(args: argparse.Namespace, env: dict[str, str], log: Path) -> su
 def backlog() -> tuple[int, int]:
     """Submissions not yet handled, and e-mails not yet sent (queued, or failed)."""
     from cases.models import OutboxMessage
-    from cases.portal.models import PortalSubmission
+    from portal.models import PortalSubmission
 
     return (PortalSubmission.objects.count(),
             OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).count())
@@ -413,8 +413,7 @@ def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen, database: s
 def check(posts: list[Post], mail_dir: Path) -> dict:
     from django.db.models import Count
 
-    from cases.models import Evidence, OutboxMessage, RefundCase
-    from cases.portal.models import CaseLink
+    from cases.models import CaseLink, Evidence, OutboxMessage, RefundCase
 
     answered = [p for p in posts if p.status == 200]
     matching = {p.order_number for p in answered if p.matching}

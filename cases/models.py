@@ -614,7 +614,6 @@ class IntakeMessage(models.Model):
 
 
 # The outbox and the intake's kept-aside messages live in their own module (cases/models_mail.py).
+# The customers' links live in their own module; imported here so that Django sees them as a model of this app.
+from cases.models_links import CaseLink  # noqa: E402, F401
 from cases.models_mail import IntakeFailure, IntakeReply, OutboxMessage  # noqa: E402, F401
-
-# The portal's links live in their own module; imported here so that Django sees them as a model of this app.
-from cases.portal.models import CaseLink, PendingFile, PortalSubmission  # noqa: E402, F401

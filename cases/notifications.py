@@ -40,7 +40,7 @@ def render_html(template: str, context: dict) -> str:
 
 def case_email_context(case, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
     """``clauses``: the clause texts by ID, when the caller has read them already (a batch of mails)."""
-    from cases.portal.pages import arrival_words, clause_words
+    from cases.customer_words import arrival_words, clause_words
     from policies.selectors import policy_for_order
 
     decision = case.decision or {}

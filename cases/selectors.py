@@ -42,8 +42,8 @@ def case_list_queryset() -> QuerySet[RefundCase]:
 def case_page_queryset() -> QuerySet[RefundCase]:
     """The case with everything the page reads of one row each, and whether it has any evidence,
     portal links and e-mails: the page skips the query for a list it knows to be empty."""
+    from cases.models import CaseLink
     from cases.models_mail import OutboxMessage
-    from cases.portal.models import CaseLink
 
     return RefundCase.objects.select_related(
         "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by",

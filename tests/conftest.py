@@ -63,7 +63,7 @@ def fast_password_hashing():
 @pytest.fixture(autouse=True)
 def fresh_storefront_lookups():
     """Each process keeps the portal's storefronts for a minute; a test's rolled-back rows must not stay."""
-    from cases.portal import shops
+    from portal import shops
 
     shops.forget()
     yield

@@ -20,10 +20,10 @@ from cases.admin.case_list import (
 )
 from cases.admin.case_page import case_page_context
 from cases.admin.case_views import CaseViewsMixin
+from cases.admin.links import PortalLinksMixin
 from cases.forms import CaseCreateForm
 from cases.list_queries import CaseListPaginator, search_cases
 from cases.models import RefundCase
-from cases.portal.admin import PortalLinksMixin
 from cases.selectors import case_list_queryset, case_page_queryset
 from core.service_add import service_add_view
 from orders.pickers import order_initial

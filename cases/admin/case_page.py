@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from cases.admin.links import portal_links_context
 from cases.admin.transitions import BY_NAME, STAFF_TRANSITIONS, TRANSITION_LABELS
 from cases.checks import evidence_error
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import CaseEvent, Evidence, OutboxMessage, RefundCase
 from cases.outbox import case_outbox
-from cases.portal.admin import portal_links_context
 from cases.selectors import (
     TransitionOption,
     case_evidence,

@@ -8,10 +8,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cases.customer_links import issue_link, link_url
 from cases.events import mail_customer_after_commit, record_event
-from cases.models import CaseEvent, RefundCase
-from cases.portal.links import issue_link, link_url
-from cases.portal.models import CaseLink
+from cases.models import CaseEvent, CaseLink, RefundCase
 from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
 from core.errors import CaseActionError, Code

@@ -75,7 +75,7 @@ def case_request_evidence(
         step.data = {"clauses": [clause] if clause else []}
         # The customer answers on their case page: the mail carries a fresh link (only hashes are kept).
         # No event of its own: the request is one line of history; the case page's links card lists it.
-        from cases.portal.links import CaseLink, issue_link, link_url
+        from cases.customer_links import CaseLink, issue_link, link_url
 
         secret = issue_link(case=locked, why=CaseLink.Why.EVIDENCE, actor=actor, now=now, record=False)
         step.email_extra = {"message": message, "portal_url": link_url(secret)}

@@ -9,8 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import services
-from cases.models import CaseEvent, OutboxMessage, RefundCase
-from cases.portal.models import CaseLink
+from cases.models import CaseEvent, CaseLink, OutboxMessage, RefundCase
 from cases.services.base import MAX_NOTE_LENGTH
 from core.errors import CaseActionError
 from tests.admin.conftest import act_url, case_url, client_for, messages_of, open_case

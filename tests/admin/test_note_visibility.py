@@ -7,8 +7,8 @@ import re
 import pytest
 from django.utils import timezone
 
+from cases.customer_links import CaseLink, issue_link
 from cases.models import CaseEvent, OutboxMessage
-from cases.portal.links import CaseLink, issue_link
 from tests.admin.conftest import act_url, case_url, client_for, open_case
 from tests.portal.conftest import case_url as portal_url
 

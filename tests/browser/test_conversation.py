@@ -24,8 +24,8 @@ def test_it_answers_an_evidence_request_in_words_and_staff_read_it(live_server, 
     from django.utils import timezone
 
     from cases import services
+    from cases.customer_links import CaseLink, issue_link
     from cases.models import RefundCase
-    from cases.portal.links import CaseLink, issue_link
     from orders.models import Storefront
     from tests.admin.conftest import open_case
 

@@ -65,8 +65,8 @@ def test_it_lays_out_the_lists_dashboard_and_case_pages_at_1366_and_375_px(live_
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.utils import timezone
 
+    from cases.customer_links import CaseLink, issue_link
     from cases.evidence import evidence_add
-    from cases.portal.links import CaseLink, issue_link
     from orders.models import Storefront
     from tests.admin.conftest import open_case
 

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from cases import services
+from cases.customer_words import arrival_words
 from cases.links import portal_link_request_url
 from cases.models import OutboxMessage
 from cases.notifications import send_case_email
-from cases.portal.pages import arrival_words
 from tests.cases import WITHIN_WINDOW, later, open_case
 from tests.conftest import at
 
@@ -155,7 +155,7 @@ def test_it_never_puts_the_intake_marker_in_a_subject(s0):
 
 
 def test_it_quotes_the_clause_as_the_customers_case_page_does_without_our_editorial_notes(s1, manager):
-    from cases.portal.pages import clause_words
+    from cases.customer_words import clause_words
     from policies.selectors import policy_for_order
 
     case = open_case(s1, reason="changed_mind")

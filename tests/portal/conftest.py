@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import services
-from cases.portal.links import issue_link
-from cases.portal.models import CaseLink
+from cases.customer_links import issue_link
+from cases.models import CaseLink
 from tests.conftest import image_bytes, make_order
 
 LINK = re.compile(r"https?://[^\s/]+(/portal/c/[A-Za-z0-9_-]+/)")

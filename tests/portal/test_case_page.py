@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from cases import services
-from cases.portal.words import STATE_WORDS, TRANSITION_WORDS
+from cases.customer_words import STATE_WORDS, TRANSITION_WORDS
 from cases.states import State
 from tests.portal.conftest import case_url, case_with_link
 
@@ -114,7 +114,7 @@ def test_it_quotes_a_clause_with_the_numbers_of_the_version_that_judged_the_case
 
 
 def test_it_quotes_only_the_cases_own_storefront_clauses_and_the_house_rules(s0, s1):
-    from cases.portal.pages import clause_words
+    from cases.customer_words import clause_words
     from policies.selectors import policy_version_for
     from tests.conftest import at
 

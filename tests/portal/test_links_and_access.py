@@ -9,10 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.customer_links import find_link, hash_secret
 from cases.evidence import evidence_add
-from cases.models import Evidence
-from cases.portal.links import find_link, hash_secret
-from cases.portal.models import CaseLink
+from cases.models import CaseLink, Evidence
 from tests.admin.conftest import client_for
 from tests.portal.conftest import case_url, case_with_link, links_in, png
 
@@ -52,7 +51,7 @@ def test_it_honours_the_link_days_setting(s0, settings):
 
 
 def test_it_refuses_a_revoked_link_and_its_files(s0, agent, customer):
-    from cases.portal.links import case_link_revoke
+    from cases.customer_links import case_link_revoke
 
     case, secret = case_with_link(s0)
     evidence = customer_file(case)

@@ -6,10 +6,10 @@ import pytest
 from django.test import Client
 
 from cases import services
+from cases.customer_links import case_link_revoke
 from cases.models import CaseEvent, RefundCase
-from cases.portal.forms import MAX_MESSAGE_LENGTH
-from cases.portal.links import case_link_revoke
 from cases.states import State
+from portal.forms import MAX_MESSAGE_LENGTH
 from tests.admin.conftest import case_url as staff_url
 from tests.admin.conftest import client_for
 from tests.portal.conftest import case_url, case_with_link, png

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from cases.customer_words import REASON_WORDS
 from cases.models import CaseEvent, Evidence, RefundCase
-from cases.portal.words import REASON_WORDS
 from cases.states import Channel
 from rules.engine import REASONS
 from tests.portal.conftest import links_in, png, recent_order

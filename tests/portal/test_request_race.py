@@ -9,10 +9,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import RefundCase
-from cases.portal.models import PortalSubmission
-from cases.portal.services import portal_request
-from cases.portal.submissions import handle_submission
 from orders.models import Storefront
+from portal.models import PortalSubmission
+from portal.services import portal_request
+from portal.submissions import handle_submission
 from tests.conftest import race
 from tests.portal.conftest import recent_order
 

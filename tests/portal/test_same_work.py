@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Evidence, OutboxMessage, RefundCase
-from cases.portal.models import PendingFile, PortalSubmission
-from cases.portal.submissions import LEFT_OVER, handle_left_over
+from portal.models import PendingFile, PortalSubmission
+from portal.submissions import LEFT_OVER, handle_left_over
 from tests.portal.conftest import links_in, png, recent_order
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def send(storefront, form: str, *, order_number: str, email: str, files=()) -> t
         data["screenshots"] = list(files)
     client = Client()
     url = reverse(f"portal:{form}", args=[storefront.slug])
-    client.get(url)  # a process that has served the shop before keeps it (cases/portal/shops.py)
+    client.get(url)  # a process that has served the shop before keeps it (portal/shops.py)
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url, data)
     return response.status_code, response.content, shapes(queries.captured_queries)
@@ -136,7 +136,7 @@ def test_it_looks_for_the_order_only_after_the_response_has_gone_out_without_a_b
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    from cases.portal.submissions import portal_submit
+    from portal.submissions import portal_submit
 
     def signal(which) -> None:
         # As Django's test client does: the test's transaction stays open, so its connection must not

@@ -6,8 +6,8 @@ from django.contrib import messages
 from django.http import HttpResponseNotAllowed
 from django.urls import path, reverse
 
+from cases.customer_links import case_link_reissue, case_link_revoke
 from cases.models import RefundCase
-from cases.portal.links import case_link_reissue, case_link_revoke
 from core.errors import CaseActionError
 
 

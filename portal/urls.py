@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.portal import views
+from portal import views
 
 app_name = "portal"
 

@@ -15,7 +15,7 @@ from itertools import product
 
 from django.utils.translation import gettext_lazy as _
 
-from cases.portal.words import OUTCOME_WORDS
+from cases.customer_words import OUTCOME_WORDS
 from orders.models import Storefront
 from policies.selectors import NoPolicy, policy_version_for
 from rules.engine import REASONS, Facts, Policy, decide

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from cases.portal.words import REASON_WORDS
+from cases.customer_words import REASON_WORDS
 from cases.services.base import MAX_NOTE_LENGTH
 from core.uploads.handler import MAX_FILES_PER_REQUEST
 from rules.engine import REASONS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,46 +9,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import CaseEvent, Evidence, RefundCase
-from cases.portal.words import (
-    HOUSE_CLAUSE_WORDS,
+from cases.customer_words import (
     KIND_WORDS,
     OWN_KIND_WORDS,
     OWN_TRANSITION_WORDS,
-    SILENT_CLAUSES,
     TRANSITION_WORDS,
+    arrival_words,
+    clause_words,
     state_words,
 )
+from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
-from policies.selectors import clause_texts, policy_for_order
-from policies.words import clause_text, own_clauses
-from rules.engine import Outcome, Policy
-
-# Our own notes on the published text ("the list is missing from the copy") are for staff.
-EDITORIAL = re.compile(r"\s*\([^)]*missing from the copy[^)]*\)")
-
-
-def clause_words(clause_ids, *, policy: Policy, texts: dict | None = None) -> list[str]:
-    """Each clause that decided, as ``policy`` (the version that judged) says it, once; house rules in our
-    words; IDs stay internal, and only this storefront's clauses and the house rules are quoted.
-
-    ``texts``: clause texts by ID the caller has read already (the deadline sweep, for a batch).
-    """
-    ids = [c for c in own_clauses(clause_ids, policy) if c not in SILENT_CLAUSES]
-    if texts is None:
-        texts = clause_texts([c for c in ids if c not in HOUSE_CLAUSE_WORDS])
-    words = []
-    for clause_id in ids:
-        if clause_id in HOUSE_CLAUSE_WORDS:
-            words.append(str(HOUSE_CLAUSE_WORDS[clause_id]))
-        elif clause_id in texts:
-            words.append(plain(clause_text(texts[clause_id].summary, policy)))
-    return [w for w in dict.fromkeys(words) if w]
-
-
-def plain(text: str) -> str:
-    """A clause text without our notes on the copy and the markup staff pages render."""
-    return EDITORIAL.sub("", text).replace("**", "").replace("`", "")
+from policies.selectors import policy_for_order
+from rules.engine import Outcome
 
 
 @dataclass(frozen=True)
@@ -143,13 +115,6 @@ def arrival_block(case: RefundCase) -> dict | None:
         "worst_by": payout.expected_worst_by,
         "policy_words": arrival_words(case),
     }
-
-
-def arrival_words(case: RefundCase) -> list[str]:
-    """What the policy says about the arrival of a paid refund, as the case's version words it: the portal
-    and the e-mail quote these, and state the window's numbers nowhere else (it would say them twice)."""
-    policy = policy_for_order(case.order)
-    return clause_words([policy.clause("ARRIVAL"), policy.clause("NO-ACCELERATE")], policy=policy)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.events import mail_customer_after_commit, record_event
-from cases.models import CaseEvent, RefundCase
-from cases.portal.models import CaseLink
+from cases.models import CaseEvent, CaseLink, RefundCase
 from cases.services.base import lock_case
 from core.errors import CaseActionError, Code
 

@@ -1,7 +1,12 @@
+"""The minute's cron work where no Celery beat runs: the cases' deadlines, then the portal's left-over forms.
+
+It lives in the project because it runs two apps' sweeps; each app's own sweep knows nothing of the other.
+"""
+
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.portal.tasks import handle_left_over_submissions
 from cases.sweeps import sweep_deadlines
+from portal.tasks import handle_left_over_submissions
 
 
 class Command(BaseCommand):

@@ -16,10 +16,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cases.customer_links import Lookup, find_link, mark_used
+from cases.customer_words import clause_words, reason_words
 from cases.evidence_files import evidence_file_response, evidence_thumbnail_response
 from cases.models import Evidence
-from cases.portal import limits
-from cases.portal.forms import (
+from core.errors import CaseActionError
+from core.uploads.handler import request_refusal
+from orders.models import Storefront
+from portal import limits
+from portal.forms import (
     ACCEPT_IMAGES,
     MAX_FILES_PER_POST,
     LinkForm,
@@ -27,17 +32,12 @@ from cases.portal.forms import (
     RequestForm,
     WithdrawForm,
 )
-from cases.portal.hints import reason_hints
-from cases.portal.links import Lookup, find_link, mark_used
-from cases.portal.models import PortalSubmission
-from cases.portal.pages import case_page, clause_words, policy_versions
-from cases.portal.services import portal_message, portal_upload, portal_withdraw
-from cases.portal.shops import storefront_by_slug
-from cases.portal.submissions import portal_submit
-from cases.portal.words import reason_words
-from core.errors import CaseActionError
-from core.uploads.handler import request_refusal
-from orders.models import Storefront
+from portal.hints import reason_hints
+from portal.models import PortalSubmission
+from portal.pages import case_page, policy_versions
+from portal.services import portal_message, portal_upload, portal_withdraw
+from portal.shops import storefront_by_slug
+from portal.submissions import portal_submit
 
 NOTICE_KEY = "portal.notice.{}"
 

@@ -43,5 +43,5 @@ def forget(**kwargs) -> None:
 
 
 def connect() -> None:
-    post_save.connect(forget, sender=Storefront, dispatch_uid="cases.portal.shops.saved")
-    post_delete.connect(forget, sender=Storefront, dispatch_uid="cases.portal.shops.deleted")
+    post_save.connect(forget, sender=Storefront, dispatch_uid="portal.shops.saved")
+    post_delete.connect(forget, sender=Storefront, dispatch_uid="portal.shops.deleted")

@@ -20,13 +20,13 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from cases.portal.models import PendingFile, PortalSubmission
-from cases.portal.services import portal_request, portal_resend_link
 from core import after_response
 from core.errors import CaseActionError
 from core.uploads import Prepared, prepare_upload
 from core.uploads.types import EXTENSIONS
 from orders.models import Storefront
+from portal.models import PendingFile, PortalSubmission
+from portal.services import portal_request, portal_resend_link
 
 logger = logging.getLogger(__name__)
 LEFT_OVER = timedelta(minutes=1)
@@ -52,7 +52,7 @@ def portal_submit(
     except BaseException:
         _delete_stored(pending)
         raise
-    from cases.portal.tasks import handle_portal_submission
+    from portal.tasks import handle_portal_submission
 
     transaction.on_commit(lambda: after_response.queue(handle_portal_submission, submission.pk))
     return submission

@@ -14,16 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import services
+from cases.customer_links import case_link_resend, issue_link, link_days, link_url
 from cases.events import mail_customer_after_commit, record_event
 from cases.evidence import evidence_add
-from cases.models import CaseEvent, Evidence, RefundCase
-from cases.portal.forms import MAX_MESSAGE_LENGTH
-from cases.portal.links import case_link_resend, issue_link, link_days, link_url
-from cases.portal.models import CaseLink, PendingFile
+from cases.models import CaseEvent, CaseLink, Evidence, RefundCase
 from cases.services.base import lock_case
 from cases.states import OPEN_STATES, UNDECIDED_STATES, Channel, State
 from core.errors import CaseActionError, Code
 from orders.models import Order, Storefront
+from portal.forms import MAX_MESSAGE_LENGTH
+from portal.models import PendingFile
 
 CUSTOMER = "customer"
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -58,7 +58,7 @@ def find_customer_order(*, storefront: Storefront, order_number: str, email: str
 
 def _add_files(case: RefundCase, files, *, now: datetime) -> list[FileResult]:
     """Uploads, or a submission's files that the upload pipeline already judged (``PendingFile``)."""
-    from cases.portal.submissions import as_prepared
+    from portal.submissions import as_prepared
 
     results = []
     for upload in files:
