@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "policies",
     "cases",
     "portal",
+    "mail",
     "reports",
 ]
 

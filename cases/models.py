@@ -590,30 +590,7 @@ class CaseEvent(models.Model):
         raise TypeError("Case events are append-only; they cannot be deleted.")
 
 
-class IntakeMessage(models.Model):
-    """One e-mail the intake has handled, by Message-ID: a second delivery of it is a no-op."""
-
-    storefront = models.ForeignKey("orders.Storefront", on_delete=models.PROTECT, related_name="intake_messages")
-    message_id = models.CharField(max_length=998)
-    received_at = models.DateTimeField(default=timezone.now)
-    outcome = models.CharField(max_length=200, blank=True)
-    case = models.ForeignKey(RefundCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # Where the mailbox reader found it: the same UID is handled once even without a Message-ID.
-    mailbox = models.CharField(max_length=300, blank=True)
-    uid = models.CharField(max_length=200, blank=True)
-    put_away_at = models.DateTimeField(null=True, blank=True, help_text="Moved or flagged in its mailbox.")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["storefront", "message_id"], name="intake_message_once"),
-            models.UniqueConstraint(fields=["mailbox", "uid"], condition=~Q(uid=""), name="intake_message_uid_once"),
-        ]
-
-    def __str__(self) -> str:
-        return self.message_id
-
-
-# The outbox and the intake's kept-aside messages live in their own module (cases/models_mail.py).
-# The customers' links live in their own module; imported here so that Django sees them as a model of this app.
+# The customers' links and the outbox live in modules of their own; imported here so that Django sees
+# them as models of this app.
 from cases.models_links import CaseLink  # noqa: E402, F401
-from cases.models_mail import IntakeFailure, IntakeReply, OutboxMessage  # noqa: E402, F401
+from cases.models_mail import OutboxMessage  # noqa: E402, F401

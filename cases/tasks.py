@@ -1,4 +1,4 @@
-"""Background jobs (Celery): mail delivery, mailbox polling, deadline sweeps.
+"""Background jobs (Celery): mail delivery and deadline sweeps.
 
 Each job is safe to run twice at once and to run again: the work it does is claimed under database
 locks and unique constraints, not by the job system, so a redelivered or duplicated task is harmless.
@@ -28,10 +28,3 @@ def sweep_deadlines() -> int:
     from cases.sweeps import sweep_deadlines as sweep
 
     return sweep().total
-
-
-@shared_task(name="cases.poll_mailboxes", ignore_result=True)
-def poll_mailboxes() -> dict[str, int]:
-    from cases.mail_ingest import ingest_configured
-
-    return {name: report.processed for name, report in ingest_configured().items()}

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cases.models import CaseEvent, Evidence, IntakeFailure, Payout
+from cases.models import CaseEvent, Evidence, Payout
 from core.admin_site import ReadOnlyAdmin
 
 
@@ -73,18 +73,3 @@ class EvidenceAdmin(ReadOnlyAdmin):
             return "—"
         url = reverse(f"{self.admin_site.name}:cases_refundcase_evidence_file", args=[evidence.case_id, evidence.pk])
         return format_html('<a href="{}">open</a>', url)
-
-
-@admin.register(IntakeFailure)
-class IntakeFailureAdmin(ReadOnlyAdmin):
-    """Mailbox messages the intake kept aside, with the error, so someone can answer them by hand."""
-
-    list_display = ["created_at", "mailbox", "sender", "subject", "error_short", "put_away_at", "resolved_at"]
-    list_filter = ["mailbox"]
-    search_fields = ["sender", "subject", "=message_id"]
-    date_hierarchy = "created_at"
-    exclude = ["raw"]
-
-    @admin.display(description="Error")
-    def error_short(self, failure: IntakeFailure) -> str:
-        return failure.error if len(failure.error) <= 100 else failure.error[:99] + "…"

@@ -15,8 +15,9 @@ from django.db.models import Model
 from django.utils import timezone
 
 from cases.evidence import evidence_add
-from cases.models import CaseEvent, Evidence, IntakeFailure, OutboxMessage, RefundCase
+from cases.models import CaseEvent, Evidence, OutboxMessage, RefundCase
 from cases.services.chargebacks import chargeback_record
+from mail.models import IntakeFailure
 from orders.models import Extension
 from orders.services import storefront_set_four_eyes
 from policies.models import Backtest, PolicyDraft

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cases.intake import intake_email
 from cases.models import RefundCase
+from mail.intake import intake_email
 from tests.admin.conftest import case_url, client_for, messages_of, recent
 from tests.conftest import make_order
 

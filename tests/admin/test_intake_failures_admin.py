@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cases.models import IntakeFailure
+from mail.models import IntakeFailure
 from tests.admin.conftest import client_for
 from tests.conftest import make_user
 
@@ -18,12 +18,12 @@ def test_it_lists_kept_aside_messages_with_their_error_and_never_edits_them(db):
     )
     client = client_for(admin)
 
-    listing = client.get(reverse("admin:cases_intakefailure_changelist")).content.decode()
-    page = client.get(reverse("admin:cases_intakefailure_change", args=[failure.pk]))
+    listing = client.get(reverse("admin:mail_intakefailure_changelist")).content.decode()
+    page = client.get(reverse("admin:mail_intakefailure_change", args=[failure.pk]))
 
     assert "ana@example.com" in listing and "The message is larger than 30 MB." in listing
     assert page.status_code == 200 and "From: ana" not in page.content.decode()
-    assert client.post(reverse("admin:cases_intakefailure_delete", args=[failure.pk]), {"post": "yes"}).status_code == 403
+    assert client.post(reverse("admin:mail_intakefailure_delete", args=[failure.pk]), {"post": "yes"}).status_code == 403
     assert IntakeFailure.objects.filter(pk=failure.pk).exists()
 
 
@@ -34,10 +34,10 @@ def test_it_lets_agents_and_managers_read_kept_aside_messages_and_nobody_else_on
         error="No storefront receives mail at this address.", raw=b"From: ben",
     )
     staff = client_for(make_user("sam", group))
-    listing = staff.get(reverse("admin:cases_intakefailure_changelist"))
+    listing = staff.get(reverse("admin:mail_intakefailure_changelist"))
     assert listing.status_code == 200 and "ben@example.com" in listing.content.decode()
-    assert staff.get(reverse("admin:cases_intakefailure_change", args=[failure.pk])).status_code == 200
+    assert staff.get(reverse("admin:mail_intakefailure_change", args=[failure.pk])).status_code == 200
     assert "Intake failures" in staff.get(reverse("admin:index")).content.decode()
 
     nobody = client_for(make_user("olga"))
-    assert nobody.get(reverse("admin:cases_intakefailure_changelist")).status_code == 403
+    assert nobody.get(reverse("admin:mail_intakefailure_changelist")).status_code == 403

@@ -9,10 +9,10 @@ from django.apps import apps as django_apps
 from django.db import connection
 
 from cases import services
-from cases.intake import intake_email
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from cases.sweeps import sweep_deadlines
+from mail.intake import intake_email
 from tests.cases import WITHIN_WINDOW, fresh, later, open_case
 from tests.conftest import at, make_order
 

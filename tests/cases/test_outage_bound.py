@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from cases import services
-from cases.intake import intake_email
 from cases.models import CaseEvent, RefundCase
 from cases.states import State
 from core.errors import CaseActionError, Code
+from mail.intake import intake_email
 from orders.models import Extension
 from tests.cases import BEFORE_OUTAGE, PRICE, WITHIN_WINDOW, later
 from tests.conftest import at, make_order

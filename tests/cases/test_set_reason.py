@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cases import services
-from cases.intake import intake_email
 from cases.models import CaseEvent
 from core.errors import CaseActionError, Code
+from mail.intake import intake_email
 from tests.cases import BEFORE_OUTAGE, WITHIN_WINDOW, fresh, later
 from tests.conftest import make_order
 

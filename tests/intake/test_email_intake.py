@@ -2,8 +2,8 @@
 
 import pytest
 
-from cases.intake import intake_email
 from cases.models import RefundCase
+from mail.intake import intake_email
 from tests.conftest import at, make_order
 
 pytestmark = pytest.mark.clause("S0-REQUEST")

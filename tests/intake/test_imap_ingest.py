@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError
 
-from cases.mail_ingest import ingest
-from cases.mailboxes import parse_mailbox_url
-from cases.models import IntakeFailure, IntakeMessage, OutboxMessage, RefundCase
+from cases.models import OutboxMessage, RefundCase
+from mail.ingest import ingest
+from mail.mailboxes import parse_mailbox_url
+from mail.models import IntakeFailure, IntakeMessage
 from tests.conftest import image_bytes, race
 from tests.intake.ingest import recent_order, run
 from tests.intake.mail_builders import nested_mail, refund_mail

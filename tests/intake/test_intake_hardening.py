@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from cases.intake import intake_email
-from cases.models import CaseEvent, IntakeMessage, RefundCase
+from cases.models import CaseEvent, RefundCase
+from mail.intake import intake_email
+from mail.models import IntakeMessage
 from tests.conftest import at, make_order
 
 RECEIVED = at("2026-01-02 08:00")

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from cases.intake import intake_email
-from cases.models import IntakeMessage, IntakeReply, OutboxMessage, RefundCase
+from cases.models import OutboxMessage, RefundCase
+from mail.intake import intake_email
+from mail.models import IntakeMessage, IntakeReply
 from tests.conftest import race
 from tests.intake.mail_builders import deliver_to_maildir, make_maildir, refund_mail
 

@@ -11,9 +11,10 @@ from email.utils import format_datetime
 import pytest
 from django.utils import timezone
 
-from cases.intake import intake_email
-from cases.mail_html import html_to_text
-from cases.models import IntakeFailure, OutboxMessage, RefundCase
+from cases.models import OutboxMessage, RefundCase
+from mail.html import html_to_text
+from mail.intake import intake_email
+from mail.models import IntakeFailure
 from tests.conftest import make_order
 from tests.intake.ingest import recent_order, run
 from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail

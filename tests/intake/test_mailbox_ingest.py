@@ -10,9 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from cases.mail_ingest import ingest, ingest_one
-from cases.mailboxes import MailboxConfigError, parse_mailbox_url
-from cases.models import CaseEvent, Evidence, IntakeFailure, IntakeMessage, OutboxMessage, RefundCase
+from cases.models import CaseEvent, Evidence, OutboxMessage, RefundCase
+from mail.ingest import ingest, ingest_one
+from mail.mailboxes import MailboxConfigError, parse_mailbox_url
+from mail.models import IntakeFailure, IntakeMessage
 from tests.conftest import image_bytes, make_order, race
 from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, refund_mail
 

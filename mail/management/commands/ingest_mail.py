@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.mail_ingest import ingest
-from cases.mailboxes import MailboxConfigError, parse_mailbox_url
+from mail.ingest import ingest
+from mail.mailboxes import MailboxConfigError, parse_mailbox_url
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """E-mail intake (S0-REQUEST): a refund e-mail opens a case, or gets a reply asking for the order.
 
 A reply to one of our e-mails (its subject keeps the case number) adds to that case instead. The
-mailbox reader (``cases.mail_ingest``, or a provider's webhook) hands each message to
+mailbox reader (``mail.ingest``, or a provider's webhook) hands each message to
 :func:`intake_email`, which decides and acts.
 """
 
@@ -23,11 +23,12 @@ from django.utils import timezone
 
 from cases import services
 from cases.events import record_event
-from cases.mailboxes import MailboxConfigError, parse_mailbox_url
-from cases.models import CaseEvent, Evidence, IntakeMessage, IntakeReply, RefundCase
+from cases.models import CaseEvent, Evidence, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
 from core.errors import CaseActionError
+from mail.mailboxes import MailboxConfigError, parse_mailbox_url
+from mail.models import IntakeMessage, IntakeReply
 from orders.models import Order, Storefront
 
 SUBJECT_MARKER = "refund request"

@@ -2,7 +2,7 @@
 
 For every message a source still holds: if the intake already has it (by mailbox and UID, or by
 Message-ID) it is only put away again; if it was kept aside before it stays aside; otherwise it is
-parsed and handed to :func:`cases.intake.intake_email` with its images. A message that fails (it
+parsed and handed to :func:`mail.intake.intake_email` with its images. A message that fails (it
 cannot be parsed, no storefront takes it, the database refuses it) is recorded as an
 :class:`~cases.models.IntakeFailure` with its error and its bytes, moved to the failed folder, and the
 run goes on with the next one.
@@ -24,10 +24,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.intake import Attachment, intake_email, is_address
-from cases.mail_html import html_to_text
-from cases.mailboxes import MailboxConfig, open_source, parse_mailbox_url
-from cases.models import IntakeFailure, IntakeMessage
+from mail.html import html_to_text
+from mail.intake import Attachment, intake_email, is_address
+from mail.mailboxes import MailboxConfig, open_source, parse_mailbox_url
+from mail.models import IntakeFailure, IntakeMessage
 from orders.models import Storefront
 
 logger = logging.getLogger(__name__)
