@@ -149,8 +149,8 @@ def bench_dashboard() -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cases.dashboard import build_dashboard
     from cases.models import RefundCase
+    from reports.dashboard import build_dashboard
 
     build_dashboard()  # warm-up: plans and caches
     times = []

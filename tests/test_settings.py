@@ -135,5 +135,5 @@ def test_it_collects_every_static_file_for_production(tmp_path):
     result = run_manage("collectstatic", "--noinput", "-v0", **env)
     assert result.returncode == 0, result.stderr + result.stdout
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
-    assert "cases/vendor/chart-4.6.1.umd.min.js" in manifest
+    assert "reports/vendor/chart-4.6.1.umd.min.js" in manifest
     assert "admin/css/base.css" in manifest

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.dashboard import week_starts
 from cases.models import Payout, RefundCase
 from cases.states import State
+from reports.dashboard import week_starts
 from tests.conftest import make_order
 
 RESOLUTION = {State.PAID: "refunded", State.DENIED: "denied", State.RESOLVED: "fixed", State.WITHDRAWN: "withdrawn"}

@@ -13,9 +13,9 @@ from django.db import connection
 from django.db.models import F, Sum
 from django.urls import reverse
 
-from cases.dashboard import build_dashboard, week_starts
 from cases.models import Payout, RefundCase
 from cases.states import CLOSED_STATES, OPEN_STATES, State
+from reports.dashboard import build_dashboard, week_starts
 from tests.admin.conftest import client_for
 from tests.conftest import make_user
 from tests.dashboard.conftest import stored_case

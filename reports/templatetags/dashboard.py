@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django import template
 
-from cases.dashboard import build_dashboard
+from reports.dashboard import build_dashboard
 
 register = template.Library()
 
 PERMISSION = "cases.view_dashboard"
 
 
-@register.inclusion_tag("admin/cases/dashboard.html", takes_context=True)
+@register.inclusion_tag("admin/reports/dashboard.html", takes_context=True)
 def managers_dashboard(context) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)
