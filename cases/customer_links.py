@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, CaseLink, RefundCase
 from cases.services.base import lock_case
 from core.errors import CaseActionError, Code
+from core.typing import Actor
 
 SECRET_BYTES = 24  # 192 bits; the contract asks for at least 128
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -48,7 +49,8 @@ def link_url(secret: str) -> str:
     return base + reverse("portal:case", args=[secret])
 
 
-def issue_link(*, case: RefundCase, why: str, actor=None, now: datetime, record: bool = True) -> str:
+def issue_link(*, case: RefundCase, why: str, actor: Actor | None = None, now: datetime,
+               record: bool = True) -> str:
     """A new link to ``case``; returns its secret, which exists nowhere else once mailed.
 
     Call inside the transaction that locked the case, so that the link and its event commit together.
@@ -99,19 +101,19 @@ def mark_used(link: CaseLink, *, now: datetime) -> None:
     CaseLink.objects.filter(pk=link.pk).update(last_used_at=now, uses=F("uses") + 1)
 
 
-def active_links(case: RefundCase, *, now: datetime):
+def active_links(case: RefundCase, *, now: datetime) -> QuerySet[CaseLink]:
     return case.links.filter(revoked_at__isnull=True, expires_at__gt=now)
 
 
 # --- services -------------------------------------------------------------------------------
 
 
-def _check_staff(actor) -> None:
+def _check_staff(actor: Actor) -> None:
     if actor is None or not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
 
 
-def _revoke(locked: RefundCase, *, actor, now: datetime, link_id: int | None) -> list[str]:
+def _revoke(locked: RefundCase, *, actor: Actor, now: datetime, link_id: int | None) -> list[str]:
     links = active_links(locked, now=now)
     if link_id is not None:
         links = links.filter(pk=link_id)
@@ -120,7 +122,7 @@ def _revoke(locked: RefundCase, *, actor, now: datetime, link_id: int | None) ->
     return hints
 
 
-def case_link_revoke(*, case, actor, link_id: int | None = None, now: datetime | None = None) -> int:
+def case_link_revoke(*, case: RefundCase, actor: Actor, link_id: int | None = None, now: datetime | None = None) -> int:
     """Staff revoke one link of the case, or all its live links; the customer can ask for a new one."""
     now = now or timezone.now()
     _check_staff(actor)
@@ -135,7 +137,7 @@ def case_link_revoke(*, case, actor, link_id: int | None = None, now: datetime |
     return len(hints)
 
 
-def case_link_reissue(*, case, actor, now: datetime | None = None) -> RefundCase:
+def case_link_reissue(*, case: RefundCase, actor: Actor, now: datetime | None = None) -> RefundCase:
     """Staff replace the case's links with a new one, mailed to the order's address (a leaked link)."""
     now = now or timezone.now()
     _check_staff(actor)
@@ -151,7 +153,7 @@ def case_link_reissue(*, case, actor, now: datetime | None = None) -> RefundCase
     return locked
 
 
-def case_link_resend(*, case, now: datetime | None = None) -> RefundCase:
+def case_link_resend(*, case: RefundCase, now: datetime | None = None) -> RefundCase:
     """The customer asked for their link: a new one by mail; earlier links keep working until they expire."""
     now = now or timezone.now()
     with transaction.atomic():

@@ -13,6 +13,7 @@ import re
 import secrets
 import unicodedata
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -26,6 +27,7 @@ from cases.models import CaseEvent, Evidence, RefundCase
 from cases.services.base import lock_case
 from cases.states import State
 from core.errors import CaseActionError, Code
+from core.typing import Actor
 from core.uploads import Prepared, prepare_upload
 from core.uploads.types import EXTENSIONS, megabytes
 
@@ -47,11 +49,11 @@ def evidence_add(
     *,
     case: RefundCase,
     kind: str,
-    upload=None,
+    upload: Any = None,
     prepared: Prepared | None = None,
     original_name: str = "",
     text: str = "",
-    actor=None,
+    actor: Actor | None = None,
     from_customer: bool = False,
     now: datetime | None = None,
 ) -> Evidence:
@@ -152,7 +154,7 @@ def _store(evidence: Evidence, prepared: Prepared, stored: list[str]) -> None:
         stored.append(evidence.thumbnail.name)
 
 
-def _check_actor(*, kind: str, actor, from_customer: bool) -> None:
+def _check_actor(*, kind: str, actor: Actor | None, from_customer: bool) -> None:
     if from_customer and kind not in CUSTOMER_KINDS:
         raise _refuse("Customers can send screenshots or error messages; proof of service is added by staff.")
     if actor is None and not from_customer:
@@ -167,7 +169,7 @@ EVIDENCE_NOUNS = {"screenshot": "a screenshot", "error_message": "an error messa
 
 
 def _record_evidence(
-    case: RefundCase, evidence: Evidence, *, actor, now: datetime, prepared: Prepared | None
+    case: RefundCase, evidence: Evidence, *, actor: Actor | None, now: datetime, prepared: Prepared | None
 ) -> CaseEvent:
     what = EVIDENCE_NOUNS.get(evidence.kind, evidence.get_kind_display().lower())
     comment = f"{'The customer sent' if evidence.from_customer else 'Added'} {what}"
@@ -209,7 +211,7 @@ def evidence_thumbnail(evidence: Evidence) -> bytes:
         raise _refuse("The stored thumbnail of this evidence is missing.") from None
 
 
-def _as_file(upload) -> File:
+def _as_file(upload: Any) -> File:
     if isinstance(upload, File):
         return upload
     if hasattr(upload, "read") and hasattr(upload, "seek"):

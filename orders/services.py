@@ -8,10 +8,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from core.errors import CaseActionError, Code
+from core.typing import Actor
 from orders.models import Storefront, StorefrontSettingChange
 
 
-def storefront_set_four_eyes(*, storefront: Storefront, actor, enabled: bool, reason: str) -> Storefront:
+def storefront_set_four_eyes(*, storefront: Storefront, actor: Actor, enabled: bool, reason: str) -> Storefront:
     """H-FOUR-EYES on or off, by someone it does not control, with the reason on record."""
     if not actor.has_perm("orders.change_four_eyes"):
         raise CaseActionError(Code.NO_PERMISSION, permission="switch the four-eyes rule")

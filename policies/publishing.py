@@ -7,13 +7,14 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from core.typing import Actor, RequestUser
 from policies.drafts import Backtest, PolicyDraft
 from policies.models import PolicyVersion
 
 PUBLISH_PERMISSIONS = ("policies.backtest_policy", "policies.add_policyversion")
 
 
-def can_publish(user) -> bool:
+def can_publish(user: RequestUser) -> bool:
     return all(user.has_perm(p) for p in PUBLISH_PERMISSIONS)
 
 
@@ -26,7 +27,7 @@ def current_backtest(draft: PolicyDraft) -> Backtest | None:
     return None
 
 
-def publish_draft(*, draft_id: int, backtest_id: int, effective_from: datetime, actor) -> PolicyVersion:
+def publish_draft(*, draft_id: int, backtest_id: int, effective_from: datetime, actor: Actor) -> PolicyVersion:
     """The draft as a version starting at ``effective_from``, under the version's own rules (S1-VERSIONING).
 
     ``backtest_id`` is the run whose summary the publisher was shown; it must be of the draft as it is.

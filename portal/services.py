@@ -7,6 +7,7 @@ these functions return it for the tests and the logs, not for the customer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from cases.models import CaseEvent, CaseLink, Evidence, RefundCase
 from cases.services.base import lock_case
 from cases.states import OPEN_STATES, UNDECIDED_STATES, Channel, State
 from core.errors import CaseActionError, Code
+from core.typing import Uploads
 from orders.models import Order, Storefront
 from portal.forms import MAX_MESSAGE_LENGTH
 from portal.models import PendingFile
@@ -56,7 +58,7 @@ def find_customer_order(*, storefront: Storefront, order_number: str, email: str
     )
 
 
-def _add_files(case: RefundCase, files, *, now: datetime) -> list[FileResult]:
+def _add_files(case: RefundCase, files: Uploads, *, now: datetime) -> list[FileResult]:
     """Uploads, or a submission's files that the upload pipeline already judged (``PendingFile``)."""
     from portal.submissions import as_prepared
 
@@ -82,7 +84,7 @@ def _add_files(case: RefundCase, files, *, now: datetime) -> list[FileResult]:
 
 def portal_request(
     *, storefront: Storefront, order_number: str, email: str, reason: str, description: str = "",
-    files=(), now: datetime | None = None,
+    files: Uploads = (), now: datetime | None = None,
 ) -> RequestOutcome:
     """A refund request from the storefront's portal page.
 
@@ -142,7 +144,7 @@ def _join(case: RefundCase, *, description: str, now: datetime) -> RefundCase:
 
 
 def portal_resend_link(*, storefront: Storefront, order_number: str, email: str, now: datetime | None = None,
-                       allowed=lambda case: True) -> RefundCase | None:
+                       allowed: Callable[[RefundCase], bool] = lambda case: True) -> RefundCase | None:
     """"Send me my link again": a new link to the order's latest case, if the details match one.
 
     ``allowed(case)`` is the per-case rate limit: refused, nothing is sent and nothing is said.
@@ -156,7 +158,7 @@ def portal_resend_link(*, storefront: Storefront, order_number: str, email: str,
     return case_link_resend(case=case, now=now)
 
 
-def portal_upload(*, link: CaseLink, files, now: datetime | None = None) -> list[FileResult]:
+def portal_upload(*, link: CaseLink, files: Uploads, now: datetime | None = None) -> list[FileResult]:
     """More files for the case behind ``link``; each accepted or refused on its own.
 
     Files answering an evidence request put the case back in review, flagged for its assignee.
@@ -182,7 +184,7 @@ def customer_answered(*, case: RefundCase, link: CaseLink, now: datetime) -> Ref
         return None  # not waiting for evidence (or another upload moved it first): the files are on the case
 
 
-def portal_message(*, link: CaseLink, text: str, files=(), now: datetime | None = None) -> list[FileResult]:
+def portal_message(*, link: CaseLink, text: str, files: Uploads = (), now: datetime | None = None) -> list[FileResult]:
     """The customer writes on their case page, with or without files.
 
     The message joins the case's history as a customer-visible event and marks the case "new message"

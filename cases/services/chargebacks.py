@@ -9,14 +9,17 @@ the order first here could deadlock with a payout running at the same moment.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cases.events import record_event
 from cases.models import CaseEvent, RefundCase
 from cases.states import OPEN_STATES
 from core.errors import CaseActionError, Code
+from core.typing import Actor
 from orders.models import Chargeback, Customer, Order, Subscription
 from policies.selectors import policy_for_order
 from rules.money import MoneyError, parse_money
@@ -27,8 +30,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 def chargeback_record(
     *,
     order: Order,
-    actor,
-    amount,
+    actor: Actor,
+    amount: Decimal | str,
     opened_at: datetime,
     processor_reference: str = "",
     now: datetime | None = None,
@@ -111,7 +114,7 @@ def chargeback_record(
     return chargeback
 
 
-def chargeback_lift_sanction(*, chargeback: Chargeback, actor, note: str, now: datetime | None = None) -> Chargeback:
+def chargeback_lift_sanction(*, chargeback: Chargeback, actor: Actor, note: str, now: datetime | None = None) -> Chargeback:
     """A manager lifts a chargeback's sanction (S1-CHARGEBACK), with a note saying why.
 
     The subscription a sanction suspended is reactivated once no sanction on the order is left,
@@ -173,15 +176,15 @@ def _lock_open_case(order_id: int) -> RefundCase | None:
     )
 
 
-def _unlifted():
+def _unlifted() -> QuerySet[Chargeback]:
     return Chargeback.objects.filter(sanction_applied=True, sanction_lifted_at__isnull=True)
 
 
-def _restricting(customer: Customer):
+def _restricting(customer: Customer) -> QuerySet[Chargeback]:
     return _unlifted().filter(order__customer=customer, restricted_customer=True)
 
 
-def _sanctions_on_order(order_id: int):
+def _sanctions_on_order(order_id: int) -> QuerySet[Chargeback]:
     return Chargeback.objects.filter(order_id=order_id, sanction_applied=True)
 
 
@@ -214,7 +217,7 @@ def _describe(chargeback: Chargeback) -> str:
     return f"{_summary(chargeback)} without contacting support first (S1-CHARGEBACK)"
 
 
-def _note_on_case(case: RefundCase, chargeback: Chargeback, *, actor, now: datetime, lifted: bool) -> None:
+def _note_on_case(case: RefundCase, chargeback: Chargeback, *, actor: Actor | None, now: datetime, lifted: bool) -> None:
     data = {
         "chargeback_id": chargeback.pk,
         "amount": f"{chargeback.amount:.2f}",
