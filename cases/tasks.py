@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-
-@shared_task(name="cases.deliver_mail", ignore_result=True)
-def deliver_mail(message_id: int) -> str | None:
-    from cases.outbox import deliver
-
-    return deliver(message_id)
-
-
-@shared_task(name="cases.deliver_due_mail", ignore_result=True)
-def deliver_due_mail() -> dict[str, int]:
-    from cases.outbox import deliver_due
-
-    return deliver_due()
+# Mail delivery: defined beside the outbox, imported here so the worker finds every task of the app.
+from cases.outbox import deliver_due_mail, deliver_mail  # noqa: F401
 
 
 @shared_task(name="cases.sweep_deadlines", ignore_result=True)
