@@ -15,7 +15,7 @@ from core.errors import CaseActionError
 from tests.admin.conftest import case_url, client_for, messages_of, open_case
 from tests.conftest import make_user, race
 
-DOWN = "tests.mail.backends.DownBackend"
+DOWN = "tests.outbox.backends.DownBackend"
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 
 

@@ -31,7 +31,7 @@ def test_it_sends_a_failed_mail_again_from_the_case_page(live_server, page, sett
     from tests.admin.conftest import open_case
 
     settings.PORTAL_BASE_URL = live_server.url
-    settings.EMAIL_BACKEND = "tests.mail.backends.DownBackend"
+    settings.EMAIL_BACKEND = "tests.outbox.backends.DownBackend"
     settings.OUTBOX_MAX_ATTEMPTS = 1
     SHOTS.mkdir(exist_ok=True)
     store = Storefront.objects.get(slug="iptv-smarters-pro")

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import caches
 
 from portal import limits
-from tests.mail.test_real_worker import redis_is_up
+from tests.outbox.test_real_worker import redis_is_up
 
 pytestmark = pytest.mark.skipif(not redis_is_up(), reason="no Redis on 127.0.0.1:6379")
 

@@ -8,7 +8,7 @@ from backoffice.celery import app
 from cases import tasks
 from cases.models import OutboxMessage, RefundCase
 from tests.admin.conftest import open_case
-from tests.mail.celery_conf import celery_conf
+from tests.outbox.celery_conf import celery_conf
 
 
 def test_it_runs_tasks_in_process_when_no_broker_is_configured(settings):

@@ -14,10 +14,10 @@ from cases.notifications import send_case_email
 from cases.outbox import deliver, deliver_due, retry_delay, send_again
 from tests.admin.conftest import case_url, client_for, open_case
 from tests.conftest import make_order, race
-from tests.mail.backends import OUTAGE
+from tests.outbox.backends import OUTAGE
 
-DOWN = "tests.mail.backends.DownBackend"
-FLAKY = "tests.mail.backends.FlakyBackend"
+DOWN = "tests.outbox.backends.DownBackend"
+FLAKY = "tests.outbox.backends.FlakyBackend"
 
 
 @pytest.fixture

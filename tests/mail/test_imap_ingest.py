@@ -10,8 +10,8 @@ from mail.ingest import ingest
 from mail.mailboxes import parse_mailbox_url
 from mail.models import IntakeFailure, IntakeMessage
 from tests.conftest import image_bytes, race
-from tests.intake.ingest import recent_order, run
-from tests.intake.mail_builders import nested_mail, refund_mail
+from tests.mail.ingest import recent_order, run
+from tests.mail.mail_builders import nested_mail, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 

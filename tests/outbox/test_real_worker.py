@@ -13,7 +13,7 @@ from django.utils import timezone
 from backoffice.celery import app
 from cases.models import OutboxMessage
 from tests.admin.conftest import open_case
-from tests.mail.celery_conf import celery_conf
+from tests.outbox.celery_conf import celery_conf
 
 BROKER = "redis://127.0.0.1:6379/5"  # a database of our own on the shared Redis
 

@@ -15,7 +15,7 @@ from mail.ingest import ingest, ingest_one
 from mail.mailboxes import MailboxConfigError, parse_mailbox_url
 from mail.models import IntakeFailure, IntakeMessage
 from tests.conftest import image_bytes, make_order, race
-from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, refund_mail
+from tests.mail.mail_builders import deliver_to_maildir, files_in, make_maildir, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 

@@ -14,7 +14,7 @@ import pytest
 from django.core import mail
 
 from cases.models import OutboxMessage, RefundCase
-from tests.mail.backends import SLOW
+from tests.outbox.backends import SLOW
 from tests.portal.conftest import recent_order
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -22,7 +22,7 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @pytest.fixture
 def slow_mail(settings):
-    settings.EMAIL_BACKEND = "tests.mail.backends.SlowBackend"
+    settings.EMAIL_BACKEND = "tests.outbox.backends.SlowBackend"
     SLOW["answer"].clear()
     SLOW["waiting"].clear()
     yield SLOW

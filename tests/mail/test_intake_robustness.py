@@ -16,8 +16,8 @@ from mail.html import html_to_text
 from mail.intake import intake_email
 from mail.models import IntakeFailure
 from tests.conftest import make_order
-from tests.intake.ingest import recent_order, run
-from tests.intake.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
+from tests.mail.ingest import recent_order, run
+from tests.mail.mail_builders import deliver_to_maildir, files_in, make_maildir, nested_mail, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 

@@ -15,7 +15,7 @@ from cases.models import OutboxMessage, RefundCase
 from mail.intake import intake_email
 from mail.models import IntakeMessage, IntakeReply
 from tests.conftest import race
-from tests.intake.mail_builders import deliver_to_maildir, make_maildir, refund_mail
+from tests.mail.mail_builders import deliver_to_maildir, make_maildir, refund_mail
 
 pytestmark = pytest.mark.clause("S0-REQUEST")
 

@@ -1,3 +1,3 @@
 """Fixtures of the intake tests: a real IMAP server where dovecot is installed."""
 
-from tests.intake.dovecot import dovecot, imap  # noqa: F401
+from tests.mail.dovecot import dovecot, imap  # noqa: F401
