@@ -84,5 +84,3 @@ class ClauseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # decisions and events cite clause IDs
 
-
-from policies import draft_admin  # noqa: E402, F401  (registers the drafts' admin)

@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cases.backtest import run_backtest, start_backtest
 from policies.engine import Outcome
-from policies.models import Backtest, PolicyDraft, PolicyVersion
+from policies.models import PolicyDraft, PolicyVersion
 from policies.selectors import policy_version_for
+from reports.backtest import run_backtest, start_backtest
+from reports.models import Backtest
 from tests.conftest import at
 from tests.policies.backtest_cases import END, PURCHASED, START, closed_case, version_in_force
 
