@@ -86,4 +86,9 @@ PAGES: dict[str, AdminPage] = {
     "policies_policydraft_backtest": AdminPage(BACKTEST, writes=BACKTEST),
     "policies_policydraft_backtest_run": AdminPage(BACKTEST),
     "policies_policydraft_publish": AdminPage(PUBLISH, writes=PUBLISH),
+    # Background jobs' buttons (core/job_admin.py): an export's by the user who asked for it.
+    "reports_exportjob_cancel": AdminPage(EXPORT, writes=EXPORT, methods=("POST",)),
+    "reports_exportjob_retry": AdminPage(EXPORT, writes=EXPORT, methods=("POST",)),
+    "reports_backtest_cancel": AdminPage(BACKTEST, writes=BACKTEST, methods=("POST",)),
+    "reports_backtest_retry": AdminPage(BACKTEST, writes=BACKTEST, methods=("POST",)),
 }

@@ -174,10 +174,10 @@ def bench_dashboard() -> dict:
 
 
 def bench_backtest() -> dict:
-    from cases.backtest import backtest, closed_cases, replay_rows
     from orders.models import Storefront
     from policies.drafts import PolicyDraft
     from policies.selectors import policy_version_for
+    from reports.backtest import backtest, closed_cases, replay_rows
 
     start, end = datetime(2000, 1, 1).astimezone(), datetime(2100, 1, 1).astimezone()
     replayed = changed = 0

@@ -93,5 +93,3 @@ def _simulator_tool(request: HttpRequest, site: admin.AdminSite) -> list[Tool]:
 
 
 admin.site.register_tools(_simulator_tool, position=20)
-
-from policies import draft_admin  # noqa: E402, F401  (registers the drafts' admin)

@@ -1,4 +1,4 @@
-"""Draft policy versions and their backtests (docs/policy-backtest.md).
+"""Draft policy versions (docs/policy-backtest.md); their backtests are the reports app's.
 
 A draft is a separate table on purpose: every read that picks the version judging a case
 (``policies.selectors``) reads ``PolicyVersion`` only, so a draft is never in force and cannot
@@ -8,12 +8,9 @@ then goes through the version's own rules (S1-VERSIONING: a start from now on, a
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 
 from policies.models import PolicyVersion
 
@@ -82,53 +79,3 @@ class PolicyDraft(models.Model):
 for _name in PARAMETERS:
     PolicyDraft.add_to_class(_name, PolicyVersion._meta.get_field(_name).clone())
 
-
-class Backtest(models.Model):
-    """One replay of a draft over the closed cases of a period; the summary is kept when it ends."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    draft = models.ForeignKey(PolicyDraft, on_delete=models.CASCADE, related_name="backtests")
-    parameters = models.JSONField(help_text="The draft's parameters when it ran; a later edit makes it stale.")
-    period_start = models.DateTimeField()
-    period_end = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField(default=0, help_text="Closed cases in the period.")
-    processed = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(null=True, blank=True)
-    summary = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(period_start__lt=models.F("period_end")),
-                                   name="backtest_period_ordered"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Backtest of {self.draft} ({self.get_status_display()})"
-
-    @property
-    def percent(self) -> int:
-        return 100 if self.status == self.Status.DONE else int(100 * self.processed / self.total) if self.total else 0
-
-    @property
-    def last_day(self):
-        """The period's last day, included (the period ends at the start of the day after)."""
-        return timezone.localtime(self.period_end - timedelta(microseconds=1)).date()
-
-    @property
-    def is_current(self) -> bool:
-        """Ran on the draft as it is now."""
-        return self.parameters == self.draft.parameters()

@@ -245,5 +245,5 @@ class Clause(models.Model):
                 raise ValidationError({field: str(error)}) from None
 
 
-# Drafts and their backtests live in their own module; imported here so Django finds the models.
-from policies.drafts import Backtest, PolicyDraft  # noqa: E402, F401
+# Drafts live in their own module; imported here so Django finds the model.
+from policies.drafts import PolicyDraft  # noqa: E402, F401

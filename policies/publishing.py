@@ -1,14 +1,20 @@
-"""Publishing a draft: it becomes a new PolicyVersion, after its backtest has been seen."""
+"""Publishing a draft: it becomes a new PolicyVersion, once the caller's check of the draft passes.
+
+The check that a draft is published only after its backtest has been seen (docs/decisions/0024) is
+``reports.backtest.publish_backtested``'s: a backtest replays cases, which this app does not read.
+It is given here as ``check`` and runs on the locked draft, inside the transaction that publishes it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from core.typing import Actor, RequestUser
-from policies.drafts import Backtest, PolicyDraft
+from policies.drafts import PolicyDraft
 from policies.models import PolicyVersion
 
 PUBLISH_PERMISSIONS = ("policies.backtest_policy", "policies.add_policyversion")
@@ -18,19 +24,11 @@ def can_publish(user: RequestUser) -> bool:
     return all(user.has_perm(p) for p in PUBLISH_PERMISSIONS)
 
 
-def current_backtest(draft: PolicyDraft) -> Backtest | None:
-    """The latest finished backtest of the draft as it is now (an edit since makes older ones stale)."""
-    parameters = draft.parameters()
-    for run in draft.backtests.filter(status=Backtest.Status.DONE).order_by("-finished_at", "-id")[:20]:
-        if run.parameters == parameters:
-            return run
-    return None
-
-
-def publish_draft(*, draft_id: int, backtest_id: int, effective_from: datetime, actor: Actor) -> PolicyVersion:
+def publish_draft(*, draft_id: int, effective_from: datetime, actor: Actor,
+                  check: Callable[[PolicyDraft], None]) -> PolicyVersion:
     """The draft as a version starting at ``effective_from``, under the version's own rules (S1-VERSIONING).
 
-    ``backtest_id`` is the run whose summary the publisher was shown; it must be of the draft as it is.
+    ``check`` refuses with a ValidationError what the caller requires and the draft does not meet.
     """
     if not can_publish(actor):
         raise PermissionDenied
@@ -39,9 +37,7 @@ def publish_draft(*, draft_id: int, backtest_id: int, effective_from: datetime, 
         draft = PolicyDraft.objects.select_for_update().get(pk=draft_id)
         if draft.published_as_id is not None:
             raise ValidationError("This draft was already published.")
-        run = draft.backtests.filter(pk=backtest_id, status=Backtest.Status.DONE).first()
-        if run is None or run.parameters != draft.parameters():
-            raise ValidationError("The draft changed since that backtest: run a backtest of it as it is now.")
+        check(draft)
         version = draft.as_version(effective_from=effective_from)
         version.full_clean()
         version.save()

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from cases.models import RefundCase
+from core.job_admin import job_controls
 from reports import services
 from reports.models import FORMATS, ExportJob, ExportRecord
 from reports.names import export_name
@@ -37,8 +38,8 @@ def changelist_queryset(model_admin, request):
 def job_queryset(job: ExportJob):
     """The job's cases, rebuilt from its query string as its user's list would show them now."""
     request = RequestFactory().get("/", QueryDict(job.query))
-    request.user = job.user
-    services.check_export_permission(job.user)
+    request.user = job.requested_by
+    services.check_export_permission(job.requested_by)
     return changelist_queryset(admin.site._registry[RefundCase], request)
 
 
@@ -73,7 +74,7 @@ class CaseExportAdminMixin:
                 **self.admin_site.each_context(request), "opts": self.opts, "title": "Export cases",
                 "count": queryset.count(), "formats": FORMATS, "query": query,
                 "filters": list_filters(query), "stream_limit": services.STREAM_LIMIT,
-                "jobs": ExportJob.objects.filter(user=request.user).select_related("record", "user")[:5],
+                "jobs": ExportJob.objects.filter(requested_by=request.user).select_related("record", "requested_by")[:5],
                 "described": export_name(list_filters(query), username=request.user.get_username()),
             })
         fmt = request.POST.get("format", "")
@@ -101,7 +102,7 @@ class CaseExportAdminMixin:
             raise PermissionDenied
         job = ExportJob.objects.filter(pk=job_id).first()
         # Another manager's export is theirs: it may hold cases filtered for them.
-        if job is None or (job.user_id != request.user.pk and not request.user.is_superuser):
+        if job is None or (job.requested_by_id != request.user.pk and not request.user.is_superuser):
             raise Http404("No such export.")
         return job
 
@@ -109,8 +110,8 @@ class CaseExportAdminMixin:
         job = self._own_job(request, job_id)
         return TemplateResponse(request, "admin/cases/refundcase/export_job.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "title": job.name,
-            "job": job, "filters": job.record.filters,
-            "running": job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING),
+            "job": job, "filters": job.record.filters, "running": job.is_active,
+            "job_controls": job_controls(request, job, admin_site=self.admin_site, next_url=request.get_full_path()),
         })
 
     def export_file_view(self, request, job_id: int):

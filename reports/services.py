@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from cases.models import RefundCase
 from reports.models import ExportJob, ExportRecord
 from reports.resources import CaseReportResource
 from reports.writers import Progress, stream_csv, stream_json
 from reports.xlsx import write_xlsx
-
-logger = logging.getLogger(__name__)
 
 EXPORT_PERMISSION = "cases.export_refundcase"
 # Bigger exports (and every XLSX) are built by a task and offered for download when ready.
@@ -64,44 +60,31 @@ def write_file(queryset: QuerySet[RefundCase], *, fmt: str, out, now: datetime |
 
 def export_job_start(*, user, fmt: str, query: str, filters: dict, row_count: int) -> ExportJob:
     """Record the export and queue the job; the task runs once this is committed."""
-    from reports.tasks import run_export_job
-
     check_export_permission(user)
     with transaction.atomic():
         record = export_record(user=user, actor_label=user.get_username(), via=ExportRecord.Via.ADMIN, fmt=fmt,
                                filters=filters, row_count=row_count)
-        job = ExportJob.objects.create(user=user, record=record, format=fmt, query=query, total=row_count)
-        transaction.on_commit(lambda: run_export_job.delay(job.pk))
+        job = ExportJob.objects.create(requested_by=user, record=record, format=fmt, query=query, total=row_count)
+        job.send_to_worker()
     return job
 
 
-def export_job_run(*, job_id: int, queryset: QuerySet[RefundCase]) -> ExportJob:
-    """Build the job's file from ``queryset`` (the case list as the job's user filtered it)."""
-    # A job is claimed once: a redelivered task (acks late) finds it no longer queued.
-    claimed = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING
-    )
-    job = ExportJob.objects.get(pk=job_id)
-    if not claimed:
-        return job
+def export_job_run(*, job_id: int, cases: Callable[[ExportJob], QuerySet[RefundCase]]) -> ExportJob | None:
+    """Build the job's file from ``cases(job)``: the case list as the job's user filters it, checked again.
 
-    def progress(done: int) -> None:
-        ExportJob.objects.filter(pk=job_id).update(done=min(done, job.total))
+    None if the job was not there to claim (run already, or cancelled before it started).
+    """
 
-    try:
+    def work(job: ExportJob) -> dict:
+        queryset = cases(job)
+
+        def progress(done: int) -> None:
+            job.report_progress(min(done, job.total))
+
         with tempfile.TemporaryFile() as out:
             write_file(queryset, fmt=job.format, out=out, now=job.created_at, progress=progress)
             out.seek(0)
             job.file.save(job.filename, File(out), save=False)
-        job.status = ExportJob.Status.DONE
-        job.done = job.total
-    except Exception as error:  # noqa: BLE001 - the job page shows what went wrong; the task logs it
-        job.status = ExportJob.Status.FAILED
-        job.error = f"{type(error).__name__}: {error}"
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
-        logger.exception("Export job %s failed", job_id)
-        return job
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "done", "file", "finished_at"])
-    return job
+        return {"processed": job.total, "file": job.file.name}
+
+    return ExportJob.execute(job_id, work, queryset=ExportJob.objects.select_related("requested_by", "record"))

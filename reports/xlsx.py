@@ -24,6 +24,7 @@ from typing import IO
 
 from openpyxl.utils import get_column_letter
 
+from core.jobs import JobFailed
 from reports.columns import COUNT, DAYS, MONEY, Column
 from reports.writers import CHUNK, Progress, text_cells
 
@@ -38,8 +39,8 @@ _R_NS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relation
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
-class TooManyRows(ValueError):
-    pass
+class TooManyRows(JobFailed, ValueError):
+    """Its message is for the person who asked: an export job's page shows it as it is."""
 
 
 def xml_text(value: str) -> str:

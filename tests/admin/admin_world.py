@@ -20,8 +20,8 @@ from cases.services.chargebacks import chargeback_record
 from mail.models import IntakeFailure
 from orders.models import Extension
 from orders.services import storefront_set_four_eyes
-from policies.models import Backtest, PolicyDraft
-from reports.models import ExportJob
+from policies.models import PolicyDraft
+from reports.models import Backtest, ExportJob
 from reports.services import export_job_start
 from tests.admin.conftest import open_case
 from tests.conftest import image_bytes, make_order, make_user
@@ -75,7 +75,7 @@ def build_world(s0, s1) -> World:
                                              period_start=now - timedelta(days=30), period_end=now)
     job = export_job_start(user=manager, fmt="csv", query="", filters={}, row_count=1)
     job.file.save("cases.csv", ContentFile(b"number\n"), save=False)
-    job.status, job.done, job.total = ExportJob.Status.DONE, 1, 1
+    job.status, job.processed, job.total = ExportJob.Status.DONE, 1, 1
     job.save()
     world.export = job
     seen = {"user_agent": "test", "ip_address": "127.0.0.1", "username": "alice", "http_accept": "*/*",

@@ -9,9 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cases.backtest import run_backtest, start_backtest
-from policies.models import Backtest, PolicyDraft, PolicyVersion
+from policies.models import PolicyDraft, PolicyVersion
 from policies.selectors import policy_version_for
+from reports.backtest import run_backtest, start_backtest
+from reports.models import Backtest
 from rules.engine import Outcome
 from tests.conftest import at
 from tests.policies.backtest_cases import END, PURCHASED, START, closed_case, version_in_force

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from policies.models import Backtest, PolicyDraft, PolicyVersion
+from policies.models import PolicyDraft, PolicyVersion
+from reports.models import Backtest
 from tests.admin.conftest import client_for, messages_of
 from tests.conftest import make_user
 from tests.policies.backtest_cases import version_in_force

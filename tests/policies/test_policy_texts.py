@@ -10,8 +10,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from policies.models import Backtest, Clause, PolicyDraft, PolicyVersion
-from policies.publishing import publish_draft
+from policies.models import Clause, PolicyDraft, PolicyVersion
+from reports.backtest import publish_backtested
+from reports.models import Backtest
 from rules.wording import render
 from tests.policies.backtest_cases import version_in_force
 
@@ -29,8 +30,8 @@ def backtested(draft: PolicyDraft) -> Backtest:
 
 
 def publish(draft: PolicyDraft, manager) -> PolicyVersion:
-    return publish_draft(draft_id=draft.pk, backtest_id=backtested(draft).pk, actor=manager,
-                         effective_from=timezone.now() + timedelta(days=1))
+    return publish_backtested(draft_id=draft.pk, backtest_id=backtested(draft).pk, actor=manager,
+                              effective_from=timezone.now() + timedelta(days=1))
 
 
 def draft_of(storefront, **changes) -> PolicyDraft:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from django.urls import reverse
 
 from cases.models import RefundCase
@@ -83,7 +82,7 @@ def test_it_builds_an_xlsx_in_the_background_and_offers_it_to_its_owner_only(
     job = ExportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse(
         "admin:cases_refundcase_export_job", args=[job.pk])
-    assert job.status == "done" and job.done == job.total == len(cases_by_state)
+    assert job.status == "done" and job.processed == job.total == len(cases_by_state)
     page = manager_client.get(response["Location"])
     assert b"export-download" in page.content and page.context["job"].percent == 100
     download = manager_client.get(reverse("admin:cases_refundcase_export_file", args=[job.pk]))
@@ -112,10 +111,26 @@ def test_it_rechecks_the_permission_when_the_job_runs(cases_by_state, manager, d
     manager.groups.clear()
     from reports.tasks import run_export_job
 
-    with pytest.raises(Exception) as caught:
-        run_export_job(job.pk)
-    assert "permission" in str(caught.value)
-    assert not ExportJob.objects.get(pk=job.pk).file
+    run_export_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED
+    assert job.error == "Exporting cases needs the export permission (support managers)."
+    assert not job.file
+
+
+def test_it_says_in_words_why_an_export_job_failed(cases_by_state, manager_client, monkeypatch,
+                                                   django_capture_on_commit_callbacks):
+    from reports import xlsx
+
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 4)  # a sheet's rows with the header, made small
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(export_url("state=all"), {"format": "xlsx"})
+    job = ExportJob.objects.get()
+    assert (job.status, job.error) == (ExportJob.Status.FAILED,
+                                       "more than 3 cases do not fit in one sheet: export CSV or JSON")
+    page = manager_client.get(response["Location"]).content.decode()
+    assert "The export failed: more than 3 cases do not fit in one sheet: export CSV or JSON" in page
+    assert "Traceback" not in page and "Run this export job again" in page
 
 
 def test_it_refuses_an_unknown_format(cases_by_state, manager_client):

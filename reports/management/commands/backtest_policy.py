@@ -6,9 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from cases.admin.case_page import outcome_words
-from cases.backtest import run_backtest, start_backtest
 from policies.models import PolicyDraft
+from policies.words import outcome_words
+from reports.backtest import run_backtest, start_backtest
+from reports.models import Backtest
 
 DEFAULT_DAYS = 90
 
@@ -42,15 +43,18 @@ class Command(BaseCommand):
         start = day(options["start"]) if options["start"] else end - timedelta(days=DEFAULT_DAYS)
         if start >= end:
             raise CommandError("The period must end after it starts.")
-        run = start_backtest(draft=draft, start=start, end=end)
+        queued = start_backtest(draft=draft, start=start, end=end)
 
         def progress(done: int, total: int) -> None:
             if options["verbosity"] >= 1:
                 sys.stderr.write(f"\r{done:,} / {total:,} cases")
 
-        run = run_backtest(run.pk, progress=progress)
+        # None: cancelled from the admin before this process took it up.
+        run = run_backtest(queued.pk, progress=progress) or Backtest.objects.get(pk=queued.pk)
         if options["verbosity"] >= 1:
             sys.stderr.write("\n")
+        if run.status == run.Status.CANCELLED:
+            raise CommandError(f"Backtest {run.pk} was cancelled from the admin before it ended.")
         if run.status != run.Status.DONE:
             raise CommandError(f"The backtest failed: {run.error}")
         if options["json"]:

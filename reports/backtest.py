@@ -6,6 +6,9 @@ once under the draft. The facts are those ``RefundCase.facts`` builds (``rules.c
 read from plain rows rather than model instances so that a million cases take seconds, and set
 back to the moment of the case's last decision: ``as_of`` is ``decided_at``, and the case's own
 payout is not yet "already refunded" (the live code takes its snapshot before paying out, too).
+
+A recorded run is a ``Backtest`` job (``core.jobs``); publishing a draft asks for a finished run of
+the draft as it is (``publish_backtested``).
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BigIntegerField, DecimalField, ExpressionWrapper, F, Func, QuerySet, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from cases.models import RefundCase
 from cases.states import CLOSED_STATES
-from policies.models import Backtest, PolicyDraft, PolicyVersion
+from policies.models import PolicyDraft, PolicyVersion
+from policies.publishing import publish_draft
 from policies.selectors import in_force_at
+from reports.models import Backtest
 from rules.case_facts import case_facts, returned_so_far
 from rules.engine import ZERO, Decision, Policy, decide
 
@@ -213,21 +218,15 @@ def start_backtest(*, draft: PolicyDraft, start: datetime, end: datetime, actor=
 
 def run_backtest(backtest_id: int, *, progress: Callable[[int, int], None] | None = None) -> Backtest | None:
     """Run a queued backtest. A second delivery of the same job finds it claimed and does nothing."""
-    now = timezone.now()
-    # The conditional update is the claim: two workers given the same job cannot both run it.
-    if not Backtest.objects.filter(pk=backtest_id, status=Backtest.Status.QUEUED).update(
-        status=Backtest.Status.RUNNING, started_at=now
-    ):
-        return None
-    run = Backtest.objects.select_related("draft__storefront").get(pk=backtest_id)
-    draft = run.draft
-    try:
+
+    def work(run: Backtest) -> dict:
+        draft = run.draft
         cases = closed_cases(storefront_id=draft.storefront_id, start=run.period_start, end=run.period_end)
         total = cases.count()
-        Backtest.objects.filter(pk=run.pk).update(total=total)
+        run.report_progress(0, total=total)
 
         def report(done: int) -> None:
-            Backtest.objects.filter(pk=run.pk).update(processed=done)
+            run.report_progress(done)
             if progress is not None:
                 progress(done, total)
 
@@ -235,15 +234,33 @@ def run_backtest(backtest_id: int, *, progress: Callable[[int, int], None] | Non
         policy = PolicyVersion(storefront=draft.storefront, version=draft.version, **run.parameters).to_policy()
         result = backtest(draft=policy, storefront_id=draft.storefront_id, start=run.period_start,
                           end=run.period_end, progress=report)
-    except Exception as error:
-        logger.exception("backtest %s failed", run.pk)
-        Backtest.objects.filter(pk=run.pk).update(status=Backtest.Status.FAILED, error=str(error)[:2000],
-                                                  finished_at=timezone.now())
-        run.refresh_from_db()
-        return run
-    Backtest.objects.filter(pk=run.pk).update(
-        status=Backtest.Status.DONE, total=result.total, processed=result.total, changed=result.changed,
-        summary=result.summary(), finished_at=timezone.now(),
-    )
-    run.refresh_from_db()
-    return run
+        return {"total": result.total, "processed": result.total, "changed": result.changed,
+                "summary": result.summary()}
+
+    return Backtest.execute(backtest_id, work, queryset=Backtest.objects.select_related("draft__storefront"))
+
+
+# --- publishing: only after a backtest of the draft as it is -----------------------------------
+
+
+def current_backtest(draft: PolicyDraft) -> Backtest | None:
+    """The latest finished backtest of the draft as it is now (an edit since makes older ones stale)."""
+    parameters = draft.parameters()
+    for run in draft.backtests.filter(status=Backtest.Status.DONE).order_by("-finished_at", "-id")[:20]:
+        if run.parameters == parameters:
+            return run
+    return None
+
+
+def publish_backtested(*, draft_id: int, backtest_id: int, effective_from: datetime, actor) -> PolicyVersion:
+    """Publish the draft (``policies.publishing``) after the backtest its publisher was shown.
+
+    ``backtest_id`` is that run: it must be finished, and of the draft as it is when it is locked.
+    """
+
+    def seen(draft: PolicyDraft) -> None:
+        run = Backtest.objects.filter(draft=draft, pk=backtest_id, status=Backtest.Status.DONE).first()
+        if run is None or run.parameters != draft.parameters():
+            raise ValidationError("The draft changed since that backtest: run a backtest of it as it is now.")
+
+    return publish_draft(draft_id=draft_id, effective_from=effective_from, actor=actor, check=seen)
