@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from cases.checks import transition_error
 from cases.events import case_event, follow_event
@@ -114,14 +113,11 @@ def _lock_batch(now: datetime, *, exclude: set[int], size: int) -> list[RefundCa
     # acts on it, and the others never see it. of=("self",): only the case rows are locked; the
     # order, storefront, plan, customer, subscription and payout are read along for the decision
     # and the mail, not locked (as ``lock_case`` does for one case).
-    cases = list(
+    return list(
         due_cases(now=now).exclude(pk__in=exclude)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("order__storefront", "order__plan", "order__customer", "order__subscription", "payout")[:size]
     )
-    for case in cases:
-        case.as_of = now
-    return cases
 
 
 def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policies: dict[int, Policy]) -> None:
@@ -189,16 +185,12 @@ def _transition(
     visibility: str = CaseEvent.Visibility.INTERNAL, email: str | None = None,
 ) -> _Action | None:
     """What ``services.run_transition`` does for the system, on a case already locked and loaded."""
-    refused = transition_error(case=case, user=None, name=name)
-    if refused is None:
-        from_state = case.state
-        try:
-            getattr(case, name)()
-        except TransitionNotAllowed:
-            refused = transition_error(case=case, user=None, name=name) or "the transition is not allowed"
+    refused = transition_error(case=case, user=None, name=name, now=now)
     if refused is not None:
         logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, name, refused)
         return None
+    from_state = case.state
+    getattr(case, name)()
     # The decision the case now stands under: the transition changed the facts (a failed fix).
     case.decision = case.evaluate(as_of=now).as_dict()
     case.decided_at = now

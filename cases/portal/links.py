@@ -127,7 +127,7 @@ def case_link_revoke(*, case, actor, link_id: int | None = None, now: datetime |
     _check_staff(actor)
     with transaction.atomic():
         # The case lock orders this against a customer being sent a new link at the same moment.
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         hints = _revoke(locked, actor=actor, now=now, link_id=link_id)
         if not hints:
             raise CaseActionError(Code.INVALID_INPUT, why="No live link to revoke: it was already revoked or expired.")
@@ -141,7 +141,7 @@ def case_link_reissue(*, case, actor, now: datetime | None = None) -> RefundCase
     now = now or timezone.now()
     _check_staff(actor)
     with transaction.atomic():
-        locked = lock_case(case, now)  # one re-issue at a time: two clicks must not leave two new links
+        locked = lock_case(case)  # one re-issue at a time: two clicks must not leave two new links
         hints = _revoke(locked, actor=actor, now=now, link_id=None)
         if hints:
             record_event(locked, actor=actor, kind=CaseEvent.Kind.LINK, now=now,
@@ -156,7 +156,7 @@ def case_link_resend(*, case, now: datetime | None = None) -> RefundCase:
     """The customer asked for their link: a new one by mail; earlier links keep working until they expire."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         secret = issue_link(case=locked, why=CaseLink.Why.RESENT, now=now)
         mail_customer_after_commit(locked, "link_reissued", portal_url=link_url(secret), by_staff=False,
                                    link_days=link_days())

@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from cases.checks import transition_error
 from cases.errors import CaseActionError, Code
@@ -19,15 +18,13 @@ from policies import money
 from policies.facts_json import MAX_OUTAGE_HOURS
 
 
-def lock_case(case: RefundCase | int, now: datetime) -> RefundCase:
+def lock_case(case: RefundCase | int) -> RefundCase:
     case_id = case if isinstance(case, int) else case.pk
     # Lock the case row for the whole transaction: two people clicking at once (or a sweep and
     # an agent) would otherwise both pass the checks against the same old state.
-    locked = RefundCase.objects.select_for_update(of=("self",)).select_related(
+    return RefundCase.objects.select_for_update(of=("self",)).select_related(
         "order__storefront", "order__plan", "order__customer"
     ).get(pk=case_id)
-    locked.as_of = now
-    return locked
 
 
 def seen(case: RefundCase | int, state: str, given: str | None = None) -> str | None:
@@ -43,7 +40,9 @@ def seen(case: RefundCase | int, state: str, given: str | None = None) -> str | 
     return state
 
 
-def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state: str | None) -> None:
+def _refuse_unless_allowed(
+    case: RefundCase, actor, name: str, *, expected_state: str | None, now: datetime
+) -> None:
     if expected_state is not None and case.state != expected_state:
         state = case.state_phrase
         # A double click or a resubmitted form replays the actor's own action: say so, not "someone else".
@@ -51,7 +50,7 @@ def _refuse_unless_allowed(case: RefundCase, actor, name: str, *, expected_state
         if actor is not None and last is not None and last.actor_id == actor.pk and last.transition == name:
             raise CaseActionError(Code.ALREADY_DONE_BY_YOU, action=name.replace("_", " "), state=state)
         raise CaseActionError(Code.ALREADY_DONE, state=state)
-    error = transition_error(case=case, user=actor, name=name)
+    error = transition_error(case=case, user=actor, name=name, now=now)
     if error is not None:
         raise error
 
@@ -94,18 +93,17 @@ def run_transition(
     now = now or timezone.now()
     limited_text(step.comment, "The note")
     with transaction.atomic():
-        case = lock_case(case, now)
-        _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state)
+        case = lock_case(case)
+        _refuse_unless_allowed(case, actor, step.name, expected_state=expected_state, now=now)
         if before is not None:
             before(case)
+        # Asked again as the transition is taken: a row we do not lock (another case of the order)
+        # may have changed since the check above. Say what stands in the way, never a 500.
+        refused = transition_error(case=case, user=None, name=step.name, now=now)
+        if refused is not None:
+            raise refused
         from_state = case.state
-        try:
-            getattr(case, step.name)(**step.kwargs)
-        except TransitionNotAllowed:
-            # The FSM asks its conditions again; a row we do not lock (another case of the order)
-            # may have changed since the check above. Say what stands in the way, never a 500.
-            raise transition_error(case=case, user=actor, name=step.name) or CaseActionError(
-                Code.ALREADY_DONE, state=case.state_phrase) from None
+        getattr(case, step.name)(**step.kwargs)
         # The decision the action was taken under: after the transition (a failed fix changes the
         # facts) but before its side effects (a payout would otherwise read as "nothing left").
         case.decision = case.evaluate(as_of=now).as_dict()

@@ -90,8 +90,8 @@ def case_extend(
         )
 
     def add_days(locked: RefundCase) -> None:
-        # The FSM checked the lost days alone; the bonus may take the extension over the limit.
-        refused = extension_error(case=locked, user=actor, bonus_days=bonus_days)
+        # The transition's check counted the lost days alone; the bonus may take the extension over the limit.
+        refused = extension_error(case=locked, user=actor, bonus_days=bonus_days, now=now)
         if refused is not None:
             raise refused
         # Locked after the case, as everywhere: a chargeback may be suspending this subscription.

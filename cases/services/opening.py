@@ -108,7 +108,7 @@ def case_set_reason(
     if not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if expected_state is not None and locked.state != expected_state:
             raise CaseActionError(Code.ALREADY_DONE, state=locked.state_phrase)
         if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):

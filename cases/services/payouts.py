@@ -44,8 +44,8 @@ def case_pay(
         order = Order.objects.select_for_update().get(pk=locked.order_id)
         locked.order.refunded_amount = order.refunded_amount
         locked.order.charged_back_amount = order.charged_back_amount
-        if not conditions.remainder_covers_approval(locked):
-            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked))
+        if not conditions.remainder_covers_approval(locked, now):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked, now))
         payout_method = method or order.payment_method
         note = method_note.strip()
         if payout_method != order.payment_method and not note:

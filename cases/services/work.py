@@ -128,6 +128,7 @@ def case_reopen(
     *, case, actor, note: str, now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     """Reopen a denied or resolved case when the customer answers; the policy judges it again."""
+    now = now or timezone.now()
     note = required_text(note, "A note on why the case is reopened")
     step = Step("reopen", {}, comment=note)
 
@@ -136,14 +137,14 @@ def case_reopen(
         # own row lock; the order's lock (taken after the case's, as everywhere) makes the second
         # look again once the first has committed.
         Order.objects.select_for_update().get(pk=locked.order_id)
-        if not conditions.no_other_open_case(locked):
-            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked))
+        if not conditions.no_other_open_case(locked, now):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked, now))
 
     try:
         return run_transition(case, actor, step, now=now, expected_state=expected_state, before=alone_on_its_order)
     except IntegrityError:
         # A new request opened on the order meanwhile (case_create does not lock the order).
-        raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case)) from None
+        raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case, now)) from None
 
 
 def case_set_statutory_claim(
@@ -162,7 +163,7 @@ def case_set_statutory_claim(
     if not actor.has_perm(permission[0]):
         raise CaseActionError(Code.NO_PERMISSION, permission=permission[1])
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if locked.state not in UNDECIDED_STATES:
             raise CaseActionError(Code.WRONG_STATE, state=locked.state_phrase)
         if locked.statutory_claim == claimed:
@@ -186,7 +187,7 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     with transaction.atomic():
         # Under the case lock, so that a comment sent three times at once (double clicks, a retried
         # request) finds its own first copy and is stored, and mailed, once.
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         repeated = locked.events.filter(
             kind=CaseEvent.Kind.COMMENT, actor=actor, comment=comment, visibility=visibility,
             created_at__gte=now - REPEATED_COMMENT_WINDOW,
@@ -200,15 +201,14 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     return event
 
 
-def case_message_read(*, case, actor, now: datetime | None = None) -> bool:
+def case_message_read(*, case, actor) -> bool:
     """The assignee opened the case: the customer's new message is read. Whether anything changed.
 
     No event: opening a case is not part of its history. Anyone else opening it leaves the mark for
     the assignee; whoever answers the customer clears it too (``cases.events.follow_event``).
     """
-    now = now or timezone.now()
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if locked.customer_wrote_at is None or actor is None or locked.assignee_id != actor.pk:
             return False
         locked.customer_wrote_at = None
@@ -226,7 +226,7 @@ def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
             Code.INVALID_INPUT, why=f"{assignee.get_username()} cannot work refund cases, so cannot be assigned one."
         )
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
         record_event(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,
