@@ -66,8 +66,9 @@ class RefundCase(FSMModelMixin, models.Model):
     """A customer's request for money back on one order, and everything done about it.
 
     ``state`` is protected: it changes only through the transitions below, and those are called
-    only from ``cases.services`` (and the deadline sweep), which lock the row, check the conditions
-    and the actor at the moment of the action (``guarded``) and write the event.
+    only through ``cases.services.base.apply_transition``, on a locked row, which checks their
+    conditions and permission at the moment it is given (``guarded``); the services and the deadline
+    sweep then write what it returns.
     """
 
     number = models.CharField(max_length=16, unique=True, default=new_case_number, editable=False)
@@ -308,7 +309,8 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.state in OPEN_STATES
 
     # --- transitions --------------------------------------------------------------------
-    # Bodies change only this row; services save it, write the event and send the mail.
+    # Bodies change only this row, in memory; ``apply_transition`` runs them, and its callers (the
+    # services, the deadline sweep) write the row, the event and the mail.
 
     @guarded(source=State.REQUESTED, target=State.AWAITING_FIX,
              conditions=[conditions.fix_attempt_needed], permission=conditions.can_work)
