@@ -205,7 +205,7 @@ def _write(applied: Applied) -> None:
 # --- input helpers ------------------------------------------------------------------------
 
 
-def parse_money(value) -> Decimal:
+def parse_money(value: object) -> Decimal:
     """A positive amount of at most two decimals that the money columns can hold."""
     try:
         return money.parse_money(value)
@@ -213,7 +213,7 @@ def parse_money(value) -> Decimal:
         raise CaseActionError(Code.AMOUNT_INVALID) from None
 
 
-def parse_outage_hours(value) -> Decimal:
+def parse_outage_hours(value: object) -> Decimal:
     try:
         hours = Decimal(str(value).strip())
         valid = hours.is_finite() and 0 <= hours <= MAX_OUTAGE_HOURS and hours == hours.quantize(Decimal("0.1"))

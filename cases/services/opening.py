@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,6 +18,9 @@ from cases.services.base import lock_case, parse_outage_hours
 from cases.states import OPEN_STATES, Channel, Reason, State
 from orders.models import Order
 from policies.engine import outage_hours_problem
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _check_outage_hours(*, order: Order, outage_hours: Decimal, requested_at: datetime) -> None:
@@ -36,8 +40,8 @@ def case_create(
     description: str = "",
     channel: str = "admin",
     outage_hours: Decimal | int = 0,
-    actor=None,
-    assignee=None,
+    actor: User | None = None,
+    assignee: User | None = None,
     reason_confirmed: bool = True,
     acknowledge: bool = True,
     now: datetime | None = None,
@@ -94,8 +98,8 @@ def case_create(
 
 
 def case_set_reason(
-    *, case, actor, reason: str, outage_hours=None, note: str = "", now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, reason: str, outage_hours: Decimal | str | None = None, note: str = "",
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """Set (or confirm) the case's reason code, and its outage hours; the decision follows.
 

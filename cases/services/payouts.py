@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -15,10 +16,13 @@ from orders.models import Order
 from policies.engine import PAYMENT_METHODS, add_business_days
 from policies.selectors import cited, policy_for_order
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def case_pay(
-    *, case, actor, reference: str, method: str | None = None, method_note: str = "", now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, reference: str, method: str | None = None, method_note: str = "",
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """Mark an approved refund paid: one payout, the order's refunded total, the arrival window.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +18,9 @@ from cases.states import UNDECIDED_STATES, State
 from orders.models import Order
 from policies.selectors import policy_for_order
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _shared(note: str, customer_visible: bool) -> str:
     """A note reaches the customer only when staff chose so (the case page's "show to the customer")."""
@@ -23,8 +28,8 @@ def _shared(note: str, customer_visible: bool) -> str:
 
 
 def case_start_fix(
-    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, note: str = "", customer_visible: bool = False,
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H).
 
@@ -45,8 +50,8 @@ def case_start_fix(
 
 
 def case_fix_succeeded(
-    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, note: str = "", customer_visible: bool = False,
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """The fix worked. The note stays internal unless ``customer_visible``, as for ``case_start_fix``."""
     visibility = _shared(note, customer_visible)
@@ -56,14 +61,16 @@ def case_fix_succeeded(
 
 
 def case_fix_failed(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     step = Step("fix_failed", {}, comment=note)
     return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_request_evidence(
-    *, case, actor, message: str, now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, message: str, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     """S0-EVIDENCE / S1-VERIFY: ask the customer; due after the storefront's evidence days."""
     now = now or timezone.now()
@@ -88,9 +95,9 @@ def case_request_evidence(
 
 
 def case_evidence_received(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
-    actor_label: str | None = None, visibility: str = CaseEvent.Visibility.INTERNAL, data: dict | None = None,
-    after=None,
+    *, case: RefundCase | int, actor: User | None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None, actor_label: str | None = None, visibility: str = CaseEvent.Visibility.INTERNAL,
+    data: dict[str, Any] | None = None, after: Callable[[RefundCase], None] | None = None,
 ) -> RefundCase:
     """Back to review. ``actor=None`` with ``actor_label="customer"``: the customer answered (portal)."""
     step = Step("evidence_received", {}, comment=note, actor_label=actor_label, visibility=visibility, data=data)
@@ -101,8 +108,8 @@ def case_evidence_received(
 
 
 def case_withdraw(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
-    actor_label: str | None = None, data: dict | None = None,
+    *, case: RefundCase | int, actor: User | None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None, actor_label: str | None = None, data: dict[str, Any] | None = None,
 ) -> RefundCase:
     """The customer no longer wants the refund; possible from any open state.
 
@@ -125,7 +132,7 @@ def case_withdraw(
 
 
 def case_reopen(
-    *, case, actor, note: str, now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, note: str, now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     """Reopen a denied or resolved case when the customer answers; the policy judges it again."""
     now = now or timezone.now()
@@ -148,7 +155,7 @@ def case_reopen(
 
 
 def case_set_statutory_claim(
-    *, case, actor, claimed: bool, note: str, now: datetime | None = None
+    *, case: RefundCase | int, actor: User, claimed: bool, note: str, now: datetime | None = None
 ) -> RefundCase:
     """Record that the customer invokes (or no longer invokes) their rights under local law (S1-STATUTORY).
 
@@ -178,7 +185,10 @@ def case_set_statutory_claim(
 REPEATED_COMMENT_WINDOW = timedelta(minutes=2)
 
 
-def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
+def case_comment(
+    *, case: RefundCase | int, actor: User | None, comment: str, customer_visible: bool = False,
+    now: datetime | None = None,
+) -> CaseEvent:
     now = now or timezone.now()
     if actor is not None and not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
@@ -201,7 +211,7 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     return event
 
 
-def case_message_read(*, case, actor) -> bool:
+def case_message_read(*, case: RefundCase | int, actor: User | None) -> bool:
     """The assignee opened the case: the customer's new message is read. Whether anything changed.
 
     No event: opening a case is not part of its history. Anyone else opening it leaves the mark for
@@ -216,7 +226,9 @@ def case_message_read(*, case, actor) -> bool:
     return True
 
 
-def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
+def case_assign(
+    *, case: RefundCase | int, actor: User, assignee: User | None, now: datetime | None = None
+) -> RefundCase:
     """Hand the case to someone who can work it (or to nobody)."""
     now = now or timezone.now()
     if not actor.has_perm("cases.work_refundcase"):
