@@ -11,13 +11,13 @@ committed its deadline has moved and it no longer matches. Each action happens o
 
 A batch is one transaction, and its work is done in bulk (docs/decisions/0029): the query that
 locks the cases also reads their orders, plans, customers, subscriptions and payouts; one query
-finds the policy versions, each turned into a Policy once per run; each transition is applied by
-``services.base.apply_transition``, the function every service applies its own with (the checks at
-the sweep's ``now``, the FSM transition, the decision snapshot, the event and the mail it says to
-write), in Python; then one update writes the cases, one insert their events and one insert the
-customers' mails to the outbox (sent once the batch is committed). A reminder changes no fact of
-the case, so it takes no new decision. A case that cannot be handled is logged and left as it was;
-the rest of its batch goes on. Running again, or before a deadline, finds nothing to do.
+finds the policy versions, each turned into a Policy once per run; each transition is applied in
+Python by ``services.base.apply_transition``, as every service's is (the checks at the sweep's
+``now``, the FSM transition, the decision snapshot, the event and the mail it says to write); then
+one update writes the cases, one insert their events and one insert the customers' mails to the
+outbox (sent once the batch is committed). A reminder changes no fact of the case, so it takes no
+new decision. A case that cannot be handled is logged and left as it was; the rest of its batch
+goes on. Running again, or before a deadline, finds nothing to do.
 
 A fix window runs out at exactly its deadline (S0-FIX-48H: at 48 h it is over), so it is due
 when ``next_deadline <= now``; an evidence request is overdue only once its due time has passed.

@@ -128,9 +128,9 @@ def apply_transition(
 
     ``actor=None`` is the system (the deadline sweep), which needs no permission. Raises
     CaseActionError if the transition may not be taken (its state, its conditions, the actor's
-    permission), before anything changed. ``before`` validates input against the locked case (and
-    may fill ``step``); ``after`` does the action's other writes once the state has moved. Either may
-    raise CaseActionError, which the caller's transaction rolls back.
+    permission). ``before`` validates input against the locked case (and may fill ``step``); ``after``
+    does the action's other writes once the state has moved. Either may raise CaseActionError; what
+    they wrote is undone by the caller's transaction, which a refusal rolls back.
     """
     refused = transition_error(case=case, user=actor, name=step.name, now=now)
     if refused is not None:
