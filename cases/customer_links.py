@@ -128,7 +128,7 @@ def case_link_revoke(*, case: RefundCase, actor: Actor, link_id: int | None = No
     _check_staff(actor)
     with transaction.atomic():
         # The case lock orders this against a customer being sent a new link at the same moment.
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         hints = _revoke(locked, actor=actor, now=now, link_id=link_id)
         if not hints:
             raise CaseActionError(Code.INVALID_INPUT, why="No live link to revoke: it was already revoked or expired.")
@@ -142,7 +142,7 @@ def case_link_reissue(*, case: RefundCase, actor: Actor, now: datetime | None = 
     now = now or timezone.now()
     _check_staff(actor)
     with transaction.atomic():
-        locked = lock_case(case, now)  # one re-issue at a time: two clicks must not leave two new links
+        locked = lock_case(case)  # one re-issue at a time: two clicks must not leave two new links
         hints = _revoke(locked, actor=actor, now=now, link_id=None)
         if hints:
             record_event(locked, actor=actor, kind=CaseEvent.Kind.LINK, now=now,
@@ -157,7 +157,7 @@ def case_link_resend(*, case: RefundCase, now: datetime | None = None) -> Refund
     """The customer asked for their link: a new one by mail; earlier links keep working until they expire."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         secret = issue_link(case=locked, why=CaseLink.Why.RESENT, now=now)
         mail_customer_after_commit(locked, "link_reissued", portal_url=link_url(secret), by_staff=False,
                                    link_days=link_days())

@@ -37,7 +37,8 @@ def is_first_response(event: CaseEvent) -> bool:
 def follow_event(case: RefundCase, event: CaseEvent) -> dict:
     """Set on ``case``, in memory, the columns that copy facts of its event log which ``event``
     changes (and the customer's unread message, which a staff answer reads); returns them (column ->
-    new value). The deadline sweep writes them in its bulk update."""
+    new value). ``services.base.apply_transition`` follows its events with it, so that they are
+    written with the rest of the transition's changes (one case's save, the deadline sweep's bulk update)."""
     changes = {}
     if case.first_response_at is None and is_first_response(event):
         changes["first_response_at"] = event.created_at
@@ -72,7 +73,8 @@ def case_event(
     data: dict | None = None,
     actor_label: str | None = None,
 ) -> CaseEvent:
-    """The event ``record_event`` appends, not yet saved (the deadline sweep inserts a batch at once).
+    """The event ``record_event`` appends, not yet saved (``apply_transition`` returns it for its caller
+    to insert; the deadline sweep inserts a batch at once).
 
     ``actor_label`` names an actor who is not a user (the customer); without it, the user's name
     or "system".

@@ -102,7 +102,7 @@ def evidence_add(
         with transaction.atomic():
             # Held until commit: an agent closing the case right now cannot slip between the state
             # check and the insert, and a sweep moving the case waits for the flag written here.
-            locked = lock_case(case, now)
+            locked = lock_case(case)
             closed = evidence_error(case=locked, user=None)
             if closed is not None:
                 raise closed

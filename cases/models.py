@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from cases import conditions
+from cases.conditions import Condition, Permission
 from cases.states import (
     CLOSED_STATES,
     OPEN_STATES,
@@ -38,6 +40,20 @@ def decision_needs_manager(decision: dict | None) -> bool:
     return decision.get("outcome") == Outcome.MANAGER_DISCRETION or decision.get("needs_manager") is True
 
 
+def guarded(
+    *, source: str | list[str], target: str, conditions: Sequence[Condition] = (), permission: Permission | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A transition of ``RefundCase.state`` whose conditions and permission (``cases.conditions``) are
+    judged at a moment the caller gives, by ``cases.checks``.
+
+    They are kept in the transition's ``custom``, not handed to django-fsm, which would call them with
+    the case alone and so judge them at whatever moment it read from the clock: the method itself
+    checks only the source state.
+    """
+    return transition(field="state", source=source, target=target,
+                      custom={"conditions": tuple(conditions), "permission": permission})
+
+
 def new_case_number() -> str:
     return "RC-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 
@@ -50,7 +66,9 @@ class RefundCase(FSMModelMixin, models.Model):
     """A customer's request for money back on one order, and everything done about it.
 
     ``state`` is protected: it changes only through the transitions below, and those are called
-    only from ``cases.services``, which lock the row, check the actor and write the event.
+    only through ``cases.services.base.apply_transition``, on a locked row, which checks their
+    conditions and permission at the moment it is given (``guarded``); the services and the deadline
+    sweep then write what it returns.
     """
 
     number = models.CharField(max_length=16, unique=True, default=new_case_number, editable=False)
@@ -291,10 +309,11 @@ class RefundCase(FSMModelMixin, models.Model):
         return self.state in OPEN_STATES
 
     # --- transitions --------------------------------------------------------------------
-    # Bodies change only this row; services save it, write the event and send the mail.
+    # Bodies change only this row, in memory; ``apply_transition`` runs them, and its callers (the
+    # services, the deadline sweep) write the row, the event and the mail.
 
-    @transition(field=state, source=State.REQUESTED, target=State.AWAITING_FIX,
-                conditions=[conditions.fix_attempt_needed], permission=conditions.can_work)
+    @guarded(source=State.REQUESTED, target=State.AWAITING_FIX,
+             conditions=[conditions.fix_attempt_needed], permission=conditions.can_work)
     def start_fix(self, *, at: datetime, deadline: datetime) -> None:
         """Record a fix attempt (S0-FIX-FIRST); the team has until ``deadline`` (S0-FIX-48H).
 
@@ -306,7 +325,7 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = deadline
         self.forget_decision()
 
-    @transition(field=state, source=State.AWAITING_FIX, target=State.RESOLVED, permission=conditions.can_work)
+    @guarded(source=State.AWAITING_FIX, target=State.RESOLVED, permission=conditions.can_work)
     def fix_succeeded(self) -> None:
         """The issue was fixed: no money moves. Side effects: event, customer e-mail."""
         self.fix_outcome = FixOutcome.RESOLVED
@@ -314,15 +333,15 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.forget_decision()
 
-    @transition(field=state, source=State.AWAITING_FIX, target=State.REQUESTED, permission=conditions.can_work)
+    @guarded(source=State.AWAITING_FIX, target=State.REQUESTED, permission=conditions.can_work)
     def fix_failed(self) -> None:
         """The fix attempt failed: back to review, where S0-FIX-48H now allows a refund."""
         self.fix_outcome = FixOutcome.UNRESOLVED
         self.next_deadline = None
         self.forget_decision()
 
-    @transition(field=state, source=State.AWAITING_FIX, target=State.REQUESTED,
-                conditions=[conditions.fix_window_over])
+    @guarded(source=State.AWAITING_FIX, target=State.REQUESTED,
+             conditions=[conditions.fix_window_over])
     def fix_window_expired(self) -> None:
         """Sweep: the fix window ran out unresolved (S0-FIX-48H). Flags the case for its assignee."""
         self.fix_outcome = FixOutcome.UNRESOLVED
@@ -331,8 +350,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.flag_reason = "Fix window ran out unresolved: a refund is now allowed."
         self.forget_decision()
 
-    @transition(field=state, source=State.REQUESTED, target=State.EVIDENCE_REQUESTED,
-                permission=conditions.can_work)
+    @guarded(source=State.REQUESTED, target=State.EVIDENCE_REQUESTED,
+             permission=conditions.can_work)
     def request_evidence(self, *, at: datetime, due: datetime) -> None:
         """Ask the customer for screenshots or error messages (S0-EVIDENCE, S1-VERIFY).
 
@@ -343,16 +362,16 @@ class RefundCase(FSMModelMixin, models.Model):
         self.evidence_reminded_at = None
         self.next_deadline = due
 
-    @transition(field=state, source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
-                permission=conditions.can_work)
+    @guarded(source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
+             permission=conditions.can_work)
     def evidence_received(self) -> None:
         """The customer answered; back to review."""
         self.evidence_due_at = None
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
-                conditions=[conditions.evidence_overdue_after_reminder])
+    @guarded(source=State.EVIDENCE_REQUESTED, target=State.REQUESTED,
+             conditions=[conditions.evidence_overdue_after_reminder])
     def evidence_expired(self) -> None:
         """Sweep: no answer after the reminder; back to the agent's queue, flagged overdue."""
         self.evidence_due_at = None
@@ -360,9 +379,9 @@ class RefundCase(FSMModelMixin, models.Model):
         self.flagged = True
         self.flag_reason = "Evidence request overdue: the customer did not answer the reminder."
 
-    @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
-                conditions=[conditions.reason_confirmed, conditions.refund_allowed_now],
-                permission=conditions.can_approve)
+    @guarded(source=list(UNDECIDED_STATES), target=State.APPROVED,
+             conditions=[conditions.reason_confirmed, conditions.refund_allowed_now],
+             permission=conditions.can_approve)
     def approve(self, *, amount: Decimal, by, at: datetime, note: str = "", exception: bool = False) -> None:
         """Approve a refund of ``amount``; checked against the decision by the service.
 
@@ -385,8 +404,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=list(UNDECIDED_STATES), target=State.APPROVED,
-                conditions=[conditions.statutory_override_available], permission=conditions.can_override)
+    @guarded(source=list(UNDECIDED_STATES), target=State.APPROVED,
+             conditions=[conditions.statutory_override_available], permission=conditions.can_override)
     def approve_statutory(self, *, amount: Decimal, by, at: datetime, basis: str) -> None:
         """S1-STATUTORY: a manager approves despite the policy, on a written legal basis.
 
@@ -394,9 +413,9 @@ class RefundCase(FSMModelMixin, models.Model):
         """
         self._record_approval(amount=amount, by=by, at=at, note="", statutory_basis=basis)
 
-    @transition(field=state, source=list(UNDECIDED_STATES), target=State.RESOLVED,
-                conditions=[conditions.reason_confirmed, conditions.extension_offered, conditions.subscription_delivered],
-                permission=conditions.can_extend)
+    @guarded(source=list(UNDECIDED_STATES), target=State.RESOLVED,
+             conditions=[conditions.reason_confirmed, conditions.extension_offered, conditions.subscription_delivered],
+             permission=conditions.can_extend)
     def extend(self) -> None:
         """S0-OUTAGE: lost days plus a bonus added to the subscription instead of money.
 
@@ -406,7 +425,7 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_deny)
+    @guarded(source=list(UNDECIDED_STATES), target=State.DENIED, permission=conditions.can_deny)
     def deny(self, *, reason: str) -> None:
         """Refuse the refund, citing a reason code and the clause. Side effects: event, e-mail."""
         self.resolution = Resolution.DENIED
@@ -414,7 +433,7 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_withdraw)
+    @guarded(source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_withdraw)
     def withdraw(self, *, by=None, at: datetime | None = None) -> None:
         """The customer no longer wants the refund, or staff cancel an approval (``can_withdraw``).
 
@@ -427,8 +446,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=[State.DENIED, State.RESOLVED], target=State.REQUESTED,
-                conditions=[conditions.not_extended, conditions.no_other_open_case], permission=conditions.can_work)
+    @guarded(source=[State.DENIED, State.RESOLVED], target=State.REQUESTED,
+             conditions=[conditions.not_extended, conditions.no_other_open_case], permission=conditions.can_work)
     def reopen(self) -> None:
         """The customer answered a denial or a fix: back to review, judged afresh by the policy.
 
@@ -439,8 +458,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @transition(field=state, source=State.APPROVED, target=State.PAID,
-                conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
+    @guarded(source=State.APPROVED, target=State.PAID,
+             conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
     def pay(self) -> None:
         """Mark the approved refund paid; the service writes the payout row and updates the order."""
         self.resolution = Resolution.REFUNDED

@@ -200,12 +200,14 @@ class TransitionOption:
         return self.error is not None and self.error.code == Code.WRONG_STATE
 
 
-def transition_options(*, case: RefundCase, user, transitions: Iterable[tuple[str, str]]) -> list[TransitionOption]:
-    """Each of ``transitions`` (name, label) with why ``user`` may not take it now (``error``), in that order.
+def transition_options(
+    *, case: RefundCase, user, transitions: Iterable[tuple[str, str]], now: datetime
+) -> list[TransitionOption]:
+    """Each of ``transitions`` (name, label) with why ``user`` may not take it at ``now`` (``error``), in that order.
 
-    Pin ``case.as_of`` first so that all checks and the decision panel agree on one moment.
+    The page passes the moment its decision panel shows, so that every check agrees with it.
     """
     return [
-        TransitionOption(name=name, label=label, error=transition_error(case=case, user=user, name=name))
+        TransitionOption(name=name, label=label, error=transition_error(case=case, user=user, name=name, now=now))
         for name, label in transitions
     ]

@@ -11,12 +11,13 @@ committed its deadline has moved and it no longer matches. Each action happens o
 
 A batch is one transaction, and its work is done in bulk (docs/decisions/0029): the query that
 locks the cases also reads their orders, plans, customers, subscriptions and payouts; one query
-finds the policy versions, each turned into a Policy once per run; the checks, transitions and
-decisions are the same FSM conditions and engine as every service, in Python; then one update
-writes the cases, one insert their events and one insert the customers' mails to the outbox
-(sent once the batch is committed). A reminder changes no fact of the case, so it takes no new
-decision. A case that cannot be handled is logged and left as it was; the rest of its batch goes
-on. Running again, or before a deadline, finds nothing to do.
+finds the policy versions, each turned into a Policy once per run; each transition is applied in
+Python by ``services.base.apply_transition``, as every service's is (the checks at the sweep's
+``now``, the FSM transition, the decision snapshot, the event and the mail it says to write); then
+one update writes the cases, one insert their events and one insert the customers' mails to the
+outbox (sent once the batch is committed). A reminder changes no fact of the case, so it takes no
+new decision. A case that cannot be handled is logged and left as it was; the rest of its batch
+goes on. Running again, or before a deadline, finds nothing to do.
 
 A fix window runs out at exactly its deadline (S0-FIX-48H: at 48 h it is over), so it is due
 when ``next_deadline <= now``; an evidence request is overdue only once its due time has passed.
@@ -32,13 +33,13 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
-from cases.checks import transition_error
+from cases.errors import CaseActionError
 from cases.events import case_event, follow_event
 from cases.models import CaseEvent, RefundCase
 from cases.notifications import case_email
 from cases.outbox import outbox_message, queue_mails
+from cases.services.base import Applied, Mail, Step, apply_transition, case_columns, changed_columns
 from cases.states import State
 from policies.selectors import clause_texts, preload_policies
 from rules.engine import Policy
@@ -47,12 +48,16 @@ logger = logging.getLogger(__name__)
 
 SWEPT_STATES = (State.AWAITING_FIX, State.EVIDENCE_REQUESTED)
 BATCH_SIZE = 100
-# What an action may change, compared before and after it to know what to write; ``decision`` is the
-# one column whose new value differs from case to case (and a dict).
-COLUMNS = tuple(
-    f.attname for f in RefundCase._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"
-)
+# ``decision`` is the one column whose new value differs from case to case (and a dict).
 DECISION = RefundCase._meta.get_field("decision")
+# The sweep's transitions, as steps like the services' own: what each logs and mails.
+FIX_WINDOW_EXPIRED = Step(
+    "fix_window_expired", {}, comment="The fix window ran out with the issue unresolved (S0-FIX-48H).",
+    visibility=CaseEvent.Visibility.CUSTOMER, email="fix_window_expired",
+)
+EVIDENCE_EXPIRED = Step(
+    "evidence_expired", {}, comment="No evidence after the reminder: back to the agent's queue, flagged overdue.",
+)
 
 
 @dataclass
@@ -69,14 +74,15 @@ class SweepReport:
 
 @dataclass
 class _Action:
-    """What the sweep does to one locked case: its changes are on ``case``; the event and mail to write."""
+    """What the sweep does to one locked case: what to write, and the SweepReport list it goes in."""
 
-    case: RefundCase
-    report: str  # the SweepReport list it goes in
-    event: dict
-    changes: dict = field(default_factory=dict)  # column -> new value
-    mail_template: str | None = None
-    mail: dict | None = None
+    applied: Applied
+    report: str
+    mail: dict | None = None  # the rendered mail (``case_email``), its outbox row's fields
+
+    @property
+    def case(self) -> RefundCase:
+        return self.applied.case
 
 
 def due_q(*, now: datetime) -> Q:
@@ -114,27 +120,19 @@ def _lock_batch(now: datetime, *, exclude: set[int], size: int) -> list[RefundCa
     # acts on it, and the others never see it. of=("self",): only the case rows are locked; the
     # order, storefront, plan, customer, subscription and payout are read along for the decision
     # and the mail, not locked (as ``lock_case`` does for one case).
-    cases = list(
+    return list(
         due_cases(now=now).exclude(pk__in=exclude)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("order__storefront", "order__plan", "order__customer", "order__subscription", "payout")[:size]
     )
-    for case in cases:
-        case.as_of = now
-    return cases
 
 
 def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policies: dict[int, Policy]) -> None:
     preload_policies([case.order for case in batch], policies=policies)
     actions = []
     for case in batch:
-        before = _columns(case)
         try:
             action = _plan(case, now)
-            if action is not None:
-                # What record_event keeps in step with the log (fix_window_missed), in the same update.
-                follow_event(case, case_event(case, actor=None, now=now, **action.event))
-                action.changes = _changes(case, before)
         except Exception:  # one broken case must not stop every later case, minute after minute
             _failed(report, case)
             continue
@@ -143,7 +141,7 @@ def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policie
     actions = _render_mails(actions, report)
     try:
         with transaction.atomic():
-            _write(actions, now)
+            _write(actions)
     except DatabaseError:
         # A row the database refuses must not take its whole batch with it: write each case alone.
         logger.warning("Deadline sweep: the batch write failed; writing its %s cases one by one", len(actions))
@@ -151,7 +149,7 @@ def _handle(batch: list[RefundCase], now: datetime, report: SweepReport, policie
         for action in actions:
             try:
                 with transaction.atomic():
-                    _write([action], now)
+                    _write([action])
             except DatabaseError:
                 _failed(report, action.case)
                 continue
@@ -169,67 +167,49 @@ def _failed(report: SweepReport, case: RefundCase) -> None:
 def _plan(case: RefundCase, now: datetime) -> _Action | None:
     """The one action due on this locked case, applied to it in memory; None if none is."""
     if case.state == State.AWAITING_FIX:
-        return _transition(
-            case, now, "fix_window_expired", report="fix_windows_expired",
-            comment="The fix window ran out with the issue unresolved (S0-FIX-48H).",
-            visibility=CaseEvent.Visibility.CUSTOMER, email="fix_window_expired",
-        )
+        return _transition(case, now, FIX_WINDOW_EXPIRED, report="fix_windows_expired")
     if case.state != State.EVIDENCE_REQUESTED:
         return None
     if case.evidence_reminded_at is None:
-        return _remind(case, now)
-    return _transition(
-        case, now, "evidence_expired", report="evidence_expired",
-        comment="No evidence after the reminder: back to the agent's queue, flagged overdue.",
-    )
+        return _Action(_remind(case, now), report="evidence_reminders")
+    return _transition(case, now, EVIDENCE_EXPIRED, report="evidence_expired")
 
 
-def _transition(
-    case: RefundCase, now: datetime, name: str, *, report: str, comment: str,
-    visibility: str = CaseEvent.Visibility.INTERNAL, email: str | None = None,
-) -> _Action | None:
-    """What ``services.run_transition`` does for the system, on a case already locked and loaded."""
-    refused = transition_error(case=case, user=None, name=name)
-    if refused is None:
-        from_state = case.state
-        try:
-            getattr(case, name)()
-        except TransitionNotAllowed:
-            refused = transition_error(case=case, user=None, name=name) or "the transition is not allowed"
-    if refused is not None:
-        logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, name, refused)
+def _transition(case: RefundCase, now: datetime, step: Step, *, report: str) -> _Action | None:
+    """``step`` applied by the system, as every service applies a transition; None if it is refused."""
+    try:
+        applied = apply_transition(case, step=step, actor=None, now=now)
+    except CaseActionError as refused:
+        logger.warning("Case %s is past its deadline but %s is refused: %s", case.number, step.name, refused)
         return None
-    # The decision the case now stands under: the transition changed the facts (a failed fix).
-    case.decision = case.evaluate(as_of=now).as_dict()
-    case.decided_at = now
-    case.refresh_needs_manager()
-    event = {"kind": CaseEvent.Kind.TRANSITION, "transition": name, "from_state": from_state, "comment": comment,
-             "visibility": visibility}
-    return _Action(case=case, report=report, event=event, mail_template=email)
+    return _Action(applied, report=report)
 
 
-def _remind(case: RefundCase, now: datetime) -> _Action:
+def _remind(case: RefundCase, now: datetime) -> Applied:
+    columns = case_columns(case)
     was_due = case.evidence_due_at
     case.evidence_reminded_at = now
     case.evidence_due_at = now + timedelta(days=case.order.storefront.evidence_grace_days)
     case.next_deadline = case.evidence_due_at
-    event = {
-        "kind": CaseEvent.Kind.REMINDER, "comment": "Reminder sent: the requested evidence is overdue.",
-        "visibility": CaseEvent.Visibility.CUSTOMER,
-        "data": {"was_due_at": was_due.isoformat() if was_due else None, "due_at": case.evidence_due_at.isoformat()},
-    }
-    return _Action(case=case, report="evidence_reminders", event=event, mail_template="evidence_reminder")
+    event = case_event(
+        case, actor=None, kind=CaseEvent.Kind.REMINDER, now=now,
+        comment="Reminder sent: the requested evidence is overdue.", visibility=CaseEvent.Visibility.CUSTOMER,
+        data={"was_due_at": was_due.isoformat() if was_due else None, "due_at": case.evidence_due_at.isoformat()},
+    )
+    follow_event(case, event)
+    return Applied(case=case, changes=changed_columns(case, columns), events=[event], mail=Mail("evidence_reminder"))
 
 
 def _render_mails(actions: list[_Action], report: SweepReport) -> list[_Action]:
     """Render each customer mail, the clause texts they quote read once; a case whose mail fails is left out."""
-    mailing = [action for action in actions if action.mail_template]
+    mailing = [action for action in actions if action.applied.mail]
     clauses = clause_texts({c for action in mailing for c in (action.case.decision or {}).get("clauses") or []})
     kept = []
     for action in actions:
-        if action.mail_template:
+        mail = action.applied.mail
+        if mail:
             try:
-                action.mail = case_email(action.case, action.mail_template, clauses=clauses)
+                action.mail = case_email(action.case, mail.template, mail.extra, clauses=clauses)
             except Exception:
                 _failed(report, action.case)
                 continue
@@ -237,7 +217,7 @@ def _render_mails(actions: list[_Action], report: SweepReport) -> list[_Action]:
     return kept
 
 
-def _write(actions: list[_Action], now: datetime) -> None:
+def _write(actions: list[_Action]) -> None:
     """One UPDATE per set of identical changes (an action on a storefront: a handful, however many
     cases), each row written once, with its own decision; one INSERT of the events, one of the mails."""
     if not actions:
@@ -246,7 +226,7 @@ def _write(actions: list[_Action], now: datetime) -> None:
     alike: dict[tuple, list[_Action]] = defaultdict(list)
     for action in actions:
         action.case.updated_at = saved_at
-        changes = {**action.changes, "updated_at": saved_at}
+        changes = {**action.applied.changes, "updated_at": saved_at}
         decided = changes.pop("decision", None) is not None
         alike[(tuple(sorted(changes.items())), decided)].append(action)
     for (changes, decided), group in alike.items():
@@ -258,15 +238,9 @@ def _write(actions: list[_Action], now: datetime) -> None:
                 output_field=DECISION,
             )
         RefundCase.objects.filter(pk__in=[action.case.pk for action in group]).update(**values)
-    # Built afresh on every call: a retry after a failed batch must not reuse rows that got ids.
-    CaseEvent.objects.bulk_create([case_event(action.case, actor=None, now=now, **action.event) for action in actions])
+    events = [event for action in actions for event in action.applied.events]
+    for event in events:
+        event.pk = None  # a retry after a failed batch inserts anew rows that got ids in the rolled-back one
+    CaseEvent.objects.bulk_create(events)
+    # Built afresh on every call, for the same reason.
     queue_mails([outbox_message(**action.mail) for action in actions if action.mail])
-
-
-def _columns(case: RefundCase) -> dict:
-    return {column: getattr(case, column) for column in COLUMNS}
-
-
-def _changes(case: RefundCase, before: dict) -> dict:
-    """The columns the action changed on the case, with their new values (what ``save`` would write anew)."""
-    return {column: value for column, value in _columns(case).items() if before[column] != value}

@@ -186,7 +186,7 @@ def _add_reply(case: RefundCase, body: str, attachments: Sequence[Attachment], r
     """The customer answered by e-mail: their images become evidence, their words go on the case."""
     refused = _attach(case, attachments, received_at)
     text = _without_quote(body)[:MAX_REPLY_TEXT]
-    locked = services.lock_case(case.pk, received_at)
+    locked = services.lock_case(case.pk)
     record_event(
         locked, actor=None, actor_label="customer", kind=CaseEvent.Kind.COMMENT, now=received_at,
         comment=text or "(an e-mail without text)", visibility=CaseEvent.Visibility.CUSTOMER,

@@ -128,7 +128,7 @@ def _refused(results: list[FileResult]) -> list[dict]:
 
 def _join(case: RefundCase, *, description: str, now: datetime) -> RefundCase:
     """The customer asked again while a case is open: their words go on it, and its agent is told."""
-    locked = lock_case(case, now)
+    locked = lock_case(case)
     text = (description or "").strip()
     repeated = text and locked.events.filter(
         kind=CaseEvent.Kind.COMMENT, actor_label=CUSTOMER, comment=text, created_at__gte=now - REPEAT_WINDOW
@@ -199,7 +199,7 @@ def portal_message(*, link: CaseLink, text: str, files: Uploads = (), now: datet
     if not text and not files:
         raise CaseActionError(Code.INVALID_INPUT, why="Write a message or choose a file to send.")
     with transaction.atomic():
-        case = lock_case(link.case_id, now)
+        case = lock_case(link.case_id)
         if files and case.state not in OPEN_STATES:
             raise CaseActionError(Code.INVALID_INPUT, why="This case is closed, so it no longer takes files.")
         wrote = bool(text) and not case.events.filter(

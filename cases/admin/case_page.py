@@ -243,14 +243,13 @@ def _retry_form(form_class, retry: dict | None, action: str, **kwargs):
 
 
 def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict | None) -> dict:
-    now = timezone.now()
-    case.as_of = now  # one moment for the decision panel and every button's check
+    now = timezone.now()  # one moment for the decision panel and every button's check
     decision = case.evaluate(as_of=now)
     glance = order_glance(case)
     if glance["history"].order_cases is not None:
         case.order_cases = glance["history"].order_cases  # what ``no_other_open_case`` would ask again
     options = transition_options(
-        case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS]
+        case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS], now=now
     )
     snapshot = case.decision or {}
     # Evidence holds the customer's screenshots and pasted logs: only people allowed to see it get it.

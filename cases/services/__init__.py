@@ -1,13 +1,15 @@
 """Every write to a refund case goes through here.
 
-Each service locks the case row, checks the actor and the policy (the same named conditions the
-admin uses to explain a blocked button), runs the FSM transition, saves, appends an event with the
-decision snapshot, and mails the customer only once the transaction has committed. The machinery is
-in ``base``; the services are grouped by what they do to a case.
+Each service locks the case row and applies its transition with ``apply_transition`` at the moment
+of the action: the actor and the policy are checked (the same named conditions the admin uses to
+explain a blocked button), the FSM transition runs, the decision is snapshot; then the changed
+columns are saved, the event appended, and the customer mailed only once the transaction has
+committed. The deadline sweep applies its transitions with the same function. The machinery is in
+``base``; the services are grouped by what they do to a case.
 """
 
 from cases.checks import transition_error
-from cases.services.base import Step, lock_case, parse_money, run_transition
+from cases.services.base import Step, apply_transition, lock_case, parse_money, run_transition
 from cases.services.decisions import MAX_BONUS_DAYS, case_approve, case_approve_statutory, case_deny, case_extend
 from cases.services.opening import case_create, case_set_reason
 from cases.services.payouts import case_pay
@@ -32,6 +34,7 @@ __all__ = [
     "MAX_MONEY",
     "CaseActionError",
     "Step",
+    "apply_transition",
     "case_approve",
     "case_approve_statutory",
     "case_assign",

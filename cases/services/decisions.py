@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -15,9 +17,13 @@ from orders.models import Extension, Subscription
 from policies.selectors import cited
 from rules.engine import Outcome
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def case_approve(
-    *, case, actor, amount=None, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, amount: Decimal | str | None = None, note: str = "",
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """Approve what the policy allows now; never above the decision's amount (H-CAP included).
 
@@ -52,7 +58,8 @@ def case_approve(
 
 
 def case_approve_statutory(
-    *, case, actor, amount, basis: str, now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, amount: Decimal | str, basis: str, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     """S1-STATUTORY: a manager approves despite the policy, citing the law. H-CAP still holds."""
     now = now or timezone.now()
@@ -79,7 +86,7 @@ MAX_BONUS_DAYS = 30  # a bonus period, not a free subscription: a month at most,
 
 
 def case_extend(
-    *, case, actor, bonus_days: int = 0, note: str = "", now: datetime | None = None,
+    *, case: RefundCase | int, actor: User, bonus_days: int = 0, note: str = "", now: datetime | None = None,
     expected_state: str | None = None,
 ) -> RefundCase:
     """S0-OUTAGE: add the lost days plus ``bonus_days`` to the subscription instead of a refund."""
@@ -90,8 +97,8 @@ def case_extend(
         )
 
     def add_days(locked: RefundCase) -> None:
-        # The FSM checked the lost days alone; the bonus may take the extension over the limit.
-        refused = extension_error(case=locked, user=actor, bonus_days=bonus_days)
+        # The transition's check counted the lost days alone; the bonus may take the extension over the limit.
+        refused = extension_error(case=locked, user=actor, bonus_days=bonus_days, now=now)
         if refused is not None:
             raise refused
         # Locked after the case, as everywhere: a chargeback may be suspending this subscription.
@@ -113,7 +120,8 @@ def case_extend(
 
 
 def case_deny(
-    *, case, actor, reason: str, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, reason: str, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     """Deny, citing the decision's clauses. Denying what the policy would refund needs a note."""
     now = now or timezone.now()

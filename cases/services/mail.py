@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,9 +15,12 @@ from cases.models_mail import OutboxMessage
 from cases.outbox import hand_to_worker
 from core.errors import CaseActionError, Code
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def case_mail_send_again(
-    *, case: RefundCase, message_id: int, actor, now: datetime | None = None
+    *, case: RefundCase, message_id: int, actor: User | None, now: datetime | None = None
 ) -> OutboxMessage:
     """Put one failed e-mail of ``case`` back in the queue and hand it to the worker once committed.
 

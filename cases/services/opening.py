@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +17,9 @@ from cases.states import OPEN_STATES, Channel, Reason, State
 from core.errors import CaseActionError, Code
 from orders.models import Order
 from rules.engine import outage_hours_problem
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _check_outage_hours(*, order: Order, outage_hours: Decimal, requested_at: datetime) -> None:
@@ -35,8 +39,8 @@ def case_create(
     description: str = "",
     channel: str = "admin",
     outage_hours: Decimal | int = 0,
-    actor=None,
-    assignee=None,
+    actor: User | None = None,
+    assignee: User | None = None,
     reason_confirmed: bool = True,
     acknowledge: bool = True,
     now: datetime | None = None,
@@ -93,8 +97,8 @@ def case_create(
 
 
 def case_set_reason(
-    *, case, actor, reason: str, outage_hours=None, note: str = "", now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, reason: str, outage_hours: Decimal | str | None = None, note: str = "",
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """Set (or confirm) the case's reason code, and its outage hours; the decision follows.
 
@@ -107,7 +111,7 @@ def case_set_reason(
     if not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if expected_state is not None and locked.state != expected_state:
             raise CaseActionError(Code.ALREADY_DONE, state=locked.state_phrase)
         if locked.state not in (State.REQUESTED, State.EVIDENCE_REQUESTED):

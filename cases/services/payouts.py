@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -15,10 +16,13 @@ from orders.models import Order
 from policies.selectors import cited, policy_for_order
 from rules.engine import PAYMENT_METHODS, add_business_days
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def case_pay(
-    *, case, actor, reference: str, method: str | None = None, method_note: str = "", now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, reference: str, method: str | None = None, method_note: str = "",
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """Mark an approved refund paid: one payout, the order's refunded total, the arrival window.
 
@@ -44,8 +48,8 @@ def case_pay(
         order = Order.objects.select_for_update().get(pk=locked.order_id)
         locked.order.refunded_amount = order.refunded_amount
         locked.order.charged_back_amount = order.charged_back_amount
-        if not conditions.remainder_covers_approval(locked):
-            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked))
+        if not conditions.remainder_covers_approval(locked, now):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.remainder_covers_approval.why(locked, now))
         payout_method = method or order.payment_method
         note = method_note.strip()
         if payout_method != order.payment_method and not note:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +18,9 @@ from core.errors import CaseActionError, Code
 from orders.models import Order
 from policies.selectors import policy_for_order
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _shared(note: str, customer_visible: bool) -> str:
     """A note reaches the customer only when staff chose so (the case page's "show to the customer")."""
@@ -23,8 +28,8 @@ def _shared(note: str, customer_visible: bool) -> str:
 
 
 def case_start_fix(
-    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, note: str = "", customer_visible: bool = False,
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """S0-FIX-FIRST: record a fix attempt; the deadline is the policy's fix window (S0-FIX-48H).
 
@@ -45,8 +50,8 @@ def case_start_fix(
 
 
 def case_fix_succeeded(
-    *, case, actor, note: str = "", customer_visible: bool = False, now: datetime | None = None,
-    expected_state: str | None = None,
+    *, case: RefundCase | int, actor: User, note: str = "", customer_visible: bool = False,
+    now: datetime | None = None, expected_state: str | None = None,
 ) -> RefundCase:
     """The fix worked. The note stays internal unless ``customer_visible``, as for ``case_start_fix``."""
     visibility = _shared(note, customer_visible)
@@ -56,14 +61,16 @@ def case_fix_succeeded(
 
 
 def case_fix_failed(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     step = Step("fix_failed", {}, comment=note)
     return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_request_evidence(
-    *, case, actor, message: str, now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, message: str, now: datetime | None = None,
+    expected_state: str | None = None,
 ) -> RefundCase:
     """S0-EVIDENCE / S1-VERIFY: ask the customer; due after the storefront's evidence days."""
     now = now or timezone.now()
@@ -88,9 +95,9 @@ def case_request_evidence(
 
 
 def case_evidence_received(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
-    actor_label: str | None = None, visibility: str = CaseEvent.Visibility.INTERNAL, data: dict | None = None,
-    after=None,
+    *, case: RefundCase | int, actor: User | None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None, actor_label: str | None = None, visibility: str = CaseEvent.Visibility.INTERNAL,
+    data: dict[str, Any] | None = None, after: Callable[[RefundCase], None] | None = None,
 ) -> RefundCase:
     """Back to review. ``actor=None`` with ``actor_label="customer"``: the customer answered (portal)."""
     step = Step("evidence_received", {}, comment=note, actor_label=actor_label, visibility=visibility, data=data)
@@ -101,8 +108,8 @@ def case_evidence_received(
 
 
 def case_withdraw(
-    *, case, actor, note: str = "", now: datetime | None = None, expected_state: str | None = None,
-    actor_label: str | None = None, data: dict | None = None,
+    *, case: RefundCase | int, actor: User | None, note: str = "", now: datetime | None = None,
+    expected_state: str | None = None, actor_label: str | None = None, data: dict[str, Any] | None = None,
 ) -> RefundCase:
     """The customer no longer wants the refund; possible from any open state.
 
@@ -125,9 +132,10 @@ def case_withdraw(
 
 
 def case_reopen(
-    *, case, actor, note: str, now: datetime | None = None, expected_state: str | None = None
+    *, case: RefundCase | int, actor: User, note: str, now: datetime | None = None, expected_state: str | None = None
 ) -> RefundCase:
     """Reopen a denied or resolved case when the customer answers; the policy judges it again."""
+    now = now or timezone.now()
     note = required_text(note, "A note on why the case is reopened")
     step = Step("reopen", {}, comment=note)
 
@@ -136,18 +144,18 @@ def case_reopen(
         # own row lock; the order's lock (taken after the case's, as everywhere) makes the second
         # look again once the first has committed.
         Order.objects.select_for_update().get(pk=locked.order_id)
-        if not conditions.no_other_open_case(locked):
-            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked))
+        if not conditions.no_other_open_case(locked, now):
+            raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked, now))
 
     try:
         return run_transition(case, actor, step, now=now, expected_state=expected_state, before=alone_on_its_order)
     except IntegrityError:
         # A new request opened on the order meanwhile (case_create does not lock the order).
-        raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case)) from None
+        raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case, now)) from None
 
 
 def case_set_statutory_claim(
-    *, case, actor, claimed: bool, note: str, now: datetime | None = None
+    *, case: RefundCase | int, actor: User, claimed: bool, note: str, now: datetime | None = None
 ) -> RefundCase:
     """Record that the customer invokes (or no longer invokes) their rights under local law (S1-STATUTORY).
 
@@ -162,7 +170,7 @@ def case_set_statutory_claim(
     if not actor.has_perm(permission[0]):
         raise CaseActionError(Code.NO_PERMISSION, permission=permission[1])
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if locked.state not in UNDECIDED_STATES:
             raise CaseActionError(Code.WRONG_STATE, state=locked.state_phrase)
         if locked.statutory_claim == claimed:
@@ -177,7 +185,10 @@ def case_set_statutory_claim(
 REPEATED_COMMENT_WINDOW = timedelta(minutes=2)
 
 
-def case_comment(*, case, actor, comment: str, customer_visible: bool = False, now=None) -> CaseEvent:
+def case_comment(
+    *, case: RefundCase | int, actor: User | None, comment: str, customer_visible: bool = False,
+    now: datetime | None = None,
+) -> CaseEvent:
     now = now or timezone.now()
     if actor is not None and not actor.has_perm("cases.work_refundcase"):
         raise CaseActionError(Code.NO_PERMISSION, permission="work refund cases")
@@ -186,7 +197,7 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     with transaction.atomic():
         # Under the case lock, so that a comment sent three times at once (double clicks, a retried
         # request) finds its own first copy and is stored, and mailed, once.
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         repeated = locked.events.filter(
             kind=CaseEvent.Kind.COMMENT, actor=actor, comment=comment, visibility=visibility,
             created_at__gte=now - REPEATED_COMMENT_WINDOW,
@@ -200,15 +211,14 @@ def case_comment(*, case, actor, comment: str, customer_visible: bool = False, n
     return event
 
 
-def case_message_read(*, case, actor, now: datetime | None = None) -> bool:
+def case_message_read(*, case: RefundCase | int, actor: User | None) -> bool:
     """The assignee opened the case: the customer's new message is read. Whether anything changed.
 
     No event: opening a case is not part of its history. Anyone else opening it leaves the mark for
     the assignee; whoever answers the customer clears it too (``cases.events.follow_event``).
     """
-    now = now or timezone.now()
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         if locked.customer_wrote_at is None or actor is None or locked.assignee_id != actor.pk:
             return False
         locked.customer_wrote_at = None
@@ -216,7 +226,9 @@ def case_message_read(*, case, actor, now: datetime | None = None) -> bool:
     return True
 
 
-def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
+def case_assign(
+    *, case: RefundCase | int, actor: User, assignee: User | None, now: datetime | None = None
+) -> RefundCase:
     """Hand the case to someone who can work it (or to nobody)."""
     now = now or timezone.now()
     if not actor.has_perm("cases.work_refundcase"):
@@ -226,7 +238,7 @@ def case_assign(*, case, actor, assignee, now=None) -> RefundCase:
             Code.INVALID_INPUT, why=f"{assignee.get_username()} cannot work refund cases, so cannot be assigned one."
         )
     with transaction.atomic():
-        locked = lock_case(case, now)
+        locked = lock_case(case)
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
         record_event(locked, actor=actor, kind=CaseEvent.Kind.ASSIGNED,

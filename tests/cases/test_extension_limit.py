@@ -59,13 +59,12 @@ def test_it_needs_a_manager_when_the_bonus_takes_the_extension_over_the_limit_s0
 def test_it_says_before_the_click_that_the_lost_days_alone_need_a_manager_s0_outage(s0, agent, manager):
     """The page's check (transition_error) and the service refuse alike, before any bonus is typed."""
     case = outage_case(s0, 750)  # 32 lost days
-    case.as_of = NOW
 
-    before_click = transition_error(case=case, user=agent, name="extend")
+    before_click = transition_error(case=case, user=agent, name="extend", now=NOW)
 
     assert before_click is not None and before_click.code == Code.MANAGER_ONLY
     assert "32 lost day(s) is more than this storefront's extension limit of 30 days" in before_click.message
-    assert transition_error(case=case, user=manager, name="extend") is None
+    assert transition_error(case=case, user=manager, name="extend", now=NOW) is None
     with pytest.raises(CaseActionError) as refused:
         services.case_extend(case=case, actor=agent, now=NOW)
     assert refused.value.message == before_click.message

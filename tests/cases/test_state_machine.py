@@ -141,12 +141,11 @@ class CaseMachine(RuleBasedStateMachine):
         pool = still_open if still_open and not wild else sorted(self.copies)
         pk = pool[pick % len(pool)]
         current = RefundCase.objects.get(pk=pk)
-        current.as_of = self.now
         state_before = current.state
         actor = data.draw(st.sampled_from(ACTORS if wild else ["agent", "manager", "manager2", "manager2"]))
         # What the admin would offer this actor: the transitions with nothing against them.
         offered = [name for name in ACTIONS
-                   if services.transition_error(case=current, user=self.people[actor], name=name) is None]
+                   if services.transition_error(case=current, user=self.people[actor], name=name, now=self.now) is None]
         if wild or not offered:
             action = data.draw(st.sampled_from(ACTIONS))
             params = {"amount": data.draw(AMOUNTS), "text": data.draw(TEXTS),
