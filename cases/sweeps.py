@@ -34,13 +34,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from cases.errors import CaseActionError
 from cases.events import case_event, follow_event
 from cases.models import CaseEvent, RefundCase
 from cases.notifications import case_email
 from cases.outbox import outbox_message, queue_mails
 from cases.services.base import Applied, Mail, Step, apply_transition, case_columns, changed_columns
 from cases.states import State
+from core.errors import CaseActionError
 from policies.selectors import clause_texts, preload_policies
 from rules.engine import Policy
 

@@ -7,7 +7,6 @@ import re
 from datetime import datetime
 
 import pytest
-from cases.errors import Code
 from django.db import transaction
 
 from cases import conditions, services
@@ -16,6 +15,7 @@ from cases.models import CaseEvent, OutboxMessage, RefundCase
 from cases.services.base import apply_transition, case_columns, lock_case, run_transition
 from cases.states import State
 from cases.sweeps import EVIDENCE_EXPIRED, FIX_WINDOW_EXPIRED, sweep_deadlines
+from core.errors import Code
 from tests.cases import WITHIN_WINDOW, fresh, later, open_case, row
 from tests.conftest import make_order
 
