@@ -169,10 +169,10 @@ def apply_transition(
 
 
 def run_transition(
+    *,
     case: RefundCase | int,
     actor: User | None,
     step: Step,
-    *,
     now: datetime | None,
     expected_state: str | None,
     before: Callable[[RefundCase], None] | None = None,

@@ -54,7 +54,7 @@ def case_approve(
 
     # Internal: the note is the staff's justification; the customer learns of the approval by e-mail.
     step = Step("approve", {"by": actor, "at": now, "note": note.strip()}, comment=note.strip(), email="approved")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=validate)
 
 
 def case_approve_statutory(
@@ -79,7 +79,7 @@ def case_approve_statutory(
 
     step = Step("approve_statutory", {"by": actor, "at": now, "basis": basis}, comment=basis,
                  email="approved")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=validate)
 
 
 MAX_BONUS_DAYS = 30  # a bonus period, not a free subscription: a month at most, whoever grants it
@@ -116,7 +116,7 @@ def case_extend(
         step.email_extra = {"lost_days": lost, "bonus_days": bonus_days, "days_added": lost + bonus_days}
 
     step = Step("extend", {}, comment=note, visibility=CaseEvent.Visibility.CUSTOMER, email="extended")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=add_days)
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=add_days)
 
 
 def case_deny(
@@ -138,4 +138,4 @@ def case_deny(
 
     step = Step("deny", {"reason": reason}, comment=note.strip(), visibility=CaseEvent.Visibility.CUSTOMER,
                  email="denied")
-    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=validate)
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=validate)

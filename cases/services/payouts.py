@@ -83,5 +83,5 @@ def case_pay(
 
     step = Step("pay", {}, visibility=CaseEvent.Visibility.CUSTOMER, email="paid")
     return run_transition(
-        case, actor, step, now=now, expected_state=seen(case, State.APPROVED, expected_state), after=pay_out,
+        case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.APPROVED, expected_state), after=pay_out,
     )

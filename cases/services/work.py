@@ -45,7 +45,7 @@ def case_start_fix(
     step = Step("start_fix", {"at": now}, comment=note, visibility=visibility, email="fix_started",
                 email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
     return run_transition(
-        case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=window,
+        case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=window,
     )
 
 
@@ -57,7 +57,7 @@ def case_fix_succeeded(
     visibility = _shared(note, customer_visible)
     step = Step("fix_succeeded", {}, comment=note, visibility=visibility, email="fix_succeeded",
                 email_extra={"note": note.strip() if visibility == CaseEvent.Visibility.CUSTOMER else ""})
-    return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_fix_failed(
@@ -65,7 +65,7 @@ def case_fix_failed(
     expected_state: str | None = None,
 ) -> RefundCase:
     step = Step("fix_failed", {}, comment=note)
-    return run_transition(case, actor, step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.AWAITING_FIX, expected_state))
 
 
 def case_request_evidence(
@@ -90,7 +90,7 @@ def case_request_evidence(
     step = Step("request_evidence", {"at": now}, comment=message, visibility=CaseEvent.Visibility.CUSTOMER,
                  email="evidence_requested", email_extra={"message": message})
     return run_transition(
-        case, actor, step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=due,
+        case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.REQUESTED, expected_state), before=due,
     )
 
 
@@ -102,7 +102,7 @@ def case_evidence_received(
     """Back to review. ``actor=None`` with ``actor_label="customer"``: the customer answered (portal)."""
     step = Step("evidence_received", {}, comment=note, actor_label=actor_label, visibility=visibility, data=data)
     return run_transition(
-        case, actor, step, now=now, expected_state=seen(case, State.EVIDENCE_REQUESTED, expected_state),
+        case=case, actor=actor, step=step, now=now, expected_state=seen(case, State.EVIDENCE_REQUESTED, expected_state),
         after=after,
     )
 
@@ -128,7 +128,7 @@ def case_withdraw(
         step.email = "approval_cancelled"
         step.email_extra = {"note": step.comment}
 
-    return run_transition(case, actor, step, now=now, expected_state=expected_state, before=cancelling)
+    return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=cancelling)
 
 
 def case_reopen(
@@ -148,7 +148,7 @@ def case_reopen(
             raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(locked, now))
 
     try:
-        return run_transition(case, actor, step, now=now, expected_state=expected_state, before=alone_on_its_order)
+        return run_transition(case=case, actor=actor, step=step, now=now, expected_state=expected_state, before=alone_on_its_order)
     except IntegrityError:
         # A new request opened on the order meanwhile (case_create does not lock the order).
         raise CaseActionError(Code.POLICY_BLOCKS, why=conditions.no_other_open_case.why(case, now)) from None

@@ -60,7 +60,7 @@ def test_it_records_an_expired_fix_window_alike_from_the_sweep_and_from_one_case
         services.case_start_fix(case=case, actor=agent, now=STARTED)
     at = later(DEADLINE, minutes=1)
 
-    run_transition(clicked.pk, None, FIX_WINDOW_EXPIRED, now=at, expected_state=State.AWAITING_FIX)
+    run_transition(case=clicked.pk, actor=None, step=FIX_WINDOW_EXPIRED, now=at, expected_state=State.AWAITING_FIX)
     report = sweep_deadlines(now=at)
 
     assert report.fix_windows_expired == [swept.number]
@@ -80,7 +80,7 @@ def test_it_records_an_overdue_evidence_request_alike_from_the_sweep_and_from_on
     assert sweep_deadlines(now=later(due, minutes=1)).evidence_reminders == [swept.number, clicked.number]
     at = later(due, days=30)
 
-    run_transition(clicked.pk, None, EVIDENCE_EXPIRED, now=at, expected_state=State.EVIDENCE_REQUESTED)
+    run_transition(case=clicked.pk, actor=None, step=EVIDENCE_EXPIRED, now=at, expected_state=State.EVIDENCE_REQUESTED)
     report = sweep_deadlines(now=at)
 
     assert report.evidence_expired == [swept.number]
