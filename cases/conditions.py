@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cases.states import OPEN_STATES, Resolution, State
+from policies.selectors import cited, policy_for_order
 from rules.engine import Decision, Outcome
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ Permission = Callable[["RefundCase", "User", datetime], bool]
 
 
 def _cited(case: RefundCase, suffix: str) -> str:
-    from policies.selectors import cited
 
     return cited(case.order, suffix)
 
@@ -142,7 +142,6 @@ def subscription_delivered(case: RefundCase, now: datetime) -> bool:
 @explained(lambda case, now: f"The storefront's policy version has no statutory override"
                              f"{_cited(case, 'STATUTORY')}.")
 def statutory_override_available(case: RefundCase, now: datetime) -> bool:
-    from policies.selectors import policy_for_order
 
     return policy_for_order(case.order).statutory_override
 

@@ -26,6 +26,7 @@ from cases.states import (
     State,
 )
 from orders.models import MONEY
+from policies.selectors import decide_for_case
 from rules.case_facts import case_facts
 from rules.engine import PAYMENT_METHOD_LABELS, Decision, Facts, Outcome
 
@@ -287,7 +288,6 @@ class RefundCase(FSMModelMixin, models.Model):
 
     def evaluate(self, *, as_of: datetime | None = None) -> Decision:
         """The policy's decision now; cached on the instance until the facts change."""
-        from policies.selectors import decide_for_case  # policies depends on orders, not on cases
 
         key = as_of
         cached = getattr(self, "_decision_cache", None)

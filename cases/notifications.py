@@ -12,8 +12,11 @@ import logging
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 
+from cases.customer_words import arrival_words, clause_words
 from cases.links import portal_link_request_url
+from cases.models import RefundCase
 from cases.outbox import queue_mail
+from policies.selectors import policy_for_order
 from rules.engine import payment_method_words
 
 logger = logging.getLogger(__name__)
@@ -40,8 +43,6 @@ def render_html(template: str, context: dict) -> str:
 
 def case_email_context(case, extra: dict | None = None, *, clauses: dict | None = None) -> dict:
     """``clauses``: the clause texts by ID, when the caller has read them already (a batch of mails)."""
-    from cases.customer_words import arrival_words, clause_words
-    from policies.selectors import policy_for_order
 
     decision = case.decision or {}
     payout = getattr(case, "payout", None)
@@ -70,7 +71,6 @@ def send_case_email(*, case_id: int, template: str, extra: dict | None = None):
     Call it inside the transaction of the change (the mail then exists only if the change commits),
     or after it. ``extra`` adds to the template context (the agent's message, a note…).
     """
-    from cases.models import RefundCase
 
     case = RefundCase.objects.select_related("order__storefront", "order__customer", "order__subscription").get(
         pk=case_id

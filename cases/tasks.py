@@ -10,10 +10,10 @@ from celery import shared_task
 
 # Mail delivery: defined beside the outbox, imported here so the worker finds every task of the app.
 from cases.outbox import deliver_due_mail, deliver_mail  # noqa: F401
+from cases.sweeps import sweep_deadlines as sweep
 
 
 @shared_task(name="cases.sweep_deadlines", ignore_result=True)
 def sweep_deadlines() -> int:
-    from cases.sweeps import sweep_deadlines as sweep
 
     return sweep().total

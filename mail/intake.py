@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.events import record_event
+from cases.evidence import evidence_add
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.notifications import send_storefront_mail
 from cases.states import Channel, Reason
@@ -201,7 +202,6 @@ def _add_reply(case: RefundCase, body: str, attachments: Sequence[Attachment], r
 
 def _attach(case: RefundCase, attachments: Sequence[Attachment], received_at: datetime) -> list[str]:
     """Each image through the upload checks; the refusals, in words (the rest are stored)."""
-    from cases.evidence import evidence_add  # the upload pipeline imports the case services
 
     refused = []
     for attachment in attachments:

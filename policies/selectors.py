@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from orders.models import Storefront
 from policies.models import Clause, PolicyVersion
 from rules.engine import Decision, Facts, Policy, decide
 
@@ -76,7 +77,6 @@ def decide_for_case(*, case, as_of: datetime | None = None) -> Decision:
 
 def decide_for_storefront(*, slug: str, facts: Facts) -> Decision:
     """Simulator entry: the decision for hypothetical facts on a storefront the database holds."""
-    from orders.models import Storefront
 
     storefront = Storefront.objects.filter(slug=slug).first()
     if storefront is None:

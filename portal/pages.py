@@ -20,6 +20,7 @@ from cases.customer_words import (
 )
 from cases.models import CaseEvent, Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
+from policies.models import PolicyVersion
 from policies.selectors import policy_for_order
 from rules.engine import Outcome
 
@@ -161,7 +162,6 @@ class PublishedVersion:
 
 def policy_versions(storefront, *, now: datetime) -> dict:
     """S1-VERSIONING for customers: the text in force, the earlier ones with their dates, and a coming one."""
-    from policies.models import PolicyVersion
 
     versions = list(PolicyVersion.objects.filter(storefront=storefront).select_related("storefront")
                     .order_by("effective_from"))

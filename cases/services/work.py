@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import conditions
+from cases.customer_links import CaseLink, issue_link, link_url
 from cases.events import mail_customer_after_commit, record_event
 from cases.models import CaseEvent, RefundCase
 from cases.services.base import Step, lock_case, required_text, run_transition, seen
@@ -82,7 +83,6 @@ def case_request_evidence(
         step.data = {"clauses": [clause] if clause else []}
         # The customer answers on their case page: the mail carries a fresh link (only hashes are kept).
         # No event of its own: the request is one line of history; the case page's links card lists it.
-        from cases.customer_links import CaseLink, issue_link, link_url
 
         secret = issue_link(case=locked, why=CaseLink.Why.EVIDENCE, actor=actor, now=now, record=False)
         step.email_extra = {"message": message, "portal_url": link_url(secret)}
