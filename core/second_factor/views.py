@@ -266,7 +266,7 @@ def display_name(user: User) -> str:
 
 
 def staff_rows(viewer: User) -> list[dict]:
-    """Every active staff member with their second factor, in two queries."""
+    """Every active staff member with their second factor, in one query."""
     User = get_user_model()
     apps = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True).order_by("-pk")
     codes = (StaticToken.objects.filter(device__user=OuterRef("pk"), device__confirmed=True)
