@@ -49,6 +49,7 @@ IMPORT = perms("orders.add_order", "orders.change_order")
 EXPORT = perms("cases.export_refundcase")
 BACKTEST = perms("policies.backtest_policy")
 PUBLISH = perms("policies.backtest_policy", "policies.add_policyversion")
+RESET_SECOND_FACTOR = perms("core.reset_second_factor")
 
 PAGES: dict[str, AdminPage] = {
     # The site's own pages.
@@ -62,6 +63,13 @@ PAGES: dict[str, AdminPage] = {
     "autocomplete": AdminPage(perms("orders.view_order"), methods=("GET",)),
     "view_on_site": AdminPage(NOBODY),  # no model here has a page on the site
     "auth_user_password_change": AdminPage(perms("auth.change_user"), writes=perms("auth.change_user")),
+    # The second factor (docs/two-factor.md): each member of staff's own, and a manager's reset of another's.
+    "second_factor": AdminPage(STAFF, methods=("GET",)),
+    "second_factor_verify": AdminPage(STAFF, writes=STAFF),
+    "second_factor_enrol": AdminPage(STAFF, writes=STAFF),
+    "second_factor_backup_codes": AdminPage(STAFF, writes=STAFF),
+    "second_factor_staff": AdminPage(RESET_SECOND_FACTOR, methods=("GET",)),
+    "second_factor_reset": AdminPage(RESET_SECOND_FACTOR, writes=RESET_SECOND_FACTOR),
     # Refund cases: the export, the case page's forms and evidence files.
     "cases_refundcase_export": AdminPage(EXPORT, writes=EXPORT),
     "cases_refundcase_export_job": AdminPage(EXPORT),

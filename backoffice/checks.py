@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 
 # Caches whose counts every worker process and every server sees.
 SHARED_CACHES = {
@@ -29,4 +29,17 @@ def rate_limits_need_a_shared_cache(app_configs=None, **kwargs) -> list[Error]:
         hint="Set CACHE_URL to a Redis server (redis://host:6379/2). A deploy that runs one single "
              "process may set RATE_LIMITS_SINGLE_PROCESS=1 instead.",
         id="backoffice.E001",
+    )]
+
+
+@register(Tags.security, deploy=True)
+def second_factor_required_in_production(app_configs=None, **kwargs) -> list[Warning]:
+    """Staff who approve exceptions, pay or publish sign in with a second factor in production (0051)."""
+    if not getattr(settings, "PRODUCTION", not settings.DEBUG) or settings.OTP_REQUIRED_FOR_PRIVILEGED:
+        return []
+    return [Warning(
+        "OTP_REQUIRED_FOR_PRIVILEGED is off: staff who can approve exceptions, pay refunds or publish a "
+        "policy sign in with a password alone.",
+        hint="Unset OTP_REQUIRED_FOR_PRIVILEGED (it is on by default in production); docs/two-factor.md.",
+        id="backoffice.W001",
     )]

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "backoffice.apps.BackofficeConfig",
     "core",
     "orders",
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session has given a second factor (docs/two-factor.md).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -139,6 +144,27 @@ AXES_VERBOSE = False  # its start-up banner would print on every manage.py comma
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address behind TRUSTED_PROXY_COUNT proxies: the same reading as the portal's limits.
 AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_address_or_none"
+
+# Second factor for staff (docs/two-factor.md, docs/decisions/0051): an authenticator app (TOTP) with
+# backup codes. Whoever holds one of OTP_PRIVILEGED_PERMISSIONS must have one and give a code once per
+# session before any admin page opens, when OTP_REQUIRED_FOR_PRIVILEGED is on: by default in
+# production, not locally, so `make run`'s demo logins sign in with their password alone. Anyone
+# who set one up is asked for it either way.
+OTP_REQUIRED_FOR_PRIVILEGED = env_bool("OTP_REQUIRED_FOR_PRIVILEGED", PRODUCTION)
+# What moves money or changes what the customers are promised: discretionary and statutory approvals,
+# payouts, publishing a policy version. A shop's connection permission belongs here once it exists.
+OTP_PRIVILEGED_PERMISSIONS = [
+    "cases.approve_exception",
+    "cases.pay_refundcase",
+    "policies.add_policyversion",
+]
+# Wrong codes lock like wrong passwords: each one counts in the login lockout for the (username,
+# address) pair, and this many in a row on the user's devices lock the second step for the cool-off,
+# from any address and across new password logins. django-otp's own back-off (1, 2, 4, ... seconds
+# between attempts) applies under it.
+OTP_FAILURE_LIMIT = int(os.environ.get("OTP_FAILURE_LIMIT", str(AXES_FAILURE_LIMIT)))
+OTP_LOCKOUT_TIME = AXES_COOLOFF_TIME
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Refund back office")
 
 # How many reverse proxies (load balancer, nginx) stand in front of the application and append to
 # X-Forwarded-For. 0: the header is never read. Set it to exactly the number of hops: one more lets a

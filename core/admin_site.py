@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import update_wrapper
 
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.http import HttpRequest
+
+from core.second_factor import gate
+from core.second_factor.views import SecondFactorPages, exempt
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,6 +60,31 @@ class BackofficeAdminSite(admin.AdminSite):
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
         self._tool_providers: list[tuple[int, ToolProvider]] = []
+
+    def get_urls(self):
+        return SecondFactorPages(self).urls() + super().get_urls()
+
+    def admin_view(self, view, cacheable=False):
+        """Django's check (active staff, signed in), then the second factor a session owes (docs/two-factor.md).
+
+        Every admin page goes through here, the models' own and every app's extra pages: one that is
+        not marked ``exempt`` sends a session still owing its code to the code page, and a user who
+        must set up a device to the set-up page, with the page asked for to come back to.
+        """
+        if getattr(view, "second_factor_exempt", False):
+            return super().admin_view(view, cacheable)
+
+        def owed_first(request, *args, **kwargs):
+            step = gate.step_for(request)
+            if step is not None:
+                return SecondFactorPages(self).to_step(request, step)
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(update_wrapper(owed_first, view), cacheable)
+
+    @exempt
+    def logout(self, request, extra_context=None):
+        return super().logout(request, extra_context)
 
     def autocomplete_view(self, request):
         return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)

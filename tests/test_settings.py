@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # Only this project's variables are set explicitly; anything the test session exported stays out.
     ignored = {"DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "CACHE_URL",
-               "RATE_LIMITS_SINGLE_PROCESS", "TRUSTED_PROXY_COUNT"}
+               "RATE_LIMITS_SINGLE_PROCESS", "TRUSTED_PROXY_COUNT", "OTP_REQUIRED_FOR_PRIVILEGED"}
     environment = {k: v for k, v in os.environ.items() if k not in ignored}
     environment.update(env)
     return subprocess.run(
@@ -137,3 +137,24 @@ def test_it_collects_every_static_file_for_production(tmp_path):
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "reports/vendor/chart-4.6.1.umd.min.js" in manifest
     assert "admin/css/base.css" in manifest
+
+
+def second_factor_required(**env: str) -> bool:
+    result = run_manage("shell", "-c", "from django.conf import settings; print(settings.OTP_REQUIRED_FOR_PRIVILEGED)",
+                        **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_it_requires_a_second_factor_for_privileged_staff_in_production_only():
+    production = {**PRODUCTION, "CACHE_URL": "redis://127.0.0.1:6379/2"}
+    assert second_factor_required(**production) is True
+    assert second_factor_required() is False  # make run: the demo logins sign in with a password
+    assert second_factor_required(OTP_REQUIRED_FOR_PRIVILEGED="1") is True
+
+
+def test_it_warns_the_deploy_check_when_production_turns_the_second_factor_off():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION,
+                        CACHE_URL="redis://127.0.0.1:6379/2", OTP_REQUIRED_FOR_PRIVILEGED="0")
+    assert result.returncode != 0
+    assert "backoffice.W001" in result.stderr and "OTP_REQUIRED_FOR_PRIVILEGED is off" in result.stderr

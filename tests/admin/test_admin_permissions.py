@@ -65,6 +65,7 @@ def sample(parameter: str, url: Url, world: World) -> str:
         "name": "start_fix", "message_id": world.message.pk, "evidence_id": world.evidence.pk,
         "draft_id": world.draft.pk, "run_id": world.backtest.pk, "job_id": world.export.pk,
         "app_label": "cases", "url": "no/such/page/", "content_type_id": 1, "object_id": world.case.pk,
+        "user_id": world.users["agent"].pk,
     }
     if parameter not in values:
         pytest.fail(f"{url.route}: give a sample value for <{parameter}> in this test")
