@@ -268,7 +268,11 @@ class Chargeback(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
-        permissions = [("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)")]
+        permissions = [
+            ("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)"),
+            # The packet itself is made by reports (docs/disputes.md); managers hold this.
+            ("download_evidence_packet", "Can download a chargeback's evidence packet"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive"),
             models.CheckConstraint(

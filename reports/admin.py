@@ -1,9 +1,12 @@
 from django.contrib import admin
 
 from cases.admin.case_admin import RefundCaseAdmin
+from cases.admin.orders import ChargebackAdmin
 from cases.models import RefundCase
 from core.admin_site import ReadOnlyAdmin
+from orders.models import Chargeback
 from reports.admin_export import CaseExportAdminMixin
+from reports.admin_packet import EvidencePacketAdminMixin
 from reports.models import ExportRecord
 
 
@@ -13,6 +16,14 @@ class RefundCaseWithExportAdmin(CaseExportAdminMixin, RefundCaseAdmin):
 
 admin.site.unregister(RefundCase)
 admin.site.register(RefundCase, RefundCaseWithExportAdmin)
+
+
+class ChargebackWithPacketAdmin(EvidencePacketAdminMixin, ChargebackAdmin):
+    """The chargeback (dispute) page with its evidence packet, which cases below know nothing of."""
+
+
+admin.site.unregister(Chargeback)
+admin.site.register(Chargeback, ChargebackWithPacketAdmin)
 
 
 @admin.register(ExportRecord)
