@@ -13,8 +13,8 @@ e-mails are listed by subject only), or another storefront's clause.
 Written with fpdf2 in a Unicode TrueType font (DejaVu Sans, Debian's fonts-dejavu-core) so that
 "Zoë Ødegård" and "€" print; without that font on the machine the packet still comes out, in a
 built-in font with the few characters it lacks spelled out ("EUR"). Images are read one at a
-time, scaled down to what a printed page shows and re-encoded where that is smaller, so a packet
-of fifty screenshots stays within a few tens of megabytes of memory.
+time, scaled down to what a printed page shows and embedded as JPEG, so a packet of fifty
+screenshots stays a few megabytes, and within a few tens of megabytes of memory.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ FALLBACK_FAMILY = "helvetica"
 MARGIN = 18.0
 IMAGE_MAX_HEIGHT = 190.0  # mm: a phone screenshot fills most of a page, with its caption
 IMAGE_DPI = 150  # an image is never printed larger than this many pixels per inch
-IMAGE_MAX_SIDE = 1800  # pixels kept of the longer side: 300 dpi across the text width
-JPEG_QUALITY = 85
-# A PNG that stores a pixel in less than this many bytes is flat colour (a screenshot): kept
-# lossless; a photo saved as PNG is re-encoded as JPEG, a tenth of the size.
-LOSSLESS_BYTES_PER_PIXEL = 0.6
+# Pixels kept of the longer side: 200 dpi across the text's width, or down a page; more is not
+# read by anyone, and processors cap the evidence they take at a few megabytes in all.
+IMAGE_MAX_SIDE = 1400
+JPEG_QUALITY = 80
+# A stored JPEG this compact (bytes per pixel) and no larger than IMAGE_MAX_SIDE goes in as it is.
+JPEG_KEPT_BYTES_PER_PIXEL = 0.3
 
 # What the built-in fonts cannot print (they hold Latin-1 only), spelled out.
 SPELLED = {"€": "EUR", "“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "…": "...",
@@ -485,15 +486,18 @@ class PacketPDF(FPDF):
         return natural_w * scale, natural_h * scale
 
 
-def page_image(evidence: Evidence) -> tuple[BytesIO | Image.Image, int, int]:
-    """The stored image as the page shows it: a JPEG that is small enough as it is, else scaled down to
-    ``IMAGE_MAX_SIDE`` and, unless it is flat colour, re-encoded as JPEG. Only this image is in memory."""
+def page_image(evidence: Evidence) -> tuple[BytesIO, int, int]:
+    """The stored image as the page shows it, as JPEG bytes: the stored JPEG when it is compact and no
+    larger than ``IMAGE_MAX_SIDE``, else scaled down to that and re-encoded (a screenshot too: at
+    200 dpi its text reads as well, in half the bytes of a lossless copy). Only this image is in memory."""
     with evidence.file.open("rb") as handle:
         data = handle.read()
     with Image.open(BytesIO(data)) as opened:
         width, height = opened.size
-        if opened.format == "JPEG" and opened.mode in ("RGB", "L") and max(width, height) <= IMAGE_MAX_SIDE:
+        if (opened.format == "JPEG" and opened.mode in ("RGB", "L") and max(width, height) <= IMAGE_MAX_SIDE
+                and len(data) <= JPEG_KEPT_BYTES_PER_PIXEL * width * height):
             return BytesIO(data), width, height
+        opened.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # a large JPEG is decoded at a fraction of its size
         image = opened.convert("RGBA") if opened.mode in ("P", "PA", "LA") else opened.copy()
     del data
     if image.mode == "RGBA":  # transparent parts printed on white, as a viewer shows them
@@ -503,9 +507,6 @@ def page_image(evidence: Evidence) -> tuple[BytesIO | Image.Image, int, int]:
     elif image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.LANCZOS)
-    lossless = evidence.content_type == "image/png" and evidence.size < LOSSLESS_BYTES_PER_PIXEL * width * height
-    if lossless:
-        return image, *image.size
     out = BytesIO()
     image.save(out, format="JPEG", quality=JPEG_QUALITY)
     out.seek(0)

@@ -159,8 +159,8 @@ def test_it_keeps_a_packet_of_fifty_photos_within_reasonable_memory(s1, agent, s
 
     reader, _ = read(pdf)
     assert images_in(reader) == 51
-    # Each photo is embedded as the JPEG we stored (noise: the worst case, about 0.7 MB each). The
-    # peak is the images held for the PDF and the PDF written out, not fifty photos decoded.
+    # Photos of noise are the worst case for JPEG (about 0.6 MB each, re-encoded). The peak is the
+    # images held for the PDF and the PDF written out, not fifty photos decoded.
     assert peak < 2.5 * len(pdf) + 20 * 1024 * 1024, (peak, len(pdf))
 
 
