@@ -255,7 +255,7 @@ class Chargeback(models.Model):
 
     # What a processor's dispute brings; blank on a chargeback typed in by staff.
     dispute_id = models.CharField(
-        max_length=120, blank=True, help_text="The processor's ID of the dispute (Stripe: dp_…); one chargeback each."
+        "dispute ID", max_length=120, blank=True, help_text="The processor's ID of the dispute (Stripe: dp_…); one chargeback each."
     )
     reason = models.CharField(
         max_length=40, blank=True, choices=DisputeReason.choices, help_text="The reason the bank gave."

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q
@@ -115,6 +116,15 @@ class DisputeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ChargebackChangeList(ChangeList):
+    def get_ordering_field_columns(self):
+        # Django marks the column of the model's own ordering (opened, newest first); the queue is
+        # sorted by the evidence deadline, so that column is marked instead.
+        if ORDER_VAR not in self.params and self.params.get(DisputeFilter.parameter_name) == OPEN_DISPUTES:
+            return {self.list_display.index(name): "asc" for name in ["due_column"] if name in self.list_display}
+        return super().get_ordering_field_columns()
+
+
 @admin.register(Chargeback)
 class ChargebackAdmin(admin.ModelAdmin):
     list_display = ["opened_at", "order", "amount_column", "reason_column", "due_column", "status_column",
@@ -128,6 +138,9 @@ class ChargebackAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["cases/admin.css"]}
+
+    def get_changelist(self, request, **kwargs):
+        return ChargebackChangeList
 
     def get_ordering(self, request):
         if request.GET.get(DisputeFilter.parameter_name) == OPEN_DISPUTES:
@@ -166,7 +179,7 @@ class ChargebackAdmin(admin.ModelAdmin):
             return "—"
         if chargeback.sanction_lifted_at:
             return format_html("lifted {}", date_format(timezone.localtime(chargeback.sanction_lifted_at)))
-        return format_html('<strong class="rb-warning">{}</strong>', "in force")
+        return format_html('<span class="rb-flagged">{}</span>', "in force")
 
     fieldsets = [
         (None, {"fields": ["order", "amount", "opened_at", "processor_reference", "prior_contact", "recorded_by",

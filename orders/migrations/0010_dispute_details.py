@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='chargeback',
             name='dispute_id',
-            field=models.CharField(blank=True, help_text="The processor's ID of the dispute (Stripe: dp_…); one chargeback each.", max_length=120),
+            field=models.CharField(blank=True, verbose_name='dispute ID', help_text="The processor's ID of the dispute (Stripe: dp_…); one chargeback each.", max_length=120),
         ),
         migrations.AddField(
             model_name='chargeback',

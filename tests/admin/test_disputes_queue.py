@@ -47,6 +47,7 @@ def test_it_lists_open_disputes_nearest_evidence_deadline_first_and_marks_the_ov
     assert response.status_code == 200
     assert rows(response) == [overdue.dispute_id, soon.dispute_id, later.dispute_id, no_deadline.dispute_id]
     page = response.content.decode()
+    assert "column-due_column sorted ascending" in page and "column-opened_at sorted" not in page
     assert page.count('class="rb-overdue"') == 1
     assert "The customer says they never received what they paid for" in page
     assert "The customer says they cancelled the subscription before this charge" in page
