@@ -85,10 +85,13 @@ PAGES: dict[str, AdminPage] = {
     "cases_refundcase_mail_send_again": _case_action(reaches=("cases.change_refundcase",)),
     "cases_refundcase_evidence_thumbnail": AdminPage(perms("cases.view_refundcase", "cases.view_evidence")),
     "cases_refundcase_evidence_file": AdminPage(perms("cases.view_refundcase", "cases.view_evidence")),
-    # Orders: the shop's order import, lifting a chargeback's sanction.
+    # Orders: the shop's order import, lifting a chargeback's sanction, a dispute's evidence packet.
     "orders_order_import": AdminPage(IMPORT, writes=IMPORT),
     "orders_order_process_import": AdminPage(IMPORT, writes=IMPORT, methods=("POST",)),
     "orders_chargeback_lift_sanction": AdminPage(perms("orders.lift_sanction"), writes=perms("orders.lift_sanction")),
+    # The dispute's evidence packet (reports/admin_packet.py): a download, read only.
+    "orders_chargeback_evidence_packet": AdminPage(perms("orders.view_chargeback", "orders.download_evidence_packet"),
+                                                   methods=("GET",)),
     # Policies: the simulator, drafts' backtests and publishing.
     "policies_policyversion_simulate": AdminPage(perms("policies.simulate_policy")),
     "policies_policydraft_backtest": AdminPage(BACKTEST, writes=BACKTEST),

@@ -224,6 +224,9 @@ ORDER_IMPORT_MAX_BYTES = int(os.environ.get("ORDER_IMPORT_MAX_BYTES", str(300 * 
 # Evidence pipeline (docs/uploads.md): files past EVIDENCE_MAX_BYTES are cut off while they stream in.
 EVIDENCE_MAX_FILES_PER_CASE = int(os.environ.get("EVIDENCE_MAX_FILES_PER_CASE", "20"))
 EVIDENCE_MAX_PIXELS = int(os.environ.get("EVIDENCE_MAX_PIXELS", str(24_000_000)))
+# Where the evidence packet's font (DejaVuSans.ttf and DejaVuSans-Bold.ttf) is; empty: Debian's
+# fonts-dejavu-core and the other usual folders (docs/disputes.md).
+EVIDENCE_PACKET_FONT_DIR = os.environ.get("EVIDENCE_PACKET_FONT_DIR", "")
 FILE_UPLOAD_HANDLERS = [
     "core.uploads.handler.CappedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -256,7 +259,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's default config gives "django" its own console handler while it also propagates to
     # the root: every django.* line would be printed twice. Root alone prints it.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # fpdf2 subsets the evidence packet's font through fontTools, which tells each glyph at INFO.
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

@@ -17,6 +17,7 @@ class Code:
     ALREADY_DONE = "already_done"
     ALREADY_DONE_BY_YOU = "already_done_by_you"
     INVALID_INPUT = "invalid_input"
+    NOT_FOUND = "not_found"
 
 
 MESSAGES = {
@@ -33,6 +34,7 @@ MESSAGES = {
     Code.ALREADY_DONE: "Someone else already changed this case (it is now {state}); reload the page.",
     Code.ALREADY_DONE_BY_YOU: "You already did this ({action}); the case is now {state}. Nothing was done twice.",
     Code.INVALID_INPUT: "{why}",
+    Code.NOT_FOUND: "{what} is not recorded here.",
 }
 
 

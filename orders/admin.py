@@ -168,8 +168,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ChargebackInline(ReadOnlyInline):
     model = Chargeback
-    fields = ["opened_at", "amount", "processor_reference", "prior_contact", "sanction_applied",
-              "sanction_lifted_at"]
+    fields = ["opened_at", "amount", "processor_reference", "status", "evidence_due_by", "prior_contact",
+              "sanction_applied", "sanction_lifted_at"]
     readonly_fields = fields
 
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from orders.disputes import CLOSED_STATUSES, DisputeReason, DisputeStatus, reason_words
 from rules.case_facts import returned_so_far
 from rules.engine import PAYMENT_METHOD_LABELS, period_end
 
@@ -226,7 +227,11 @@ class Extension(models.Model):
 
 
 class Chargeback(models.Model):
-    """A dispute the customer opened with their bank (S1-CHARGEBACK)."""
+    """A dispute the customer opened with their bank (S1-CHARGEBACK).
+
+    Typed in by staff, or recorded from the processor's dispute (``dispute_id`` set), which also
+    brings the bank's reason, the evidence deadline and, later, the outcome (orders/disputes.py).
+    """
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="chargebacks")
     amount = models.DecimalField(**MONEY)
@@ -248,19 +253,56 @@ class Chargeback(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What a processor's dispute brings; blank on a chargeback typed in by staff.
+    dispute_id = models.CharField(
+        "dispute ID", max_length=120, blank=True, help_text="The processor's ID of the dispute (Stripe: dp_…); one chargeback each."
+    )
+    reason = models.CharField(
+        max_length=40, blank=True, choices=DisputeReason.choices, help_text="The reason the bank gave."
+    )
+    evidence_due_by = models.DateTimeField(
+        null=True, blank=True, help_text="The processor must have our evidence by then."
+    )
+    status = models.CharField(max_length=16, blank=True, choices=DisputeStatus.choices)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When the processor closed the dispute.")
+
     class Meta:
         ordering = ["-opened_at"]
-        permissions = [("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)")]
+        permissions = [
+            ("lift_sanction", "Can lift a chargeback sanction (S1-CHARGEBACK)"),
+            # The packet itself is made by reports (docs/disputes.md); managers hold this.
+            ("download_evidence_packet", "Can download a chargeback's evidence packet"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive"),
             models.CheckConstraint(
                 condition=Q(sanction_lifted_at__isnull=True) | (Q(sanction_applied=True) & ~Q(sanction_lift_note="")),
                 name="chargeback_lift_needs_sanction_and_note",
             ),
+            # A replayed webhook, or two deliveries of one event at once, must not record a dispute twice.
+            models.UniqueConstraint(fields=["dispute_id"], condition=~Q(dispute_id=""), name="chargeback_dispute_once"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, status__in=["", DisputeStatus.OPEN])
+                | Q(closed_at__isnull=False, status__in=list(CLOSED_STATUSES)),
+                name="chargeback_closed_has_time",
+            ),
+        ]
+        indexes = [
+            # The disputes queue: open disputes, nearest evidence deadline first.
+            models.Index(fields=["evidence_due_by", "id"], condition=Q(status=DisputeStatus.OPEN),
+                         name="chargeback_open_disputes"),
         ]
 
     def __str__(self) -> str:
         return f"Chargeback of {self.amount} {self.order.currency} on {self.order}"
+
+    @property
+    def is_dispute(self) -> bool:
+        return bool(self.dispute_id)
+
+    @property
+    def reason_words(self) -> str:
+        return reason_words(self.reason)
 
 
 class OrderImportPreview(models.Model):

@@ -7,60 +7,14 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from cases.customer_words import (
-    KIND_WORDS,
-    OWN_KIND_WORDS,
-    OWN_TRANSITION_WORDS,
-    TRANSITION_WORDS,
-    arrival_words,
-    clause_words,
-    state_words,
-)
-from cases.models import CaseEvent, Evidence, RefundCase
+from cases.customer_timeline import customer_timeline
+from cases.customer_words import arrival_words, clause_words, state_words
+from cases.models import Evidence, RefundCase
 from cases.states import OPEN_STATES, UNDECIDED_STATES, State
 from policies.models import PolicyVersion
 from policies.selectors import policy_for_order
 from rules.engine import Outcome
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    when: datetime
-    title: str
-    text: str
-
-
-def _entry(event: CaseEvent) -> TimelineEntry | None:
-    """One event as the customer reads it; the staff history renders the same event in its own words."""
-    customer_visible = event.visibility == CaseEvent.Visibility.CUSTOMER
-    own = event.actor_id is None and event.actor_label == "customer"
-    if event.transition:
-        if own and event.transition in OWN_TRANSITION_WORDS:
-            # Older events carry these words as their note too: said once.
-            return TimelineEntry(event.created_at, str(OWN_TRANSITION_WORDS[event.transition]), "")
-        title = TRANSITION_WORDS.get(event.transition)
-        if title is None:
-            return None
-        return TimelineEntry(event.created_at, str(title), event.comment if customer_visible else "")
-    if not customer_visible:
-        return None
-    title = OWN_KIND_WORDS.get(event.kind) if own else None
-    title = title or KIND_WORDS.get(event.kind)
-    if title is None:
-        return None
-    text = event.comment
-    if event.kind == CaseEvent.Kind.EVIDENCE:
-        text = (event.data or {}).get("original_name", "")
-    elif event.kind == CaseEvent.Kind.COMMENT and not own:
-        title = _("Message from our support team")
-    return TimelineEntry(event.created_at, str(title), text)
-
-
-def customer_timeline(case: RefundCase) -> list[TimelineEntry]:
-    events = case.events.order_by("-created_at", "-id")
-    return [entry for entry in (_entry(e) for e in events) if entry is not None]
 
 
 def evidence_request(case: RefundCase) -> dict | None:

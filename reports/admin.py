@@ -4,11 +4,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from cases.admin.case_admin import RefundCaseAdmin
+from cases.admin.orders import ChargebackAdmin
 from cases.models import RefundCase
 from core.admin_site import ReadOnlyAdmin
 from core.job_admin import JobAdminMixin
+from orders.models import Chargeback
 from policies.drafts import PolicyDraft
 from reports.admin_export import CaseExportAdminMixin
+from reports.admin_packet import EvidencePacketAdminMixin
 from reports.draft_admin import BACKTEST_PERMISSION, BacktestedDraftAdmin
 from reports.models import Backtest, ExportJob, ExportRecord
 from reports.services import EXPORT_PERMISSION
@@ -22,6 +25,14 @@ class RefundCaseWithExportAdmin(CaseExportAdminMixin, RefundCaseAdmin):
 
 admin.site.unregister(RefundCase)
 admin.site.register(RefundCase, RefundCaseWithExportAdmin)
+
+
+class ChargebackWithPacketAdmin(EvidencePacketAdminMixin, ChargebackAdmin):
+    """The chargeback (dispute) page with its evidence packet, which cases below know nothing of."""
+
+
+admin.site.unregister(Chargeback)
+admin.site.register(Chargeback, ChargebackWithPacketAdmin)
 
 
 @admin.register(ExportRecord)

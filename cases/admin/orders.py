@@ -1,20 +1,24 @@
-"""The order page's cases and payouts, and the chargebacks' admin.
+"""The order page's cases and payouts, and the chargebacks' admin with its disputes queue.
 
 Orders sit below cases, so their admin knows nothing of cases: this module registers the order
 admin again with the case and payout lists added, and the chargeback admin, whose actions write on
-the order's open case.
+the order's open case. The chargeback list's "Open disputes" view (``?dispute=open``) is the
+managers' disputes queue: nearest evidence deadline first, overdue ones marked (docs/disputes.md).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.db.models import Count, F, Q
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,9 +27,11 @@ from django.utils.html import format_html
 
 from cases.models import Payout, RefundCase
 from cases.services.chargebacks import chargeback_lift_sanction, chargeback_record
+from core.admin_site import Tool
 from core.errors import CaseActionError
 from core.service_add import service_add_view
 from orders.admin import ChargebackInline, OrderAdmin, ReadOnlyInline, SubscriptionInline
+from orders.disputes import DisputeStatus
 from orders.models import Chargeback, Order
 from orders.pickers import order_initial, use_order_picker
 
@@ -83,14 +89,89 @@ class LiftSanctionForm(forms.Form):
     )
 
 
+# The index's "Open disputes" turns red when evidence is due this soon, or overdue.
+DUE_SOON = timedelta(days=3)
+OPEN_DISPUTES = "open"
+
+
+class DisputeFilter(admin.SimpleListFilter):
+    title = "dispute"
+    parameter_name = "dispute"
+
+    def lookups(self, request, model_admin):
+        return [
+            (OPEN_DISPUTES, "Open disputes"),
+            (DisputeStatus.WON, "Won"),
+            (DisputeStatus.LOST, "Lost"),
+            (DisputeStatus.CLOSED_OTHER, "Closed without a decision"),
+            ("typed", "Typed in by staff"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "typed":
+            return queryset.filter(dispute_id="")
+        if value in DisputeStatus.values:
+            return queryset.filter(status=value)
+        return queryset
+
+
+class ChargebackChangeList(ChangeList):
+    def get_ordering_field_columns(self):
+        # Django marks the column of the model's own ordering (opened, newest first); the queue is
+        # sorted by the evidence deadline, so that column is marked instead.
+        if ORDER_VAR not in self.params and self.params.get(DisputeFilter.parameter_name) == OPEN_DISPUTES:
+            return {self.list_display.index(name): "asc" for name in ["due_column"] if name in self.list_display}
+        return super().get_ordering_field_columns()
+
+
 @admin.register(Chargeback)
 class ChargebackAdmin(admin.ModelAdmin):
-    list_display = ["opened_at", "order", "amount", "processor_reference", "prior_contact", "sanction_state"]
-    list_filter = ["sanction_applied", "prior_contact", "order__storefront"]
-    search_fields = ["=order__number", "processor_reference", "order__customer__email"]
+    list_display = ["opened_at", "order", "amount_column", "reason_column", "due_column", "status_column",
+                    "processor_reference", "prior_contact", "sanction_state"]
+    list_filter = [DisputeFilter, "sanction_applied", "prior_contact", "order__storefront"]
+    search_fields = ["=order__number", "processor_reference", "=dispute_id", "order__customer__email"]
+    search_help_text = "Order number, dispute ID or processor reference, or the customer's e-mail."
     list_select_related = ["order"]
     change_form_template = "admin/orders/chargeback/change_form.html"
     add_form_template = "admin/change_form.html"
+
+    class Media:
+        css = {"all": ["cases/admin.css"]}
+
+    def get_changelist(self, request, **kwargs):
+        return ChargebackChangeList
+
+    def get_ordering(self, request):
+        if request.GET.get(DisputeFilter.parameter_name) == OPEN_DISPUTES:
+            # The queue: the evidence that must go out first on top; a dispute without a deadline last.
+            return [F("evidence_due_by").asc(nulls_last=True), "opened_at"]
+        return super().get_ordering(request)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_column(self, chargeback: Chargeback) -> str:
+        return f"{chargeback.amount:.2f} {chargeback.order.currency}"
+
+    @admin.display(description="Bank's reason", ordering="reason")
+    def reason_column(self, chargeback: Chargeback) -> str:
+        return chargeback.reason_words if chargeback.dispute_id else "—"
+
+    @admin.display(description="Evidence due", ordering="evidence_due_by")
+    def due_column(self, chargeback: Chargeback) -> str:
+        if chargeback.evidence_due_by is None:
+            return "—"
+        due = date_format(timezone.localtime(chargeback.evidence_due_by), "DATETIME_FORMAT")
+        if chargeback.status == DisputeStatus.OPEN and chargeback.evidence_due_by < timezone.now():
+            return format_html('{} <span class="rb-overdue">{}</span>', due, "Overdue")
+        return due
+
+    @admin.display(description="Dispute", ordering="status")
+    def status_column(self, chargeback: Chargeback) -> str:
+        if not chargeback.status:
+            return "—"
+        if chargeback.closed_at is None:
+            return chargeback.get_status_display()
+        return f"{chargeback.get_status_display()}, {date_format(timezone.localtime(chargeback.closed_at))}"
 
     @admin.display(description="Sanction")
     def sanction_state(self, chargeback: Chargeback) -> str:
@@ -98,10 +179,19 @@ class ChargebackAdmin(admin.ModelAdmin):
             return "—"
         if chargeback.sanction_lifted_at:
             return format_html("lifted {}", date_format(timezone.localtime(chargeback.sanction_lifted_at)))
-        return format_html('<strong class="rb-warning">{}</strong>', "in force")
+        return format_html('<span class="rb-flagged">{}</span>', "in force")
+
+    fieldsets = [
+        (None, {"fields": ["order", "amount", "opened_at", "processor_reference", "prior_contact", "recorded_by",
+                           "created_at"]}),
+        ("Dispute", {"fields": ["dispute_id", "reason_column", "evidence_due_by", "status", "closed_at"]}),
+        ("Sanction (S1-CHARGEBACK)", {"fields": ["sanction_applied", "suspended_subscription", "restricted_customer",
+                                                 "sanction_lifted_at", "sanction_lifted_by", "sanction_lift_note"]}),
+    ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Chargeback._meta.fields if f.name != "id"]
+        # The reason in words: a code the bank added after this was written would show as the code.
+        return [f.name for f in Chargeback._meta.fields if f.name not in ("id", "reason")] + ["reason_column"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # recorded by the service; the only later change is lifting the sanction
@@ -186,3 +276,18 @@ def _recorded_message(chargeback: Chargeback) -> str:
     if chargeback.prior_contact:
         return "Chargeback recorded. The customer had contacted support first, so no sanction applies."
     return "Chargeback recorded. This storefront's policy has no chargeback sanction."
+
+
+def dispute_tools(request: HttpRequest, site: admin.AdminSite) -> list[Tool]:
+    """The disputes queue on the index, for whoever may read chargebacks: red when evidence is due soon."""
+    if not request.user.has_perm("orders.view_chargeback"):
+        return []
+    counts = Chargeback.objects.filter(status=DisputeStatus.OPEN).aggregate(
+        open=Count("id"), soon=Count("id", filter=Q(evidence_due_by__lt=timezone.now() + DUE_SOON)),
+    )
+    url = reverse(f"{site.name}:orders_chargeback_changelist") + f"?dispute={OPEN_DISPUTES}"
+    return [Tool("Open disputes", url, counts["open"], alert=counts["soon"] > 0)]
+
+
+# After the case queues (10), before the simulator (20).
+admin.site.register_tools(dispute_tools, position=15)
