@@ -79,6 +79,7 @@ def views(user) -> list[View]:
     case_pk = RefundCase.objects.only("pk").get(number=number).pk
     storefront = Storefront.objects.order_by("slug").first().pk
     surname = email.split("@")[0].split(".")[1].rstrip("0123456789")
+    domain = email.split("@")[1]
     t = LIST_TARGET_MS
     out = [
         View("list", "", t),
@@ -91,6 +92,10 @@ def views(user) -> list[View]:
         View("search order number with #", f"?q=%23{order_number(PROBE)}", t, number),
         View("search customer e-mail", f"?q={email}", t, number),
         View("search e-mail, part", f"?q={email.split('@')[0][-9:]}", t, number),
+        # A fifth of the cases (200,000 at 1M): the >10,000-match search, as "proton.me" would be.
+        View("search e-mail domain", f"?q={domain}", t, f"Exact customer e-mail domain “{domain}”"),
+        View("search e-mail domain with @, open", f"?q=%40{domain}&state=open", t,
+             f"Exact customer e-mail domain “@{domain}”"),
         View("search name, part", f"?q={surname}", t),
         View("search, nothing found", "?q=zzqzzq", t),
         View(f"page {DEEP_PAGE}", f"?state=all&p={DEEP_PAGE}", t),

@@ -1,9 +1,10 @@
 """Reads behind the case list and the queue counts, shaped to stay index lookups at a million cases.
 
 - Search: one box. An exact case number (with or without "RC-"), order number (with or without
-  "#") or customer e-mail is looked up by index first; only when none matches does the search
-  fall back to parts of a case number, e-mail or name (trigram indexes on PostgreSQL, plain
-  ``LIKE`` on SQLite). What matched is said above the list.
+  "#"), customer e-mail or e-mail domain ("proton.me" or "@proton.me") is looked up by index
+  first; only when none matches does the search fall back to parts of a case number, e-mail or
+  name (trigram indexes on PostgreSQL, plain ``LIKE`` on SQLite). What matched is said above the
+  list.
 - Counts: never an exact ``COUNT(*)`` over the whole table on a page view. Up to ``COUNT_CAP``
   rows are counted exactly; past that the planner's estimate is shown as "about N" (PostgreSQL).
   SQLite has no estimate to offer and counts exactly, as it always did.
@@ -21,10 +22,10 @@ from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import CharField, F, Lookup, Q, QuerySet, Value
+from django.db.models import CharField, F, Lookup, Q, QuerySet, Subquery, Value
 
 from cases.models import NUMBER_ALPHABET, RefundCase
-from orders.models import Customer
+from orders.models import Customer, email_domain
 
 COUNT_CAP = 1_000
 PARTIAL_IDS_CAP = 10_000  # a part matching more cases than this is filtered by subquery instead
@@ -34,6 +35,8 @@ EXACT_CASE_NUMBER = re.compile(rf"(?:RC-?)?({CASE_CODE}{{8}})")
 CASE_NUMBER_PART = re.compile(rf"(?:RC-?)?({CASE_CODE}{{{MIN_PART},8}})")
 ORDER_NUMBER = re.compile(r"#?\s*(\S{1,40})")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+DOMAIN = re.compile(r"@?([^@\s.]+(?:\.[^@\s.]+)+)")
+DOMAIN_LABEL = "customer e-mail domain"
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,28 @@ def exact_lookups(term: str) -> list[QuerySet]:
     if EMAIL.fullmatch(term):
         # iexact is UPPER(email) = UPPER(term): the customer_email_upper index.
         lookups.append(_labelled(RefundCase.objects.filter(order__customer__email__iexact=term), "customer e-mail"))
+    if domain := _domain(term):
+        # A domain has thousands of cases: one of them says that it matched; the list filters by
+        # the domain itself (domain_cases).
+        one = RefundCase.objects.filter(domain_cases(domain)).order_by().values("pk")[:1]
+        lookups.append(_labelled(RefundCase.objects.filter(pk=Subquery(one)), DOMAIN_LABEL))
     return lookups
+
+
+def _domain(term: str) -> str | None:
+    match = DOMAIN.fullmatch(term)
+    return match.group(1).upper() if match else None
+
+
+def domain_cases(domain: str) -> Q:
+    """Cases of the customers whose e-mail is at ``domain`` (upper case), by the customer_email_domain index.
+
+    Filtered in the list's own query rather than by listed ids: the planner knows from the index's
+    statistics how many customers a domain has, and walks the list's order index for a common
+    domain (reading a page, not the 200,000 cases of "gmail.com"), or reads a rare one's few cases.
+    """
+    customers = Customer.objects.alias(domain=email_domain()).filter(domain=domain).values("pk")
+    return Q(order__customer__in=customers)
 
 
 def partial_lookups(term: str) -> tuple[list[QuerySet], tuple[str, ...]]:
@@ -99,7 +123,11 @@ def search_cases(queryset: QuerySet[RefundCase], term: str) -> tuple[QuerySet[Re
         hits = list(first.union(*rest, all=True)) if rest else list(first)
         if hits:
             labels = tuple(dict.fromkeys(label for label, _ in hits))
-            return queryset.filter(pk__in=[pk for _, pk in hits]), CaseSearch(term, matched=labels)
+            ids = [pk for label, pk in hits if label != DOMAIN_LABEL]
+            found = Q(pk__in=ids) if ids else Q()
+            if DOMAIN_LABEL in labels:
+                found |= domain_cases(_domain(term))
+            return queryset.filter(found), CaseSearch(term, matched=labels)
     parts, labels = partial_lookups(term)
     if not parts:
         return queryset.none(), CaseSearch(term, matched=())

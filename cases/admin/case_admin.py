@@ -61,7 +61,10 @@ class RefundCaseAdmin(PortalLinksMixin, CaseViewsMixin, CaseListColumns, admin.M
     ]
     # Shows the search box; the lookups themselves are cases.list_queries.search_cases.
     search_fields = ["=number", "=order__number", "order__customer__email"]
-    search_help_text = "Case number, order number or customer e-mail; or part of a case number, e-mail or name."
+    search_help_text = (
+        "Case number, order number, customer e-mail or e-mail domain (proton.me); or part of a case number, "
+        "e-mail or name."
+    )
     list_per_page = 50
     show_full_result_count = False
     paginator = CaseListPaginator

@@ -11,6 +11,7 @@ from cases import list_queries
 from cases.list_queries import COUNT_CAP, CaseListPaginator, search_cases, shown_count
 from cases.models import RefundCase
 from cases.selectors import case_list_queryset
+from orders.models import Customer, Order, email_domain
 from tests.admin.conftest import client_for, open_case
 
 
@@ -20,6 +21,9 @@ def listed(response) -> set[str]:
 
 def note(response) -> str:
     return response.context["cl"].search_note
+
+
+EVERY_CUSTOMER = "customer"  # a part of every test customer's e-mail ("customerN@...") and name
 
 
 LIST_VIEWS = [
@@ -68,12 +72,13 @@ def test_it_keeps_the_query_count_of_every_list_view_as_the_cases_grow(s0, s1, a
     assert many <= 9, query
 
 
-@pytest.mark.parametrize("term", ["{number}", "{code}", "{order}", "#{order}", "{email}", "zzqzz"])
+@pytest.mark.parametrize("term", ["{number}", "{code}", "{order}", "#{order}", "{email}", "{domain}", "@{domain}",
+                                  "zzqzz"])
 def test_it_keeps_the_query_count_of_a_search_as_the_cases_grow(s0, agent, changelist_url, term):
     client = client_for(agent)
     probe = open_case(s0)
     values = {"number": probe.number, "code": probe.number[3:], "order": probe.order.number,
-              "email": probe.order.customer.email}
+              "email": probe.order.customer.email, "domain": probe.order.customer.email.split("@")[1]}
     url = f"{changelist_url}?q={term.format(**values).replace('#', '%23')}"
     few = queries_for(client, url)
     for _ in range(20):
@@ -105,6 +110,74 @@ def test_it_finds_an_exact_email_whatever_its_case(s0, agent, changelist_url):
     response = client_for(agent).get(changelist_url, {"q": case.order.customer.email.upper()})
     assert listed(response) == {case.number}
     assert "customer e-mail" in note(response)
+
+
+def domain_cases(s0, s1) -> dict[str, set[str]]:
+    """Cases at proton.me (two customers, one with two cases, one closed) and at look-alike domains."""
+    at = {email: open_case(s0 if n % 2 else s1, order_kwargs={"email": email})
+          for n, email in enumerate(["anna@proton.me", "Ben.Berg@PROTON.ME", "carla@notproton.me",
+                                     "david@proton.me.uk", "proton.me@mail.example"])}
+    again = open_case(s0, order_kwargs={"email": "anna@proton.me"})
+    RefundCase.objects.filter(pk=again.pk).update(state="withdrawn", resolution="withdrawn")
+    return {
+        "proton.me": {at["anna@proton.me"].number, at["Ben.Berg@PROTON.ME"].number, again.number},
+        "look-alikes": {at[e].number for e in ("carla@notproton.me", "david@proton.me.uk", "proton.me@mail.example")},
+        "open": {at["anna@proton.me"].number, at["Ben.Berg@PROTON.ME"].number},
+    }
+
+
+def test_it_finds_the_cases_of_an_email_domain_whatever_its_case_and_says_so(s0, s1, agent, changelist_url):
+    cases = domain_cases(s0, s1)
+    client = client_for(agent)
+    for term in ("proton.me", "@proton.me", " Proton.ME ", "@PROTON.me"):
+        response = client.get(changelist_url, {"q": term})
+        assert listed(response) == cases["proton.me"], term
+        assert note(response) == f"Exact customer e-mail domain “{term.strip()}”.", term
+        assert response.context["cl"].shown_count == "3"
+    assert listed(client.get(changelist_url, {"q": "proton.me", "state": "open"})) == cases["open"]
+
+
+def test_it_searches_parts_for_a_domain_no_customer_has(s0, s1, agent, changelist_url):
+    cases = domain_cases(s0, s1)
+    response = client_for(agent).get(changelist_url, {"q": "proton.m"})
+    assert listed(response) == cases["proton.me"] | cases["look-alikes"]
+    assert note(response).startswith("No exact case number, order number or e-mail “proton.m”")
+
+
+def test_it_lists_an_order_number_and_an_email_domain_the_term_both_is(s0, s1, agent, changelist_url):
+    cases = domain_cases(s0, s1)
+    order = open_case(s0)
+    Order.objects.filter(pk=order.order_id).update(number="PROTON.ME")
+    response = client_for(agent).get(changelist_url, {"q": "proton.me"})
+    assert listed(response) == cases["proton.me"] | {order.number}
+    assert note(response) == "Exact order number or customer e-mail domain “proton.me”."
+
+
+def test_it_counts_and_pages_a_domain_without_listing_its_cases(s0, s1, agent, changelist_url):
+    cases = domain_cases(s0, s1)
+    with CaptureQueriesContext(connection) as searching:
+        found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), "proton.me")
+    assert search.matched == ("customer e-mail domain",) and len(searching) == 1
+    paginator = CaseListPaginator(found, 2)
+    with CaptureQueriesContext(connection) as counting:
+        assert paginator.count == 3
+    # Counted up to the cap like the unsearched list: the domain's cases are never read as a list of ids.
+    assert len(counting) == 1 and "LIMIT" in counting[0]["sql"].upper()
+    with CaptureQueriesContext(connection) as paging:
+        pages = [[c.number for c in paginator.page(n).object_list] for n in (1, 2)]
+    assert sorted(sum(pages, [])) == sorted(cases["proton.me"])
+    assert len(paging) == 2 * 2  # each page: its ids, then its rows
+
+
+@pytest.mark.postgres
+def test_it_finds_a_domains_customers_by_their_domain_index(s0):
+    with connection.cursor() as cursor:
+        # A few rows make any scan cheap; the plan is asked as it would be at a million customers.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = Customer.objects.alias(domain=email_domain()).filter(domain="PROTON.ME").values("pk").query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customer_email_domain" in plan, plan
 
 
 def test_it_falls_back_to_parts_and_says_nothing_matched_exactly(s0, agent, changelist_url):
@@ -158,7 +231,7 @@ def test_search_cases_gives_nothing_for_a_term_too_short_to_search(s0):
 
 def test_it_reads_a_page_of_a_partial_search_by_primary_key_without_searching_again(s0):
     cases = [open_case(s0) for _ in range(4)]
-    part = "@" + cases[0].order.customer.email.split("@")[1]  # every customer's domain
+    part = EVERY_CUSTOMER
     with CaptureQueriesContext(connection) as searching:
         found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
     assert search.partial
@@ -173,7 +246,7 @@ def test_it_reads_a_page_of_a_partial_search_by_primary_key_without_searching_ag
 def test_it_filters_by_subquery_when_a_part_matches_more_cases_than_it_lists(s0, monkeypatch):
     monkeypatch.setattr(list_queries, "PARTIAL_IDS_CAP", 2)
     cases = [open_case(s0) for _ in range(4)]
-    part = "@" + cases[0].order.customer.email.split("@")[1]
+    part = EVERY_CUSTOMER
     found, search = search_cases(case_list_queryset().order_by("requested_at", "pk"), part)
     assert search.partial
     assert [c.number for c in found] == [c.number for c in cases]
@@ -198,8 +271,9 @@ def test_it_keeps_the_list_order_and_the_related_rows_when_reading_a_page_by_pri
 
 
 def test_it_counts_a_partial_search_exactly_in_one_query(s0):
-    cases = [open_case(s0) for _ in range(3)]
-    found, _ = search_cases(case_list_queryset(), "@" + cases[0].order.customer.email.split("@")[1])
+    for _ in range(3):
+        open_case(s0)
+    found, _ = search_cases(case_list_queryset(), EVERY_CUSTOMER)
     with CaptureQueriesContext(connection) as queries:
         count = CaseListPaginator(found, 2).count
     assert count == 3
