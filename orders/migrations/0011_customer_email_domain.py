@@ -19,7 +19,7 @@ def analyse(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("orders", "0009_paypal_label"),
+        ("orders", "0010_dispute_details"),
     ]
 
     operations = [
