@@ -161,10 +161,9 @@ def _refund_waiting_why(case: RefundCase, now: datetime) -> str:
     waiting = case.refund_requests.filter(status="sending").order_by("-requested_at").first()
     if waiting is None:  # settled since the check
         return "A refund of this case was just settled by the shop; reload the page."
-    return (f"Refund sent, waiting for the shop ({channel_label(waiting.channel)}): "
-            f"{waiting.amount:.2f} {waiting.currency} was sent on "
-            f"{date_format(timezone.localtime(waiting.requested_at), 'DATETIME_FORMAT')}. "
-            "The case is paid when the shop confirms it; nothing can be sent again until it answers.")
+    return (f"Refund sent, waiting for the shop ({channel_label(waiting.channel)}) since "
+            f"{date_format(timezone.localtime(waiting.requested_at), 'DATETIME_FORMAT')}: the case is paid when the "
+            "shop confirms it, and nothing is sent again or cancelled until it answers.")
 
 
 @explained(_refund_waiting_why)
