@@ -11,8 +11,9 @@
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
-from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+from core.moves import grant_to_groups
 
 STATUSES = [("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
             ("cancelled", "Cancelled")]
@@ -22,24 +23,6 @@ EXPORT_STATUSES = [(value, "Ready" if value == "done" else label) for value, lab
 def count_past_attempts(apps, schema_editor):
     for name in ("ExportJob", "Backtest"):
         apps.get_model("reports", name).objects.exclude(status="queued").update(attempts=1)
-
-
-def grant_view_exportjob(apps, schema_editor):
-    app_config = apps.get_app_config("reports")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    permission = Permission.objects.get(content_type__app_label="reports", codename="view_exportjob")
-    for group in Group.objects.filter(name="Support manager"):
-        group.permissions.add(permission)
-
-
-def revoke_view_exportjob(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    for permission in Permission.objects.filter(content_type__app_label="reports", codename="view_exportjob"):
-        permission.group_set.clear()
 
 
 def job_fields(model_name: str, *, status_choices, requested_by) -> list:
@@ -82,5 +65,5 @@ class Migration(migrations.Migration):
             blank=True, null=True, help_text="Who asked for it (none: a command).",
             on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL)),
         migrations.RunPython(count_past_attempts, migrations.RunPython.noop),
-        migrations.RunPython(grant_view_exportjob, revoke_view_exportjob),
+        grant_to_groups(app_label="reports", codename="view_exportjob", groups=["Support manager"]),
     ]
