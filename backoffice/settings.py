@@ -231,7 +231,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's default config gives "django" its own console handler while it also propagates to
     # the root: every django.* line would be printed twice. Root alone prints it.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # A line per call to a shop at INFO: the call log keeps them, with what became of each.
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:
