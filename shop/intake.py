@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Payout, RefundCase
@@ -130,7 +129,6 @@ def _take(storefront: Storefront, items: list, via: str, plans: PlanMatcher, now
     batch += newest.values()
 
     with transaction.atomic():
-        _lock(storefront, [record for record, _ in batch])
         ids = [record.shop_id for record, _ in batch if record.shop_id is not None]
         kept = {row.shop_order_id: row for chunk in batches(ids)
                 for row in KeptAsideOrder.objects.select_for_update().filter(storefront=storefront,
@@ -145,7 +143,7 @@ def _take(storefront: Storefront, items: list, via: str, plans: PlanMatcher, now
                 continue
             usable.append((record, item))
         result = import_shop_orders(storefront=storefront, records=[record for record, _ in usable],
-                                    own_refunds=_own_refunds)
+                                    own_refunds=_own_refunds, lock=_lock)
         outcomes = {id(outcome.record): outcome for outcome in result.outcomes}
         for record, item in usable:
             row = kept.get(record.shop_id)
@@ -172,20 +170,15 @@ def _later(record: OrderRecord, other: OrderRecord) -> bool:
     return other.modified_at is None or record.modified_at >= other.modified_at
 
 
-def _lock(storefront: Storefront, records: list[OrderRecord]) -> None:
-    """Lock the stored orders ``records`` are, their open cases first, as the case services do.
+def _lock(order_ids: list[int]) -> None:
+    """Lock the stored orders ``order_ids``, their open cases first, as the case services do.
 
     An older and a newer delivery of one order then apply one after the other, each judged against
     what the other wrote; and a payout being paid meanwhile is counted in the refunded total.
     """
-    ids = [r.shop_id for r in records if r.shop_id is not None]
-    numbers = [r.number for r in records if r.number]
-    if not ids and not numbers:
-        return
-    orders = Order.objects.filter(storefront=storefront).filter(Q(shop_order_id__in=ids) | Q(number__in=numbers))
-    list(RefundCase.objects.select_for_update().filter(order__in=orders.values("pk"), state__in=list(OPEN_STATES))
+    list(RefundCase.objects.select_for_update().filter(order_id__in=order_ids, state__in=list(OPEN_STATES))
          .order_by("pk").values_list("pk", flat=True))
-    list(orders.select_for_update().order_by("pk").values_list("pk", flat=True))
+    list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk", flat=True))
 
 
 def _own_refunds(order_ids: list[int]) -> dict[int, OwnRefunds]:

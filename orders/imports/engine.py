@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from orders.imports.records import (
     OrderRecord,
@@ -154,14 +154,18 @@ def shop_refunded(record: OrderRecord, own: OwnRefunds) -> Decimal:
 
 
 def import_shop_orders(*, storefront: Storefront, records: list[OrderRecord],
-                       own_refunds: Callable[[list[int]], dict[int, OwnRefunds]]) -> ImportResult:
+                       own_refunds: Callable[[list[int]], dict[int, OwnRefunds]],
+                       lock: Callable[[list[int]], None] | None = None) -> ImportResult:
     """A connected shop's orders (a webhook delivery, a page of a sync): each written or refused on its own.
 
     Read by ``woocommerce_records`` like a file's, and checked by the same rules, but an order with an
     error does not stop the others: its errors stay on its record (the caller keeps it aside). Orders
     are matched by the shop's order id, else by number (an order imported from a file before the
     shop was connected gets its id); an order older (``date_modified_gmt``) than the version stored
-    is left alone. Runs in the caller's transaction, which has locked the stored orders.
+    is left alone. Runs in the caller's transaction. When a stored order is to change,
+    ``lock(order_ids)`` is called with the stored orders found, which are then read and judged again
+    as the locks left them; orders that stay as they are, and new ones, need no lock (the unique
+    constraints make a second insert of one fail, and the caller tries again).
     """
     result = ImportResult()
     _check_duplicates(records)
@@ -171,44 +175,76 @@ def import_shop_orders(*, storefront: Storefront, records: list[OrderRecord],
         if record.modified_at is None:
             record.error("date_modified_gmt", "the time of the order's last change is missing or not a time")
     valid = [r for r in records if not r.errors]
-    existing = _existing_shop_orders(storefront, valid)
+    read_errors = {id(r): list(r.errors) for r in valid}
+    rows = _stored_shop_orders(storefront, valid)
     customers = _existing_customers(storefront, {r.email for r in valid})
-    own = own_refunds([order.pk for order in existing.values()])
-    for record in [r for r in valid if not r.errors]:
-        order = existing.get(record.number)
-        if order is not None and order.shop_modified_at is not None and record.modified_at < order.shop_modified_at:
-            result.outcomes.append(Outcome(record, STALE, note="older than the version stored", order_id=order.pk))
-            continue
-        refunded = None
-        if order is not None:
-            refunded = shop_refunded(record, own.get(order.pk, OwnRefunds()))
-        outcome = _plan(record, order, customers, refunded=refunded, shop=True)
-        if outcome is not None:
-            result.outcomes.append(outcome)
+    existing, result.outcomes = _plan_shop(valid, rows, customers, own_refunds)
+    locked: set[int] = set()
+    # Planned first without locks: a sync reading orders again finds most as stored, and locks nothing.
+    while lock is not None and _changes_stored(result.outcomes, existing) and not {r.pk for r in rows} <= locked:
+        # Rows another delivery inserted meanwhile are locked too, until the set holds still.
+        wanted = sorted({row.pk for row in rows} | locked)
+        lock(wanted)
+        locked.update(wanted)
+        rows = _stored_shop_orders(storefront, valid)
+        for record in valid:
+            record.errors[:] = read_errors[id(record)]
+        existing, result.outcomes = _plan_shop(valid, rows, customers, own_refunds)
     result.errors = [error for record in records for error in record.errors]
     _write(storefront, result.outcomes, existing, customers, shop=True)
     result.committed = True
     return result
 
 
-def _existing_shop_orders(storefront: Storefront, records: list[OrderRecord]) -> dict[str, StoredOrder]:
-    """The stored orders ``records`` are, by the record's number; a record whose shop id or number
-    belongs to another order here gets an error instead."""
+def _plan_shop(records: list[OrderRecord], rows: list[StoredOrder], customers: dict[str, Customer],
+               own_refunds: Callable[[list[int]], dict[int, OwnRefunds]]) -> tuple[dict[str, StoredOrder], list[Outcome]]:
+    existing = _match_shop_orders(records, rows)
+    own = own_refunds([order.pk for order in existing.values()]) if existing else {}
+    outcomes = []
+    for record in [r for r in records if not r.errors]:
+        order = existing.get(record.number)
+        if order is not None and order.shop_modified_at is not None and record.modified_at < order.shop_modified_at:
+            outcomes.append(Outcome(record, STALE, note="older than the version stored", order_id=order.pk))
+            continue
+        refunded = None
+        if order is not None:
+            refunded = shop_refunded(record, own.get(order.pk, OwnRefunds()))
+        outcome = _plan(record, order, customers, refunded=refunded, shop=True)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return existing, outcomes
+
+
+def _changes_stored(outcomes: list[Outcome], existing: dict[str, StoredOrder]) -> bool:
+    """Whether writing ``outcomes`` changes an order already stored (its content, or only its last change)."""
+    for outcome in outcomes:
+        if outcome.kind == UPDATED:
+            return True
+        order = existing.get(outcome.record.number)
+        if outcome.kind == UNCHANGED and order is not None and order.shop_modified_at != outcome.record.modified_at:
+            return True
+    return False
+
+
+def _stored_shop_orders(storefront: Storefront, records: list[OrderRecord]) -> list[StoredOrder]:
+    """The stored orders that hold one of ``records``' shop ids or numbers: one query a batch."""
     history = (Exists(_rows_on_order("cases").filter(order=OuterRef("pk")))
                | Exists(_rows_on_order("payouts").filter(order=OuterRef("pk")))
                | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
     wanted = ("pk", *STORED, "has_history", "subscription__pk", "subscription__delivered_at")
     orders = Order.objects.filter(storefront=storefront).order_by().annotate(has_history=history)
-    by_id: dict[int, StoredOrder] = {}
-    by_number: dict[str, StoredOrder] = {}
+    found: list[StoredOrder] = []
     for chunk in batches(records):
-        ids = [r.shop_id for r in chunk]
-        for row in orders.filter(shop_order_id__in=ids).values_list(*wanted):
-            stored = StoredOrder(*row)
-            by_id[stored.shop_order_id] = stored
-        numbers = [r.number for r in chunk if r.shop_id not in by_id]
-        if numbers:
-            by_number.update((row[1], StoredOrder(*row)) for row in orders.filter(number__in=numbers).values_list(*wanted))
+        matching = Q(shop_order_id__in=[r.shop_id for r in chunk]) | Q(number__in=[r.number for r in chunk])
+        found += [StoredOrder(*row) for row in orders.filter(matching).values_list(*wanted)]
+    return found
+
+
+def _match_shop_orders(records: list[OrderRecord], rows: list[StoredOrder]) -> dict[str, StoredOrder]:
+    """The stored order each record is, by the record's number; a record whose shop id or number
+    belongs to another order here gets an error instead."""
+    by_id = {row.shop_order_id: row for row in rows if row.shop_order_id is not None}
+    by_number = {row.number: row for row in rows}
     found: dict[str, StoredOrder] = {}
     for record in records:
         stored = by_id.get(record.shop_id)
