@@ -26,6 +26,7 @@ from orders.models import Order
 from shop.addresses import BadAddress, connection_url
 from shop.connections import STRIPE_API, ConnectionRefused, connect, disconnect, refund_route
 from shop.intake import take_kept_aside
+from shop.keys import SecretsUnreadable
 from shop.models import Connection, KeptAsideOrder, ShopCall
 
 MANAGE = "shop.manage_connections"
@@ -78,7 +79,10 @@ class ConnectionForm(forms.ModelForm):
                 self.add_error("url", f"The address {error}.")
         stored = {}
         if self.instance.pk and self.instance.kind == kind:
-            stored = self.instance.secrets()
+            try:
+                stored = self.instance.secrets()
+            except SecretsUnreadable:
+                stored = {}  # no key opens them any more: every secret must be given again
         secrets = {}
         for field, name in SECRET_FIELDS[kind].items():
             secrets[name] = cleaned.get(field) or stored.get(name, "")

@@ -85,7 +85,13 @@ def woocommerce_delivery(request: HttpRequest, slug: str) -> HttpResponse:
         log(200, "the body is not an order object: nothing taken")
         return _plain(200, "not an order")
 
-    taken = take_orders(storefront=storefront, items=[item], via=KeptAsideOrder.Via.WEBHOOK)
+    try:
+        taken = take_orders(storefront=storefront, items=[item], via=KeptAsideOrder.Via.WEBHOOK)
+    except Exception:
+        # Not taken (the database refused, say): the sync fetches it later. The line says so; the
+        # error itself goes to the server's log and error report as any other.
+        log(500, "the order could not be taken in now; the next sync fetches it")
+        raise
     # One object in, but a stale duplicate may come first: the last word is the one kept.
     outcome = taken.orders[-1]
     case_id = None
