@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo bench bench-pg bench-burst check lint clean
+.PHONY: run test install migrate demo bench bench-pg bench-burst bench-webhook bench-sync check lint clean
 
 # The venv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -40,6 +40,16 @@ bench-pg: install
 # and created each run), offered rates ramped, every customer from a loopback address of its own.
 bench-burst: install
 	$(BIN)/python bench/burst.py
+
+# The WooCommerce webhook under gunicorn and PostgreSQL (BENCH_WEBHOOK_URL, default refunds_webhook_bench; dropped
+# and created each run): 50 signed deliveries a second for a minute.
+bench-webhook: install
+	$(BIN)/python bench/webhook_bench.py
+
+# sync_orders of 100,000 orders from a paged fake WooCommerce shop on loopback (BENCH_SYNC_URL, default
+# refunds_sync_bench; dropped and created each run), then the run after it and a full re-read.
+bench-sync: install
+	$(BIN)/python bench/sync_bench.py
 
 lint: install
 	$(BIN)/ruff check .

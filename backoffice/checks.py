@@ -43,3 +43,26 @@ def second_factor_required_in_production(app_configs=None, **kwargs) -> list[War
         hint="Unset OTP_REQUIRED_FOR_PRIVILEGED (it is on by default in production); docs/two-factor.md.",
         id="backoffice.W001",
     )]
+
+
+@register()
+def connection_keys(app_configs=None, **kwargs) -> list[Error]:
+    """The shops' secrets are encrypted with CONNECTION_KEYS: required in production, and usable keys anywhere.
+
+    A local run without them uses a key derived from SECRET_KEY; in production that would tie the
+    secrets to SECRET_KEY, so rotating one would lose the other.
+    """
+    from shop.keys import key_problems
+
+    keys = getattr(settings, "CONNECTION_KEYS", [])
+    errors = [Error(problem, hint="Make one with: python -c 'from cryptography.fernet import Fernet; "
+                                  "print(Fernet.generate_key().decode())'", id="backoffice.E003")
+              for problem in key_problems(keys)]
+    if not keys and getattr(settings, "PRODUCTION", not settings.DEBUG):
+        errors.append(Error(
+            "CONNECTION_KEYS is not set: the shops' credentials and webhook secrets need their own encryption key "
+            "in production.",
+            hint="Set CONNECTION_KEYS to a Fernet key (comma-separated, newest first, when rotating; docs/shop.md).",
+            id="backoffice.E002",
+        ))
+    return errors

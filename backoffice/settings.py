@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal",
     "mail",
     "reports",
+    "shop",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # fpdf2 subsets the evidence packet's font through fontTools, which tells each glyph at INFO.
         "fontTools": {"level": "WARNING"},
+        # A line per call to a shop at INFO: the call log keeps them, with what became of each.
+        "httpx": {"level": "WARNING"},
     },
 }
 
@@ -292,6 +295,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0},
     "portal-submissions": {"task": "cases.portal_submissions_left_over", "schedule": 60.0},
     "poll-mailboxes": {"task": "cases.poll_mailboxes", "schedule": float(os.environ.get("INTAKE_POLL_SECONDS", "60"))},
+    "sync-shop-orders": {"task": "shop.sync_connected_orders", "schedule": float(os.environ.get("SHOP_SYNC_SECONDS", "900"))},
 }
 
 # Customer e-mail (see docs/mail.md). SITE_URL makes the links in e-mails absolute.
@@ -327,3 +331,12 @@ CACHES = {
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", SITE_URL)
 PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "30"))
 PORTAL_RATE_LIMITS: dict = {}  # name -> (count, seconds); see portal/limits.py for the defaults
+
+
+# --- connected shops (docs/shop.md) -------------------------------------------------------------------
+# Fernet keys, comma-separated: the first encrypts the connections' secrets, every one decrypts (rotation).
+# Required in production (a system check); locally, unset, a key derived from SECRET_KEY is used.
+CONNECTION_KEYS = env_list("CONNECTION_KEYS", "")
+# Seconds to wait on a shop: to connect, and for its answer.
+SHOP_CONNECT_TIMEOUT = float(os.environ.get("SHOP_CONNECT_TIMEOUT", "5"))
+SHOP_READ_TIMEOUT = float(os.environ.get("SHOP_READ_TIMEOUT", "30"))

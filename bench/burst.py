@@ -30,6 +30,7 @@ the mail backend), and one stored file when it carried one; the posts with the w
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -141,6 +142,7 @@ def server_env(args: argparse.Namespace, url: str, workdir: Path, port: int) -> 
         "DJANGO_SETTINGS_MODULE": "backoffice.settings",
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "CONNECTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": url,
         "CACHE_URL": f"redis://127.0.0.1:6379/{args.redis_db}",

@@ -478,6 +478,9 @@ class Payout(models.Model):
     method = models.CharField(max_length=20)
     method_note = models.TextField(blank=True, help_text="Why the original payment method was not used.")
     reference = models.CharField(max_length=120)
+    # The refund's id in the connected shop, when the shop made it for this payout: the shop lists it
+    # among the order's refunds, and it must not be counted a second time (docs/shop.md). Empty: none.
+    shop_refund_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     paid_at = models.DateTimeField()
     arrival_min_days = models.PositiveIntegerField()
@@ -493,6 +496,8 @@ class Payout(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=~Q(reference=""), name="payout_has_reference"),
+            models.UniqueConstraint(fields=["order", "shop_refund_id"], condition=~Q(shop_refund_id=""),
+                                    name="payout_shop_refund_once"),
         ]
 
     def __str__(self) -> str:
@@ -575,6 +580,7 @@ class CaseEvent(models.Model):
         CHARGEBACK = "chargeback", "Chargeback"
         LINK = "link", "Customer link"
         MAIL = "mail", "Customer e-mail"
+        SHOP_REFUND = "shop_refund", "Refunded in the shop"
         REFUND = "refund", "Refund through the shop"
 
     class Visibility(models.TextChoices):

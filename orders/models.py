@@ -153,12 +153,20 @@ class Order(models.Model):
     refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     # Money the bank took back. With the refunds it never exceeds the amount paid (H-CAP).
     charged_back_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # The shop's own id of the order (WooCommerce's ``id``), for calls back to the shop; empty for an
+    # order typed in or imported from a file.
+    shop_order_id = models.PositiveBigIntegerField(
+        null=True, blank=True, editable=False, help_text="The order's id in the connected shop."
+    )
+    # The shop's ``date_modified_gmt`` of the version stored here: an older delivery is not applied.
+    shop_modified_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-purchased_at"]
         constraints = [
             models.UniqueConstraint(fields=["storefront", "number"], name="order_unique_number_per_storefront"),
+            models.UniqueConstraint(fields=["storefront", "shop_order_id"], name="order_unique_shop_id_per_storefront"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="order_refunded_not_negative"),
             models.CheckConstraint(condition=Q(charged_back_amount__gte=0), name="order_charged_back_not_negative"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import get_commands, load_command_class
 
-OUR_APPS = ("backoffice", "cases", "orders", "policies", "reports")
+OUR_APPS = ("backoffice", "cases", "orders", "policies", "reports", "shop")
 COMMANDS = sorted((name, app) for name, app in get_commands().items() if app in OUR_APPS)
 
 

@@ -41,7 +41,7 @@ def test_it_documents_the_simulators_contract():
 
 
 DOC_PATH = re.compile(r"\bdocs/[A-Za-z0-9_./-]*[A-Za-z0-9_-]")
-NAMING = [path for folder in ("templates", "backoffice", "cases", "orders", "policies", "reports")
+NAMING = [path for folder in ("templates", "backoffice", "cases", "orders", "policies", "reports", "shop")
           for path in sorted((ROOT / folder).rglob("*")) if path.suffix in (".html", ".txt", ".py")]
 
 

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # Only this project's variables are set explicitly; anything the test session exported stays out.
     ignored = {"DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "CACHE_URL",
-               "RATE_LIMITS_SINGLE_PROCESS", "TRUSTED_PROXY_COUNT", "OTP_REQUIRED_FOR_PRIVILEGED"}
+               "RATE_LIMITS_SINGLE_PROCESS", "TRUSTED_PROXY_COUNT", "OTP_REQUIRED_FOR_PRIVILEGED",
+               "CONNECTION_KEYS"}
     environment = {k: v for k, v in os.environ.items() if k not in ignored}
     environment.update(env)
     return subprocess.run(
@@ -23,6 +24,7 @@ PRODUCTION = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": "k" * 20 + "production-secret-with-enough-entropy-9f8e7d6c5b4a",
     "ALLOWED_HOSTS": "refunds.example.com",
+    "CONNECTION_KEYS": "Vx0XWCNQmRj2bkB8gF6kh0p0CJFgHSzmL0A2e1Cq9YQ=",
 }
 
 

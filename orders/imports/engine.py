@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from orders.imports.records import (
     OrderRecord,
@@ -33,6 +33,8 @@ from orders.models import Chargeback, Customer, Order, Plan, Storefront, Subscri
 logger = logging.getLogger(__name__)
 
 NEW, UPDATED, UNCHANGED, SKIPPED = "new", "updated", "unchanged", "skipped"
+# A connected shop's order older than the version stored: not applied (counted as unchanged).
+STALE = "stale"
 # The terms a case or payout rests on: an order with history keeps them (as in the order admin).
 TERMS = ("amount", "currency", "payment_method", "purchased_at", "plan_id", "customer_id")
 
@@ -43,6 +45,7 @@ class Outcome:
     kind: str
     changes: dict[str, tuple] = field(default_factory=dict)  # field: (old, new), for updates
     note: str = ""
+    order_id: int | None = None  # the stored order's, once known (a connected shop's import sets it)
 
 
 @dataclass
@@ -58,7 +61,7 @@ class ImportResult:
 
     @property
     def summary(self) -> str:
-        unchanged = self.count(UNCHANGED) + self.count(SKIPPED)
+        unchanged = self.count(UNCHANGED) + self.count(SKIPPED) + self.count(STALE)
         return (f"{self.count(NEW)} new, {self.count(UPDATED)} updated, {unchanged} unchanged, "
                 f"{len(self.errors)} errors")
 
@@ -125,6 +128,141 @@ def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool, 
     return result
 
 
+@dataclass(frozen=True)
+class OwnRefunds:
+    """The refunds this product paid on one order, as its payouts record them.
+
+    Orders know nothing of payouts: the caller (the connected shop's app) reads them and says.
+    """
+
+    shop_refund_ids: frozenset[str] = frozenset()  # the shop's ids of the refunds our payouts made
+    with_shop_id: Decimal = Decimal("0.00")  # paid by our payouts that carry such an id
+    without_shop_id: Decimal = Decimal("0.00")  # paid by hand (a typed reference): the shop may list it too
+
+
+def shop_refunded(record: OrderRecord, own: OwnRefunds) -> Decimal:
+    """An order's refunded total from the shop's refunds and ours, each counted once (docs/shop.md).
+
+    A refund the shop lists under one of our payouts' shop refund ids is that payout. A payout paid by
+    hand and a refund the shop lists under no id of ours may be the same money, entered once here and
+    once in the shop: they are not added, the larger of the two is taken.
+    """
+    ours_listed = sum((amount for refund_id, amount in record.refund_lines if refund_id in own.shop_refund_ids),
+                      Decimal("0.00"))
+    theirs = max(record.refunded - ours_listed, Decimal("0.00"))
+    return own.with_shop_id + max(own.without_shop_id, theirs)
+
+
+def import_shop_orders(*, storefront: Storefront, records: list[OrderRecord],
+                       own_refunds: Callable[[list[int]], dict[int, OwnRefunds]],
+                       lock: Callable[[list[int]], None] | None = None) -> ImportResult:
+    """A connected shop's orders (a webhook delivery, a page of a sync): each written or refused on its own.
+
+    Read by ``woocommerce_records`` like a file's, and checked by the same rules, but an order with an
+    error does not stop the others: its errors stay on its record (the caller keeps it aside). Orders
+    are matched by the shop's order id, else by number (an order imported from a file before the
+    shop was connected gets its id); an order older (``date_modified_gmt``) than the version stored
+    is left alone. Runs in the caller's transaction. When a stored order is to change,
+    ``lock(order_ids)`` is called with the stored orders found, which are then read and judged again
+    as the locks left them; orders that stay as they are, and new ones, need no lock (the unique
+    constraints make a second insert of one fail, and the caller tries again).
+    """
+    result = ImportResult()
+    _check_duplicates(records)
+    for record in records:
+        if record.shop_id is None:
+            record.error("id", "the shop's order id is missing")
+        if record.modified_at is None:
+            record.error("date_modified_gmt", "the time of the order's last change is missing or not a time")
+    valid = [r for r in records if not r.errors]
+    read_errors = {id(r): list(r.errors) for r in valid}
+    rows = _stored_shop_orders(storefront, valid)
+    customers = _existing_customers(storefront, {r.email for r in valid})
+    existing, result.outcomes = _plan_shop(valid, rows, customers, own_refunds)
+    locked: set[int] = set()
+    # Planned first without locks: a sync reading orders again finds most as stored, and locks nothing.
+    while lock is not None and _changes_stored(result.outcomes, existing) and not {r.pk for r in rows} <= locked:
+        # Rows another delivery inserted meanwhile are locked too, until the set holds still.
+        wanted = sorted({row.pk for row in rows} | locked)
+        lock(wanted)
+        locked.update(wanted)
+        rows = _stored_shop_orders(storefront, valid)
+        for record in valid:
+            record.errors[:] = read_errors[id(record)]
+        existing, result.outcomes = _plan_shop(valid, rows, customers, own_refunds)
+    result.errors = [error for record in records for error in record.errors]
+    _write(storefront, result.outcomes, existing, customers, shop=True)
+    result.committed = True
+    return result
+
+
+def _plan_shop(records: list[OrderRecord], rows: list[StoredOrder], customers: dict[str, Customer],
+               own_refunds: Callable[[list[int]], dict[int, OwnRefunds]]) -> tuple[dict[str, StoredOrder], list[Outcome]]:
+    existing = _match_shop_orders(records, rows)
+    own = own_refunds([order.pk for order in existing.values()]) if existing else {}
+    outcomes = []
+    for record in [r for r in records if not r.errors]:
+        order = existing.get(record.number)
+        if order is not None and order.shop_modified_at is not None and record.modified_at < order.shop_modified_at:
+            outcomes.append(Outcome(record, STALE, note="older than the version stored", order_id=order.pk))
+            continue
+        refunded = None
+        if order is not None:
+            refunded = shop_refunded(record, own.get(order.pk, OwnRefunds()))
+        outcome = _plan(record, order, customers, refunded=refunded, shop=True)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return existing, outcomes
+
+
+def _changes_stored(outcomes: list[Outcome], existing: dict[str, StoredOrder]) -> bool:
+    """Whether writing ``outcomes`` changes an order already stored (its content, or only its last change)."""
+    for outcome in outcomes:
+        if outcome.kind == UPDATED:
+            return True
+        order = existing.get(outcome.record.number)
+        if outcome.kind == UNCHANGED and order is not None and order.shop_modified_at != outcome.record.modified_at:
+            return True
+    return False
+
+
+def _stored_shop_orders(storefront: Storefront, records: list[OrderRecord]) -> list[StoredOrder]:
+    """The stored orders that hold one of ``records``' shop ids or numbers: one query a batch."""
+    history = (Exists(_rows_on_order("cases").filter(order=OuterRef("pk")))
+               | Exists(_rows_on_order("payouts").filter(order=OuterRef("pk")))
+               | Exists(Chargeback.objects.filter(order=OuterRef("pk"))))
+    wanted = ("pk", *STORED, "has_history", "subscription__pk", "subscription__delivered_at")
+    orders = Order.objects.filter(storefront=storefront).order_by().annotate(has_history=history)
+    found: list[StoredOrder] = []
+    for chunk in batches(records):
+        matching = Q(shop_order_id__in=[r.shop_id for r in chunk]) | Q(number__in=[r.number for r in chunk])
+        found += [StoredOrder(*row) for row in orders.filter(matching).values_list(*wanted)]
+    return found
+
+
+def _match_shop_orders(records: list[OrderRecord], rows: list[StoredOrder]) -> dict[str, StoredOrder]:
+    """The stored order each record is, by the record's number; a record whose shop id or number
+    belongs to another order here gets an error instead."""
+    by_id = {row.shop_order_id: row for row in rows if row.shop_order_id is not None}
+    by_number = {row.number: row for row in rows}
+    found: dict[str, StoredOrder] = {}
+    for record in records:
+        stored = by_id.get(record.shop_id)
+        if stored is not None and stored.number != record.number:
+            record.error("number", f"the shop's order {record.shop_id} is order {stored.number} here; the shop "
+                                   f"now numbers it {record.number}")
+            continue
+        if stored is None:
+            stored = by_number.get(record.number)
+            if stored is not None and stored.shop_order_id not in (None, record.shop_id):
+                record.error("id", f"order {record.number} here is the shop's order {stored.shop_order_id}, "
+                                   f"not {record.shop_id}")
+                continue
+        if stored is not None:
+            found[record.number] = stored
+    return found
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a file is read into records.
@@ -170,6 +308,8 @@ class StoredOrder:
     refunded_amount: Decimal
     charged_back_amount: Decimal
     status: str
+    shop_order_id: int | None
+    shop_modified_at: datetime | None
     has_history: bool
     subscription_id: int | None
     delivered_at: datetime | None
@@ -211,8 +351,13 @@ def _status(amount: Decimal, refunded: Decimal, charged_back: Decimal) -> str:
     return Order.Status.PARTIALLY_REFUNDED if refunded else Order.Status.PAID
 
 
-def _plan(record: OrderRecord, order: StoredOrder | None, customers: dict[str, Customer]) -> Outcome | None:
-    """What importing ``record`` would do; errors go on the record."""
+def _plan(record: OrderRecord, order: StoredOrder | None, customers: dict[str, Customer], *,
+          refunded: Decimal | None = None, shop: bool = False) -> Outcome | None:
+    """What importing ``record`` would do; errors go on the record.
+
+    ``refunded``: the stored order's refunded total as a connected shop's refunds make it
+    (``shop_refunded``); ``shop``: the shop's order id is kept on the order too.
+    """
     if order is None:
         if not record.paid:
             return Outcome(record, SKIPPED, note=f"not a paid order ({record.shop_status}): not imported")
@@ -220,8 +365,9 @@ def _plan(record: OrderRecord, order: StoredOrder | None, customers: dict[str, C
     if not record.paid:
         return Outcome(record, SKIPPED, note=f"the shop now says {record.shop_status}; the order is kept as it was")
     customer = customers.get(record.email)
-    # Never below what our own payouts recorded: a refund paid here may also be listed by the shop.
-    refunded = max(order.refunded_amount, record.refunded)
+    if refunded is None:
+        # Never below what our own payouts recorded: a refund paid here may also be listed by the shop.
+        refunded = max(order.refunded_amount, record.refunded)
     new = {
         "amount": record.amount, "currency": record.currency, "payment_method": record.payment_method,
         "purchased_at": record.purchased_at, "plan_id": record.plan.pk,
@@ -230,6 +376,8 @@ def _plan(record: OrderRecord, order: StoredOrder | None, customers: dict[str, C
         "refunded_amount": refunded,
         "status": _status(record.amount, refunded, order.charged_back_amount),
     }
+    if shop:
+        new["shop_order_id"] = record.shop_id
     changes = {name: (getattr(order, name), value) for name, value in new.items() if getattr(order, name) != value}
     if record.delivered_at is not None and record.delivered_at != order.delivered_at:
         changes["delivered_at"] = (order.delivered_at, record.delivered_at)
@@ -254,35 +402,54 @@ ORDER_UPDATES = ("customer_id", "plan_id", "amount", "currency", "payment_method
                  "purchased_at", "refunded_amount", "status")
 
 
+SHOP_COLUMNS = ("shop_order_id", "shop_modified_at")
+
+
 def _write(storefront: Storefront, outcomes: list[Outcome], existing: dict[str, StoredOrder],
-           customers: dict[str, Customer], *, orm: bool = False) -> None:
+           customers: dict[str, Customer], *, orm: bool = False, shop: bool = False) -> None:
+    """Write the new and updated orders; ``shop``: with the shop's order id and last change, which
+    is also written alone on an order whose content did not change."""
     wanted = [o.record for o in outcomes if o.kind in (NEW, UPDATED)]
     _save_customers(storefront, wanted, customers, orm=orm)
 
     fresh = [o.record for o in outcomes if o.kind == NEW]
     zero = Decimal("0")
+    columns = (*ORDER_COLUMNS, *SHOP_COLUMNS) if shop else ORDER_COLUMNS
     rows = [(storefront.pk, r.number, customers[r.email].pk, r.plan.pk, r.amount, r.currency, r.payment_method,
-             r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero)) for r in fresh]
-    ids = _insert_new(Order, ORDER_COLUMNS, rows, storefront=storefront, orm=orm)
+             r.processor_reference, r.purchased_at, r.refunded, _status(r.amount, r.refunded, zero),
+             *((r.shop_id, r.modified_at) if shop else ())) for r in fresh]
+    ids = _insert_new(Order, columns, rows, storefront=storefront, orm=orm)
     new_subscriptions = [(ids[r.number], r.delivered_at) for r in fresh]
 
-    changed_orders, changed_subscriptions = [], []
+    updates = (*ORDER_UPDATES, *SHOP_COLUMNS) if shop else ORDER_UPDATES
+    changed_orders, changed_subscriptions, touched = [], [], []
     for outcome in outcomes:
-        if outcome.kind != UPDATED:
-            continue
         record = outcome.record
-        order = existing[record.number]
+        if outcome.kind == NEW:
+            outcome.order_id = ids[record.number]
+            continue
+        order = existing.get(record.number)
+        if order is None:
+            continue
+        outcome.order_id = order.pk
+        if outcome.kind != UPDATED:
+            if shop and outcome.kind == UNCHANGED and order.shop_modified_at != record.modified_at:
+                touched.append((order.pk, record.modified_at))
+            continue
         for name, (_old, value) in outcome.changes.items():
             if name != "delivered_at":
                 setattr(order, name, value)
         order.customer_id = customers[record.email].pk
-        changed_orders.append(tuple(getattr(order, name) for name in ("pk", *ORDER_UPDATES)))
+        if shop:
+            order.shop_modified_at = record.modified_at
+        changed_orders.append(tuple(getattr(order, name) for name in ("pk", *updates)))
         if "delivered_at" in outcome.changes:
             if order.subscription_id is None:
                 new_subscriptions.append((order.pk, record.delivered_at))
             else:
                 changed_subscriptions.append((order.subscription_id, record.delivered_at))
-    update_rows(Order, ORDER_UPDATES, changed_orders, orm=orm)
+    update_rows(Order, updates, changed_orders, orm=orm)
+    update_rows(Order, ("shop_modified_at",), touched, orm=orm)
     insert_rows(Subscription, ("order_id", "delivered_at"), new_subscriptions, orm=orm)
     update_rows(Subscription, ("delivered_at",), changed_subscriptions, orm=orm)
 

@@ -85,6 +85,11 @@ class OrderRecord:
     delivered_at: datetime | None = None
     refunded: Decimal = Decimal("0.00")
     shop_status: str = ""
+    # WooCommerce only: the shop's order id, its last change, and each refund it lists (id, size). A
+    # file import stores none of them; a connected shop's orders are matched and ordered by them.
+    shop_id: int | None = None
+    modified_at: datetime | None = None
+    refund_lines: list[tuple[str, Decimal]] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
 
     @property
@@ -290,7 +295,51 @@ def _woo_record(item: dict, position: str, plans: PlanMatcher) -> OrderRecord:
                  delivered_field="date_completed_gmt", raw_delivered=item.get("date_completed_gmt"))
     _woo_plan(record, item.get("line_items"), plans)
     _woo_refunds(record, item.get("refunds"))
+    _woo_shop_side(record, item)
     return record
+
+
+# The fields of a WooCommerce order object this reader uses: all that is worth keeping of one.
+WOO_FIELDS = ("id", "number", "status", "currency", "total", "payment_method", "transaction_id", "date_created_gmt",
+              "date_paid_gmt", "date_completed_gmt", "date_modified_gmt")
+WOO_BILLING = ("first_name", "last_name", "email", "phone")
+WOO_LINE = ("product_id", "variation_id", "name")
+WOO_REFUND = ("id", "total")
+
+
+def woo_fields_read(item) -> dict:
+    """``item`` cut down to what ``woocommerce_records`` reads of it (addresses, notes and meta data
+    left out), so that an order kept to be read again later keeps no more of the customer than that."""
+    if not isinstance(item, dict):
+        return {}
+
+    def pick(source, names):
+        return {name: source[name] for name in names if name in source} if isinstance(source, dict) else source
+
+    kept = pick(item, WOO_FIELDS)
+    if "billing" in item:
+        kept["billing"] = pick(item["billing"], WOO_BILLING)
+    if "line_items" in item:
+        lines = item["line_items"]
+        kept["line_items"] = [pick(line, WOO_LINE) for line in lines] if isinstance(lines, list) else lines
+    if "refunds" in item:
+        refunds = item["refunds"]
+        kept["refunds"] = [pick(refund, WOO_REFUND) for refund in refunds] if isinstance(refunds, list) else refunds
+    return kept
+
+
+def _woo_shop_side(record: OrderRecord, item: dict) -> None:
+    """The shop's id and last change of the order: kept for a connected shop, unused by a file import,
+    where their absence or a strange value is no error."""
+    raw_id = item.get("id")
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 < raw_id < 2**63:
+        record.shop_id = raw_id
+    elif isinstance(raw_id, str) and re.fullmatch(r"[1-9][0-9]{0,17}", raw_id.strip()):
+        record.shop_id = int(raw_id)
+    try:
+        record.modified_at = parse_time(item.get("date_modified_gmt"))
+    except (TypeError, ValueError, OverflowError):
+        record.modified_at = None
 
 
 def _woo_plan(record: OrderRecord, items, plans: PlanMatcher) -> None:
@@ -332,6 +381,7 @@ def _woo_refunds(record: OrderRecord, refunds) -> None:
             record.error(f"refunds[{i}].total", f"{shown(raw)} is not an amount")
             return
         total += amount
+        record.refund_lines.append((_text(refund.get("id")), amount))
     if record.shop_status in REFUNDED and total == 0:
         total = record.amount  # refunded in full, the refund lines not listed
     record.refunded = total

@@ -23,6 +23,9 @@ from orders.services import storefront_set_four_eyes
 from policies.models import PolicyDraft
 from reports.models import Backtest, ExportJob
 from reports.services import export_job_start
+from shop.calls import record_call
+from shop.connections import connect
+from shop.models import KeptAsideOrder
 from tests.admin.conftest import open_case
 from tests.conftest import image_bytes, make_order, make_user
 from tests.policies.backtest_cases import closed_case, version_in_force
@@ -69,6 +72,14 @@ def build_world(s0, s1) -> World:
     storefront_set_four_eyes(storefront=s1, actor=root, enabled=False, reason="One manager on duty.")
     IntakeFailure.objects.create(mailbox="maildir:///var/mail/support", uid="1", sender="ana@example.com",
                                  subject="Refund", error="No storefront receives mail at this address.", raw=b"x")
+    connection = connect(storefront=s0, kind="woocommerce", url="https://shop.example.com", by="test",
+                         secrets={"consumer_key": "ck_world", "consumer_secret": "cs_world", "webhook_secret": "ws"})
+    record_call(storefront=s0, kind=connection.kind, direction="in", method="POST",
+                endpoint="/hooks/woocommerce/iptv-smarters-pro/", status=200, result="order 5101: new",
+                order_id=case.order_id, case_id=case.pk)
+    KeptAsideOrder.objects.create(storefront=s0, shop_order_id=5102, number="5102", via="webhook",
+                                  reason="line_items[0]: no plan of this storefront matches product 777",
+                                  order_object={"id": 5102, "number": "5102"})
     world.draft = PolicyDraft.from_version(version_in_force(s0), version="24h", full_refund_window_hours=24)
     world.draft.save()
     world.backtest = Backtest.objects.create(draft=world.draft, parameters=world.draft.parameters(),
