@@ -183,8 +183,9 @@ class PayForm(TransitionForm):
             self.fields["reference"].label = "Payout reference (only for money moved by hand)"
             self.fields["reference"].help_text = (
                 f"{amount or 'The refund'} goes out through {channel.label}, which returns it by the order's "
-                "payment method: leave this empty, the shop's refund ID becomes the reference. Only if you pay "
-                "by another method, move the money yourself and enter its reference; the shop records it.")
+                "payment method: leave this empty, the shop's refund ID becomes the reference. Only if you moved "
+                "the money yourself (or pay by another method), enter its reference: the shop then records the "
+                "refund without moving money.")
         elif channel is not None:
             self.action_label = f"Record the refund in {channel.label}"
             self.fields["reference"].help_text = (

@@ -79,21 +79,23 @@ class PayRoute:
     """How paying an approved case moves the money (docs/shop.md).
 
     ``channel``: the refund goes out through a shop, and is paid once the shop confirms it. ``None``:
-    the manager moves the money and types its reference, as before. ``api_refund``: the shop returns
-    the money through the order's gateway, so there is no reference to type (only when the payout goes
-    back by the order's own method). ``held``: the shop recorded a refund of this case without returning
-    the money; it is paid by hand, on that refund, and nothing is sent to the shop again.
+    the manager moves the money and types its reference, as before. ``api_refund``: the shop can return
+    the money through the order's gateway, so there is no reference to type; it does when the payout
+    goes back by the order's own method and the manager typed no reference (a reference says the money
+    was already moved by hand: the shop then only records the refund). ``held``: the shop recorded a
+    refund of this case without returning the money; it is paid by hand, on that refund, and nothing is
+    sent to the shop again.
     """
 
     channel: RefundChannel | None
     api_refund: bool = False
     held: RefundRequest | None = None
 
-    def api_refund_for(self, *, order: Order, method: str) -> bool:
-        return self.channel is not None and self.api_refund and method == order.payment_method
+    def api_refund_for(self, *, order: Order, method: str, reference: str) -> bool:
+        return self.channel is not None and self.api_refund and method == order.payment_method and not reference
 
     def reference_required(self, *, order: Order, method: str) -> bool:
-        return not self.api_refund_for(order=order, method=method)
+        return not self.api_refund_for(order=order, method=method, reference="")
 
 
 def pay_route(*, case: RefundCase, requests: list[RefundRequest] | None = None) -> PayRoute:

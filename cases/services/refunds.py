@@ -57,7 +57,7 @@ def refund_send(
     if refused is not None:
         raise refused
     order, payout_method = checked_method(case, method=method, method_note=method_note, now=now)
-    api_refund = route.api_refund_for(order=order, method=payout_method)
+    api_refund = route.api_refund_for(order=order, method=payout_method, reference=reference)
     if not api_refund and not reference:
         raise CaseActionError(Code.REFERENCE_REQUIRED)
     request = RefundRequest.objects.create(

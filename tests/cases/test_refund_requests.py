@@ -104,6 +104,15 @@ def test_it_needs_a_reference_when_the_manager_pays_by_another_method(s0, agent,
     assert (request.api_refund, request.method, request.reference) == (False, "bank_transfer", "SEPA-881")
 
 
+def test_it_takes_a_typed_reference_as_money_already_moved_by_hand(s0, agent, manager, shop):
+    case = approved(s0, agent, shop)
+
+    send(case, manager, reference="re_from_the_dashboard")
+
+    request = request_of(case)
+    assert (request.api_refund, request.reference) == (False, "re_from_the_dashboard")  # the shop only records it
+
+
 def test_it_pays_by_hand_as_before_when_no_channel_applies(s0, agent, manager, shop):
     case = services.case_approve(case=open_case(s0), actor=agent, now=APPROVED_AT)
 
