@@ -54,7 +54,7 @@ def write_payout(
     amount = case.approved_amount
     payout = Payout.objects.create(
         case=case, order=order, amount=amount, currency=order.currency, method=method,
-        method_note=method_note, reference=reference, paid_by=paid_by, paid_at=now,
+        method_note=method_note, reference=reference, shop_refund_id=shop_refund_id, paid_by=paid_by, paid_at=now,
         arrival_min_days=window.min, arrival_max_days=window.max, arrival_worst_days=window.worst,
         expected_by=add_business_days(timezone.localdate(now), window.max),
         expected_worst_by=add_business_days(timezone.localdate(now), window.worst),
