@@ -22,9 +22,9 @@ APPROVED = at("2026-03-01 13:00")
 PAID = at("2026-03-02 09:00")
 
 
-def shop_case(fake, people, *, payment_method: str = "stripe", total: str = "34.99") -> RefundCase:
+def shop_case(fake, people, *, payment_method: str = "stripe", total: str = "34.99", currency: str = "USD") -> RefundCase:
     """An order the shop sent by webhook, and its case approved by an agent."""
-    item = woo_order(SHOP_ID, payment_method=payment_method, total=total)
+    item = woo_order(SHOP_ID, payment_method=payment_method, total=total, currency=currency)
     fake.put(item)
     assert deliver(item).status_code == 200
     order = Order.objects.get(shop_order_id=SHOP_ID)
