@@ -6,8 +6,10 @@ class ShopConfig(AppConfig):
     verbose_name = "Connected shops"
 
     def ready(self) -> None:
-        # The cases know no shop: the shop plugs its refund channel into them (docs/architecture.md).
+        # The cases know no shop: the shop plugs its refund channels into them (docs/architecture.md).
         from cases import refund_channels
         from shop.refunds import WooCommerceRefunds
+        from shop.stripe_refunds import StripeRefunds
 
         refund_channels.register(WooCommerceRefunds())
+        refund_channels.register(StripeRefunds())

@@ -1,4 +1,5 @@
-"""Refunds sent through a connected WooCommerce shop, exactly once (docs/shop.md).
+"""Refunds sent through a connected WooCommerce shop, exactly once (docs/shop.md); and the settling
+run of every shop channel (``settle_refunds``; Stripe's steps are ``shop.stripe_refunds``).
 
 The cases write a ``RefundRequest`` when a manager pays a case whose order came from a connected
 shop, and call ``WooCommerceRefunds.send`` once it is committed; ``settle_refunds`` (beat, and the
@@ -30,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cases.models import RefundRequest
+from cases.refund_channels import channel_named
 from cases.services import (
     refund_request_attempt,
     refund_request_confirm,
@@ -45,6 +47,8 @@ from shop.woocommerce import Answer, ShopError, WooCommerceClient, shop_name
 logger = logging.getLogger(__name__)
 
 CHANNEL = "woocommerce"
+# The refund channels this app registers (``ShopConfig.ready``), whose waiting requests it settles.
+SHOP_CHANNELS = (CHANNEL, "stripe")
 # Payment methods whose WooCommerce gateways refund through their API: the shop returns the money.
 API_REFUND_METHODS = ("card", "paypal")
 # WooCommerce's answer when it could not make the refund it began (the gateway said no, an invalid
@@ -75,6 +79,9 @@ class WooCommerceRefunds:
 
     def send(self, *, request_id: int, now: datetime | None = None) -> None:
         settle_request(request_id=request_id, now=now)
+
+    def settle(self, *, request_id: int, now: datetime | None = None) -> Step:
+        return settle_request(request_id=request_id, now=now)
 
 
 @dataclass
@@ -226,17 +233,17 @@ class Settled:
 
 
 def settle_refunds(*, now: datetime | None = None) -> Settled:
-    """One step for every WooCommerce refund still waiting, oldest attempt first (never sent first).
+    """One step for every refund sent to a shop and still waiting, oldest attempt first (never sent first).
 
     Safe at any time, twice, and in two processes at once: each attempt is claimed under the request's
     row lock, each answer settles it once. A shop that is down leaves its refunds waiting.
     """
     result = Settled()
-    waiting = (RefundRequest.objects.filter(status=RefundRequest.Status.SENDING, channel=CHANNEL)
-               .order_by(F("last_attempt_at").asc(nulls_first=True), "id").values_list("pk", flat=True))
-    for request_id in list(waiting):
+    waiting = (RefundRequest.objects.filter(status=RefundRequest.Status.SENDING, channel__in=SHOP_CHANNELS)
+               .order_by(F("last_attempt_at").asc(nulls_first=True), "id").values_list("pk", "channel"))
+    for request_id, name in list(waiting):
         try:
-            result.steps.append(settle_request(request_id=request_id, now=now))
+            result.steps.append(channel_named(name).settle(request_id=request_id, now=now))
         except Exception as error:  # one request's fault stops none of the others
             logger.exception("settle_refunds: refund request %s", request_id)
             result.steps.append(Step(request_id, WAITING, f"not settled: {type(error).__name__}"))
