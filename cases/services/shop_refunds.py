@@ -47,7 +47,7 @@ def case_note_shop_refunds(*, order_id: int, refunded_before: Decimal, now: date
                f"({'the order is now refunded in full' if in_full else f'{remainder:.2f} {order.currency} is left'}).")
     data = {"refunded_before": f"{refunded_before:.2f}", "refunded": f"{order.refunded_amount:.2f}",
             "remainder": f"{remainder:.2f}", "currency": order.currency}
-    if case.state == State.APPROVED and not conditions.remainder_covers_approval(case):
+    if case.state == State.APPROVED and not conditions.remainder_covers_approval(case, now):
         comment += (f" The approved {case.approved_amount:.2f} {order.currency} is more than what is left (H-CAP): "
                     "it cannot be paid, and the case is flagged for a manager.")
         case.flagged = True
