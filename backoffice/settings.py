@@ -296,6 +296,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "portal-submissions": {"task": "cases.portal_submissions_left_over", "schedule": 60.0},
     "poll-mailboxes": {"task": "cases.poll_mailboxes", "schedule": float(os.environ.get("INTAKE_POLL_SECONDS", "60"))},
     "sync-shop-orders": {"task": "shop.sync_connected_orders", "schedule": float(os.environ.get("SHOP_SYNC_SECONDS", "900"))},
+    "settle-shop-refunds": {"task": "shop.settle_refunds", "schedule": 60.0},
 }
 
 # Customer e-mail (see docs/mail.md). SITE_URL makes the links in e-mails absolute.
@@ -340,3 +341,6 @@ CONNECTION_KEYS = env_list("CONNECTION_KEYS", "")
 # Seconds to wait on a shop: to connect, and for its answer.
 SHOP_CONNECT_TIMEOUT = float(os.environ.get("SHOP_CONNECT_TIMEOUT", "5"))
 SHOP_READ_TIMEOUT = float(os.environ.get("SHOP_READ_TIMEOUT", "30"))
+# Seconds after an unanswered refund attempt, beyond both timeouts, before the shop is surely done with
+# it: only then, and only if its refunds do not hold it, is the refund sent again (docs/shop.md).
+SHOP_REFUND_RESEND_MARGIN = float(os.environ.get("SHOP_REFUND_RESEND_MARGIN", "120"))

@@ -14,6 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from cases.refund_channels import channel_label
 from cases.states import OPEN_STATES, Resolution, State
 from policies.selectors import cited, policy_for_order
 from rules.engine import Decision, Outcome
@@ -151,6 +155,30 @@ def statutory_override_available(case: RefundCase, now: datetime) -> bool:
 def remainder_covers_approval(case: RefundCase, now: datetime) -> bool:
     """H-CAP at payout: another refund may have been paid on the order since the approval."""
     return case.approved_amount is not None and case.approved_amount <= case.order.refundable_remainder
+
+
+def _refund_waiting_why(case: RefundCase, now: datetime) -> str:
+    waiting = case.refund_requests.filter(status="sending").order_by("-requested_at").first()
+    if waiting is None:  # settled since the check
+        return "A refund of this case was just settled by the shop; reload the page."
+    return (f"Refund sent, waiting for the shop ({channel_label(waiting.channel)}) since "
+            f"{date_format(timezone.localtime(waiting.requested_at), 'DATETIME_FORMAT')}: the case is paid when the "
+            "shop confirms it, and nothing is sent again or cancelled until it answers.")
+
+
+@explained(_refund_waiting_why)
+def no_refund_waiting(case: RefundCase, now: datetime) -> bool:
+    """No refund of the case is out at a shop without a sure answer yet: paying again could pay twice,
+    and an approval cancelled meanwhile could still be refunded (docs/shop.md).
+
+    The case page has read it with the case (``refund_waiting``); the services ask the database.
+    """
+    if case.state != State.APPROVED:
+        return True  # refunds are sent only for approved cases
+    known = getattr(case, "refund_waiting", None)
+    if known is not None:
+        return not known
+    return not case.refund_requests.filter(status="sending").exists()
 
 
 # --- permissions (case, user, now) ----------------------------------------------------------

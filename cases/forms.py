@@ -9,7 +9,7 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 
 from cases.models import Evidence, RefundCase
-from cases.selectors import assignable_users
+from cases.selectors import assignable_users, pay_route
 from cases.services.base import MAX_NOTE_LENGTH
 from cases.services.decisions import MAX_BONUS_DAYS
 from cases.states import Channel, DenyReason, Reason
@@ -155,7 +155,8 @@ class ExtendForm(TransitionForm):
 
 
 class PayForm(TransitionForm):
-    reference = forms.CharField(max_length=120, label="Payout reference", help_text="The processor's refund ID.")
+    reference = forms.CharField(max_length=120, required=False, label="Payout reference",
+                                help_text="The processor's refund ID.")
     method = forms.ChoiceField(choices=Order.PAYMENT_METHOD_CHOICES, label="Method")
     method_note = forms.CharField(
         required=False, widget=NOTE, **TEXT_LIMIT, label="Why another method",
@@ -164,16 +165,36 @@ class PayForm(TransitionForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["method"].initial = self.case.order.payment_method
+        order = self.case.order
+        # The page has read the case's refund requests already; the view asks again.
+        self.route = pay_route(case=self.case, requests=getattr(self.case, "known_refund_requests", None))
+        self.fields["method"].initial = order.payment_method
         self.fields["method_note"].help_text = (
-            f"Required when the method differs from the order's{cited(self.case.order, 'SAME-METHOD')}. "
+            f"Required when the method differs from the order's{cited(order, 'SAME-METHOD')}. "
             f"{STAFF_ONLY}")
+        amount = ""
         if self.case.approved_amount is not None:
             approver = self.case.approved_by.get_username() if self.case.approved_by else "a manager"
+            amount = f"Pay {self.case.approved_amount:.2f} {order.currency}, as approved by {approver}"
+            self.fields["reference"].help_text = f"{amount}; then enter the processor's refund ID."
+        channel = self.route.channel
+        if channel is not None and self.route.api_refund:
+            self.action_label = f"Send the refund through {channel.label}"
+            self.fields["reference"].label = "Payout reference (only for money moved by hand)"
             self.fields["reference"].help_text = (
-                f"Pay {self.case.approved_amount:.2f} {self.case.order.currency}, as approved by {approver}; "
-                "then enter the processor's refund ID."
-            )
+                f"{amount or 'The refund'} goes out through {channel.label}, which returns it by the order's "
+                "payment method: leave this empty, the shop's refund ID becomes the reference. Only if you moved "
+                "the money yourself (or pay by another method), enter its reference: the shop then records the "
+                "refund without moving money.")
+        elif channel is not None:
+            self.action_label = f"Record the refund in {channel.label}"
+            self.fields["reference"].help_text = (
+                f"{amount or 'The refund'}: {channel.label} cannot return this payment method itself. Move the "
+                "money, enter its reference, and the refund is recorded in the shop.")
+        elif self.route.held is not None:
+            self.fields["reference"].help_text = (
+                f"The shop recorded refund {self.route.held.shop_refund_id} without returning the money: move "
+                "it yourself, then enter its reference. Nothing more is sent to the shop.")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -181,6 +202,9 @@ class PayForm(TransitionForm):
         if method and method != self.case.order.payment_method and not (data.get("method_note") or "").strip():
             self.add_error("method_note", f"Say why the original payment method is not used"
                                           f"{cited(self.case.order, 'SAME-METHOD')}.")
+        if method and not (data.get("reference") or "").strip() and self.route.reference_required(
+                order=self.case.order, method=method):
+            self.add_error("reference", "The payout reference is required.")
         return data
 
 

@@ -433,7 +433,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.next_deadline = None
         self.clear_flag()
 
-    @guarded(source=list(OPEN_STATES), target=State.WITHDRAWN, permission=conditions.can_withdraw)
+    @guarded(source=list(OPEN_STATES), target=State.WITHDRAWN, conditions=[conditions.no_refund_waiting],
+             permission=conditions.can_withdraw)
     def withdraw(self, *, by=None, at: datetime | None = None) -> None:
         """The customer no longer wants the refund, or staff cancel an approval (``can_withdraw``).
 
@@ -459,7 +460,8 @@ class RefundCase(FSMModelMixin, models.Model):
         self.clear_flag()
 
     @guarded(source=State.APPROVED, target=State.PAID,
-             conditions=[conditions.remainder_covers_approval], permission=conditions.can_pay)
+             conditions=[conditions.no_refund_waiting, conditions.remainder_covers_approval],
+             permission=conditions.can_pay)
     def pay(self) -> None:
         """Mark the approved refund paid; the service writes the payout row and updates the order."""
         self.resolution = Resolution.REFUNDED
@@ -579,6 +581,7 @@ class CaseEvent(models.Model):
         LINK = "link", "Customer link"
         MAIL = "mail", "Customer e-mail"
         SHOP_REFUND = "shop_refund", "Refunded in the shop"
+        REFUND = "refund", "Refund through the shop"
 
     class Visibility(models.TextChoices):
         INTERNAL = "internal", "Internal"
@@ -619,3 +622,4 @@ class CaseEvent(models.Model):
 # them as models of this app.
 from cases.models_links import CaseLink  # noqa: E402, F401
 from cases.models_mail import OutboxMessage  # noqa: E402, F401
+from cases.models_refunds import RefundRequest  # noqa: E402, F401

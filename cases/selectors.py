@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from cases.checks import transition_error
-from cases.models import CaseEvent, Evidence, RefundCase
+from cases.models import CaseEvent, Evidence, RefundCase, RefundRequest
+from cases.refund_channels import RefundChannel, channel_for
 from cases.states import OPEN_STATES, UNDECIDED_STATES
 from core.errors import CaseActionError, Code
 from orders.models import Chargeback, Order, Storefront
@@ -49,6 +50,8 @@ def case_page_queryset() -> QuerySet[RefundCase]:
         "order__storefront", "order__customer", "order__plan", "order__subscription", "assignee", "approved_by",
         "payout__paid_by",
     ).annotate(
+        refund_waiting=Exists(RefundRequest.objects.filter(case=OuterRef("pk"), status=RefundRequest.Status.SENDING)),
+        has_refund_requests=Exists(RefundRequest.objects.filter(case=OuterRef("pk"))),
         has_evidence=Exists(Evidence.objects.filter(case=OuterRef("pk"))),
         has_links=Exists(CaseLink.objects.filter(case=OuterRef("pk"))),
         has_mail=Exists(OutboxMessage.objects.filter(case=OuterRef("pk"))),
@@ -62,6 +65,51 @@ def case_display_amount(case: RefundCase) -> tuple[Decimal | None, str]:
         return case.approved_amount, currency
     raw = (case.decision or {}).get("refund_amount")
     return (Decimal(raw), currency) if raw is not None else (None, currency)
+
+
+def case_refund_requests(*, case: RefundCase) -> list[RefundRequest]:
+    """The refunds sent to a shop for the case, newest first."""
+    if getattr(case, "has_refund_requests", True) is False:
+        return []
+    return list(case.refund_requests.select_related("requested_by").order_by("-requested_at", "-id"))
+
+
+@dataclass(frozen=True)
+class PayRoute:
+    """How paying an approved case moves the money (docs/shop.md).
+
+    ``channel``: the refund goes out through a shop, and is paid once the shop confirms it. ``None``:
+    the manager moves the money and types its reference, as before. ``api_refund``: the shop can return
+    the money through the order's gateway, so there is no reference to type; it does when the payout
+    goes back by the order's own method and the manager typed no reference (a reference says the money
+    was already moved by hand: the shop then only records the refund). ``held``: the shop recorded a
+    refund of this case without returning the money; it is paid by hand, on that refund, and nothing is
+    sent to the shop again.
+    """
+
+    channel: RefundChannel | None
+    api_refund: bool = False
+    held: RefundRequest | None = None
+
+    def api_refund_for(self, *, order: Order, method: str, reference: str) -> bool:
+        return self.channel is not None and self.api_refund and method == order.payment_method and not reference
+
+    def reference_required(self, *, order: Order, method: str) -> bool:
+        return not self.api_refund_for(order=order, method=method, reference="")
+
+
+def pay_route(*, case: RefundCase, requests: list[RefundRequest] | None = None) -> PayRoute:
+    """How the case would be paid now; ``requests`` are its refund requests if the caller has read them."""
+    if requests is None:
+        latest = case.refund_requests.order_by("-requested_at", "-id").first()
+    else:
+        latest = requests[0] if requests else None
+    if latest is not None and latest.status == RefundRequest.Status.HELD:
+        return PayRoute(channel=None, held=latest)
+    channel = channel_for(case.order)
+    if channel is None:
+        return PayRoute(channel=None)
+    return PayRoute(channel=channel, api_refund=channel.api_refund(case.order))
 
 
 def case_timeline(*, case: RefundCase) -> list[CaseEvent]:

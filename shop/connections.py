@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from cases.models import RefundRequest
 from orders.models import Storefront
 from shop.addresses import BadAddress, connection_url
 from shop.keys import seal
@@ -83,11 +84,9 @@ def disconnect(*, storefront: Storefront, kind: str) -> None:
 
 
 def refunds_waiting(connection: Connection) -> int:
-    """Refunds sent through ``connection`` that it has not answered for sure.
-
-    None are sent yet: refunds going out through the shop come with their own record, and count here.
-    """
-    return 0
+    """Refunds sent through ``connection`` that it has not answered for sure."""
+    return RefundRequest.objects.filter(order__storefront_id=connection.storefront_id, channel=connection.kind,
+                                        status=RefundRequest.Status.SENDING).count()
 
 
 def refund_route(storefront: Storefront) -> str | None:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import Payout, RefundCase
+from cases.models import Payout, RefundCase, RefundRequest
 from cases.services.shop_refunds import case_note_shop_refunds
 from cases.states import OPEN_STATES
 from orders.imports.engine import (
@@ -182,20 +182,30 @@ def _lock(order_ids: list[int]) -> None:
 
 
 def _own_refunds(order_ids: list[int]) -> dict[int, OwnRefunds]:
-    """What our payouts paid on each order, with and without the shop's refund id."""
+    """What our payouts paid on each order, with and without the shop's refund id, and the refunds we
+    sent that the shop has not answered for sure (in flight) or recorded without paying (held)."""
     paid: dict[int, list] = {}
+    sent: dict[int, list] = {}
     for chunk in batches(order_ids):
         for order_id, amount, refund_id in Payout.objects.filter(order_id__in=chunk).values_list(
                 "order_id", "amount", "shop_refund_id"):
             paid.setdefault(order_id, []).append((amount, refund_id))
+        for order_id, amount, refund_id, status in RefundRequest.objects.filter(
+                order_id__in=chunk, status__in=[RefundRequest.Status.SENDING, RefundRequest.Status.HELD]
+        ).values_list("order_id", "amount", "shop_refund_id", "status"):
+            sent.setdefault(order_id, []).append((amount, refund_id, status))
     zero = Decimal("0.00")
     return {
         order_id: OwnRefunds(
-            shop_refund_ids=frozenset(refund_id for _, refund_id in rows if refund_id),
-            with_shop_id=sum((amount for amount, refund_id in rows if refund_id), zero),
-            without_shop_id=sum((amount for amount, refund_id in rows if not refund_id), zero),
+            shop_refund_ids=frozenset(
+                [refund_id for _, refund_id in paid.get(order_id, []) if refund_id]
+                + [refund_id for _, refund_id, _ in sent.get(order_id, []) if refund_id]),
+            with_shop_id=sum((amount for amount, refund_id in paid.get(order_id, []) if refund_id), zero),
+            without_shop_id=sum((amount for amount, refund_id in paid.get(order_id, []) if not refund_id), zero),
+            in_flight=tuple(amount for amount, _, status in sent.get(order_id, [])
+                            if status == RefundRequest.Status.SENDING),
         )
-        for order_id, rows in paid.items()
+        for order_id in {*paid, *sent}
     }
 
 

@@ -24,3 +24,11 @@ def sync_connected_orders() -> dict[str, str]:
             logger.warning("sync_orders: %s", error)
             results[connection.storefront.slug] = str(error)
     return results
+
+
+@shared_task(name="shop.settle_refunds", ignore_result=True)
+def settle_refunds() -> str:
+    """``settle_refunds``: every refund sent to a shop whose answer is not known yet (beat: ``settle-shop-refunds``)."""
+    from shop.refunds import settle_refunds as settle
+
+    return settle().summary

@@ -25,7 +25,10 @@ from shop.keys import SecretsUnreadable
 from shop.models import Connection, ShopCall
 
 ORDERS = "/wp-json/wc/v3/orders"
+REFUNDS = ORDERS + "/{id}/refunds"
 PER_PAGE = 100
+# An order with more refunds than this many pages of them is not read further.
+MAX_REFUND_PAGES = 20
 PING = re.compile(rb"webhook_id=[0-9]{1,20}")
 # The order topics whose order object is taken in; order.deleted is answered and noted only.
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
@@ -65,6 +68,17 @@ class OrdersPage:
     orders: list
     total_pages: int | None
     call: ShopCall
+
+
+@dataclass
+class Answer:
+    """What the shop said to a call that changes something: its status and body (``None``: no answer,
+    ``error`` says why), and the call log's line."""
+
+    status: int | None
+    body: object
+    call: ShopCall
+    error: str = ""
 
 
 class WooCommerceClient:
@@ -115,14 +129,70 @@ class WooCommerceClient:
         self.note_result(call, f"{len(orders)} orders")
         return OrdersPage(orders=orders, total_pages=int(total) if total.isdigit() else None, call=call)
 
-    def _get(self, path: str, params: dict[str, str]) -> tuple[httpx.Response, ShopCall]:
+    def order_refunds(self, *, shop_order_id: int, order_id: int | None = None,
+                      case_id: int | None = None) -> list[dict]:
+        """Every refund the shop lists on its order ``shop_order_id``, newest first."""
+        refunds: list[dict] = []
+        page = 1
+        while page <= MAX_REFUND_PAGES:
+            params = {"per_page": str(PER_PAGE), "page": str(page)}
+            response, call = self._get(REFUNDS.format(id=shop_order_id), params, order_id=order_id, case_id=case_id)
+            try:
+                listed = response.json()
+            except ValueError:
+                listed = None
+            if not isinstance(listed, list) or not all(isinstance(item, dict) for item in listed):
+                self.note_result(call, "the answer is not a list of refunds")
+                raise ShopError(f"{shop_name(self.connection)} answered the refunds of its order {shop_order_id} "
+                                "with something other than a list of refunds")
+            refunds += listed
+            self.note_result(call, f"{len(listed)} refunds")
+            total = response.headers.get("X-WP-TotalPages", "")
+            if len(listed) < PER_PAGE or (total.isdigit() and page >= int(total)):
+                break
+            page += 1
+        return refunds
+
+    def create_refund(self, *, shop_order_id: int, body: dict, order_id: int | None = None,
+                      case_id: int | None = None) -> Answer:
+        """POST one refund of order ``shop_order_id``. Never raises for what the shop answers, nor for
+        no answer at all: the caller decides what each means (``shop.refunds``)."""
+        path = REFUNDS.format(id=shop_order_id)
+        started = time.monotonic()
+
+        def log(status: int | None, result: str) -> ShopCall:
+            return record_call(storefront=self.connection.storefront, kind=self.connection.kind,
+                               direction=ShopCall.Direction.OUT, method="POST", endpoint=path, status=status,
+                               result=result, started=started, order_id=order_id, case_id=case_id)
+
+        name = shop_name(self.connection)
+        try:
+            response = self.http.post(path, json=body)
+        except httpx.TimeoutException:
+            why = f"{name} did not answer within {self.timeout:g} s"
+            return Answer(status=None, body=None, call=log(None, f"no answer within the timeout ({self.timeout:g} s)"),
+                          error=why)
+        except httpx.TransportError as error:
+            why = f"{name} cannot be reached ({type(error).__name__})"
+            return Answer(status=None, body=None, call=log(None, f"cannot be reached ({type(error).__name__})"),
+                          error=why)
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        return Answer(status=response.status_code, body=parsed, call=log(response.status_code,
+                                                                            f"HTTP {response.status_code}"))
+
+    def _get(self, path: str, params: dict[str, str], *, order_id: int | None = None,
+             case_id: int | None = None) -> tuple[httpx.Response, ShopCall]:
         endpoint = f"{path}?{urlencode(params)}" if params else path
         storefront = self.connection.storefront
         started = time.monotonic()
 
         def log(status: int | None, result: str) -> ShopCall:
             return record_call(storefront=storefront, kind=self.connection.kind, direction=ShopCall.Direction.OUT,
-                               method="GET", endpoint=endpoint, status=status, result=result, started=started)
+                               method="GET", endpoint=endpoint, status=status, result=result, started=started,
+                               order_id=order_id, case_id=case_id)
 
         name = shop_name(self.connection)
         try:

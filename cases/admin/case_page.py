@@ -20,6 +20,7 @@ from cases.outbox import case_outbox
 from cases.selectors import (
     TransitionOption,
     case_evidence,
+    case_refund_requests,
     case_timeline,
     customer_history,
     is_overdue,
@@ -40,10 +41,15 @@ class ActionCard:
     url: str
     style: str
 
+    @property
+    def label(self) -> str:
+        """The form's own name for the action when it has one ("Send the refund through WooCommerce")."""
+        return getattr(self.form, "action_label", "") or self.option.label
+
 
 # Event data kept for audits and machines, not for the person reading the history.
 HIDDEN_EVENT_DATA = {"sha256", "evidence_id", "content_type", "size", "from_customer", "original_name", "kind",
-                     "chargeback_id"}
+                     "chargeback_id", "refund_key"}
 
 
 # Transitions no button offers (the deadline sweeps') still appear in the history.
@@ -248,6 +254,8 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
     glance = order_glance(case)
     if glance["history"].order_cases is not None:
         case.order_cases = glance["history"].order_cases  # what ``no_other_open_case`` would ask again
+    refund_requests = case_refund_requests(case=case)
+    case.known_refund_requests = refund_requests  # what the pay form's route would ask again
     options = transition_options(
         case=case, user=request.user, transitions=[(t.name, t.label) for t in STAFF_TRANSITIONS], now=now
     )
@@ -281,6 +289,8 @@ def case_page_context(*, request, case: RefundCase, site_name: str, retry: dict 
         "not_in_state": [o for o in options if o.wrong_state],
         "glance": glance,
         "payout": getattr(case, "payout", None),
+        "refund_requests": refund_requests,
+        "refund_latest": refund_requests[0] if refund_requests else None,
         "timeline": timeline_rows(case_timeline(case=case)),
         "outbox": [
             MailItem(message, _url(site_name, "mail_send_again", case.pk, message.pk) if message.failed else "")

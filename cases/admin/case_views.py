@@ -23,6 +23,7 @@ from cases.evidence_files import evidence_file_response, evidence_thumbnail_resp
 from cases.forms import AssignForm, CommentForm, EvidenceUploadForm, ReasonForm, StatutoryClaimForm
 from cases.models import Evidence, RefundCase
 from cases.services.mail import case_mail_send_again
+from cases.states import State
 from core.errors import CaseActionError
 
 RETRY_KEY = "cases.retry"
@@ -128,9 +129,11 @@ class CaseViewsMixin:
         except IntegrityError:
             # A database constraint caught what the checks did not (a race): the rule, not its name.
             return self._refuse(request, pk, CONFLICT_MESSAGE, action=name, data=kept)
-        messages.success(
-            request, f"{transition.label}: done. Case {case.number} is now {case.state_phrase}."
-        )
+        if name == "pay" and case.state != State.PAID:
+            messages.success(request, f"Refund sent, waiting for the shop: case {case.number} stays approved until "
+                                      "the shop confirms the refund, and is then marked paid.")
+        else:
+            messages.success(request, f"{transition.label}: done. Case {case.number} is now {case.state_phrase}.")
         return self._back(pk)
 
     def comment_view(self, request, pk: int):

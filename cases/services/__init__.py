@@ -13,6 +13,12 @@ from cases.services.base import Step, apply_transition, lock_case, parse_money, 
 from cases.services.decisions import MAX_BONUS_DAYS, case_approve, case_approve_statutory, case_deny, case_extend
 from cases.services.opening import case_create, case_set_reason
 from cases.services.payouts import case_pay
+from cases.services.refunds import (
+    refund_request_attempt,
+    refund_request_confirm,
+    refund_request_fail,
+    refund_request_note,
+)
 from cases.services.work import (
     case_assign,
     case_comment,
@@ -55,6 +61,10 @@ __all__ = [
     "case_withdraw",
     "lock_case",
     "parse_money",
+    "refund_request_attempt",
+    "refund_request_confirm",
+    "refund_request_fail",
+    "refund_request_note",
     "run_transition",
     "transition_error",
 ]

@@ -130,26 +130,38 @@ def import_orders(*, storefront: Storefront, text: str, fmt: str, commit: bool, 
 
 @dataclass(frozen=True)
 class OwnRefunds:
-    """The refunds this product paid on one order, as its payouts record them.
+    """The refunds this product paid on one order, as its payouts record them, and those it sent to the
+    shop that are not paid yet.
 
     Orders know nothing of payouts: the caller (the connected shop's app) reads them and says.
     """
 
-    shop_refund_ids: frozenset[str] = frozenset()  # the shop's ids of the refunds our payouts made
+    shop_refund_ids: frozenset[str] = frozenset()  # the shop's ids of the refunds we made (paid or held)
     with_shop_id: Decimal = Decimal("0.00")  # paid by our payouts that carry such an id
     without_shop_id: Decimal = Decimal("0.00")  # paid by hand (a typed reference): the shop may list it too
+    # Refunds sent to the shop whose answer we do not know yet: the shop may list one already, under an
+    # id we do not know; it is counted when the shop's answer pays it.
+    in_flight: tuple[Decimal, ...] = ()
 
 
 def shop_refunded(record: OrderRecord, own: OwnRefunds) -> Decimal:
     """An order's refunded total from the shop's refunds and ours, each counted once (docs/shop.md).
 
-    A refund the shop lists under one of our payouts' shop refund ids is that payout. A payout paid by
-    hand and a refund the shop lists under no id of ours may be the same money, entered once here and
-    once in the shop: they are not added, the larger of the two is taken.
+    A refund the shop lists under one of our refund ids is ours: counted through its payout, or not at
+    all while it is held for a manager. A listed refund of the very amount of one we sent and have no
+    answer for is taken to be that one, and left for its answer to count. A payout paid by hand and a
+    refund the shop lists under no id of ours may be the same money, entered once here and once in the
+    shop: they are not added, the larger of the two is taken.
     """
     ours_listed = sum((amount for refund_id, amount in record.refund_lines if refund_id in own.shop_refund_ids),
                       Decimal("0.00"))
-    theirs = max(record.refunded - ours_listed, Decimal("0.00"))
+    unknown = [amount for refund_id, amount in record.refund_lines if refund_id not in own.shop_refund_ids]
+    sent_listed = Decimal("0.00")
+    for amount in own.in_flight:
+        if amount in unknown:
+            unknown.remove(amount)
+            sent_listed += amount
+    theirs = max(record.refunded - ours_listed - sent_listed, Decimal("0.00"))
     return own.with_shop_id + max(own.without_shop_id, theirs)
 
 

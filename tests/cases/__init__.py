@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from cases import services
-from cases.models import CaseEvent, Payout, RefundCase
+from cases.models import CaseEvent, Payout, RefundCase, RefundRequest
 from cases.states import State
 from core.errors import CaseActionError
 from orders.models import Extension, Order, Storefront, Subscription
@@ -72,7 +72,7 @@ def row(model, pk: int) -> dict:
 
 
 def snapshot(case: RefundCase) -> dict:
-    """The case row, its order and subscription, its events, payouts and extensions."""
+    """The case row, its order and subscription, its events, payouts, extensions and refund requests."""
     order_id = RefundCase.objects.values_list("order_id", flat=True).get(pk=case.pk)
     subscription = Subscription.objects.filter(order_id=order_id).values_list("pk", flat=True).first()
     events = CaseEvent.objects.filter(case_id=case.pk).values_list("pk", flat=True)
@@ -83,6 +83,7 @@ def snapshot(case: RefundCase) -> dict:
         "events": [row(CaseEvent, pk) for pk in events],
         "payouts": list(Payout.objects.filter(order_id=order_id).values()),
         "extensions": list(Extension.objects.filter(case_id=case.pk).values()),
+        "refund_requests": list(RefundRequest.objects.filter(case_id=case.pk).values()),
     }
 
 

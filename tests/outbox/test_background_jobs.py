@@ -19,7 +19,7 @@ def test_it_schedules_mail_delivery_mailbox_polling_deadline_sweeps_and_left_ove
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled == {
         "cases.deliver_due_mail", "cases.sweep_deadlines", "cases.poll_mailboxes", "cases.portal_submissions_left_over",
-        "shop.sync_connected_orders",
+        "shop.sync_connected_orders", "shop.settle_refunds",
     }
     app.loader.import_default_modules()  # what a worker and beat do at start: every app's tasks module
     assert scheduled <= set(app.tasks)

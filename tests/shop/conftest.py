@@ -9,11 +9,13 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from orders.models import Plan
 from shop.connections import connect
 from shop.models import Connection
+from tests.conftest import make_user
 from tests.shop.fake_woocommerce import FakeWooCommerce
 
 WEBHOOK_SECRET = "whs-0f9e8d7c6b5a-webhook-secret"
@@ -57,3 +59,9 @@ def deliver(order: dict | bytes, *, topic: str = "order.updated", signature: str
     if signature is not None:
         headers["HTTP_X_WC_WEBHOOK_SIGNATURE"] = sign(body) if signature == "sign" else signature
     return (client or Client()).post(path, body, content_type="application/json", **headers)
+
+
+@pytest.fixture
+def people(db) -> dict[str, User]:
+    """An agent who approves and a manager who pays (H-FOUR-EYES keeps them apart)."""
+    return {"agent": make_user("alice", "Support agent"), "manager": make_user("maria", "Support manager")}

@@ -1,11 +1,15 @@
 """A WooCommerce shop on loopback for tests and benchmarks: its REST API's orders and refunds.
 
 It serves ``GET /wp-json/wc/v3/orders`` (``modified_after`` with ``dates_are_gmt``, oldest change
-first, ``per_page`` and ``page``, with the ``X-WP-Total`` and ``X-WP-TotalPages`` headers) and
-``GET /wp-json/wc/v3/orders/<id>/refunds``, answers 401 to any other credentials than its consumer
-key and secret given by HTTP basic auth, and records every request it gets. Faults are queued:
-``fail_next`` answers the next requests with a status, ``stall_next`` holds them longer than a
-client waits.
+first, ``per_page`` and ``page``, with the ``X-WP-Total`` and ``X-WP-TotalPages`` headers),
+``GET /wp-json/wc/v3/orders/<id>/refunds`` and ``POST`` there (a refund made as WooCommerce makes one:
+its amount checked against what is left of the order, ``refunded_payment`` true when ``api_refund``
+was asked and the gateway can, the ``meta_data`` kept), answers 401 to any other credentials than
+its consumer key and secret given by HTTP basic auth, and records every request it gets. Faults are
+queued: ``fail_next`` answers the next requests with a status, ``stall_next`` holds them longer than
+a client waits; ``after_refund`` makes the next refund posted and then loses its answer (the
+connection dropped, an answer too late, a 5xx), and ``hold_refunds`` keeps refunds posted waiting
+until the test lets them through.
 
 ``python -m tests.shop.fake_woocommerce --orders N`` serves N generated orders (100 a page when
 asked so) until it is stopped, and prints its address first: the sync benchmark runs it in a
@@ -23,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,6 +77,9 @@ class Fault:
     status: int = 500
     body: dict | None = None
     stall: float = 0.0
+    method: str | None = None  # only requests of this method play it; None: any request
+    made: bool = False  # the refund posted is made first, then the fault plays (its answer is lost)
+    drop: bool = False  # the connection is closed without an answer
 
 
 @dataclass
@@ -83,10 +91,15 @@ class FakeWooCommerce:
     requests: list[Seen] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     record: bool = True
+    # Whether the orders' gateways refund through their API (``refunded_payment``).
+    gateway_refunds: bool = True
+    refund_bodies: list[dict] = field(default_factory=list)  # every body posted, as sent
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         self._index: list[tuple[str, int]] | None = None
+        self._next_refund_id = 900
+        self._held: threading.Event | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,6 +146,35 @@ class FakeWooCommerce:
         with self.lock:
             self.faults += [Fault(status=200, stall=seconds) for _ in range(times)]
 
+    def after_refund(self, *, drop: bool = False, stall: float = 0.0, status: int = 502,
+                     body: dict | None = None) -> None:
+        """The next refund posted is made, and then its answer is lost: the connection dropped
+        (``drop``), held ``stall`` seconds (longer than a client waits), or answered ``status``."""
+        with self.lock:
+            self.faults.append(Fault(status=status, body=body, stall=stall, method="POST", made=True, drop=drop))
+
+    def refuse_next_refund(self, status: int, *, code: str, message: str) -> None:
+        """The next refund posted is answered ``status`` with WooCommerce's error body, and not made."""
+        with self.lock:
+            self.faults.append(Fault(status=status, method="POST",
+                                     body={"code": code, "message": message, "data": {"status": status}}))
+
+    def hold_refunds(self) -> threading.Event:
+        """Refunds posted from now on wait until the returned event is set (at most 60 s), then are made."""
+        with self.lock:
+            self._held = threading.Event()
+            return self._held
+
+    def refunds_made(self, shop_order_id: int | None = None) -> list[dict]:
+        """Every refund the shop holds (of one order), oldest first."""
+        with self.lock:
+            made = [refund for order_id, refunds in self.refunds.items()
+                    if shop_order_id is None or order_id == shop_order_id for refund in refunds]
+        return sorted(made, key=lambda refund: refund["id"])
+
+    def refund_posts(self) -> list[Seen]:
+        return [seen for seen in self.requests if seen.method == "POST" and seen.path.endswith("/refunds")]
+
     def order_requests(self) -> list[Seen]:
         return [seen for seen in self.requests if seen.path.endswith("/wp-json/wc/v3/orders")]
 
@@ -142,12 +184,22 @@ class FakeWooCommerce:
         parts = urlsplit(handler.path)
         query = parse_qs(parts.query)
         length = int(handler.headers.get("Content-Length") or 0)
-        if length:
-            handler.rfile.read(length)
+        raw = handler.rfile.read(length) if length else b""
         with self.lock:
             if self.record:
                 self.requests.append(Seen(handler.command, parts.path, query, dict(handler.headers.items())))
-            fault = self.faults.pop(0) if self.faults else None
+                if handler.command == "POST":
+                    try:
+                        self.refund_bodies.append(json.loads(raw or b"{}"))
+                    except ValueError:
+                        self.refund_bodies.append({"unreadable": raw.decode("latin-1")})
+            fault = next((f for f in self.faults if f.method in (None, handler.command)), None)
+            if fault is not None:
+                self.faults.remove(fault)
+        if fault is not None and fault.made:
+            fault_after, fault = fault, None
+        else:
+            fault_after = None
         if fault is not None and fault.stall:
             time.sleep(fault.stall)
         elif fault is not None:
@@ -158,14 +210,77 @@ class FakeWooCommerce:
             return self._send(handler, 401, {"code": "woocommerce_rest_cannot_view",
                                              "message": "Sorry, you cannot list resources.", "data": {"status": 401}})
         match = ORDERS_PATH.match(parts.path)
-        if handler.command != "GET" or match is None:
+        if match is None or handler.command not in ("GET", "POST") or (handler.command == "POST"
+                                                                       and not match.group("id")):
             return self._send(handler, 404, {"code": "rest_no_route", "message": "No route was found.",
                                              "data": {"status": 404}})
+        if match.group("id") and handler.command == "POST":
+            status, answer = self._make_refund(int(match.group("id")), raw)
+            if fault_after is not None:
+                return self._lose_answer(handler, fault_after)
+            return self._send(handler, status, answer)
         if match.group("id"):
+            per_page = min(int(query.get("per_page", ["10"])[0]), 100)
+            page = max(int(query.get("page", ["1"])[0]), 1)
             with self.lock:
-                refunds = list(self.refunds.get(int(match.group("id")), []))
-            return self._send(handler, 200, refunds)
+                # Newest first, as WooCommerce lists them.
+                refunds = sorted(self.refunds.get(int(match.group("id")), []), key=lambda r: -r["id"])
+            pages = (len(refunds) + per_page - 1) // per_page
+            return self._send(handler, 200, refunds[(page - 1) * per_page: page * per_page],
+                              {"X-WP-Total": str(len(refunds)), "X-WP-TotalPages": str(pages)})
         self._orders(handler, query)
+
+    def _make_refund(self, shop_order_id: int, raw: bytes) -> tuple[int, dict]:
+        """A refund as WooCommerce's REST API makes one, or its error."""
+        held = self._held
+        if held is not None:
+            held.wait(timeout=60)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return 400, {"code": "rest_invalid_json", "message": "Invalid JSON body passed.", "data": {"status": 400}}
+        with self.lock:
+            order = self.orders.get(shop_order_id)
+            if order is None:
+                return 404, {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                             "data": {"status": 404}}
+            try:
+                amount = Decimal(str(body.get("amount")))
+            except (ArithmeticError, ValueError):
+                amount = Decimal("0")
+            refunded = sum((Decimal(r["amount"]) for r in self.refunds.get(shop_order_id, [])), Decimal("0"))
+            if not amount.is_finite() or amount <= 0 or amount > Decimal(order["total"]) - refunded:
+                return 500, {"code": "woocommerce_rest_cannot_create_order_refund", "message": "Invalid refund amount.",
+                             "data": {"status": 500}}
+            self._next_refund_id += 1
+            refund = {
+                "id": self._next_refund_id, "date_created": gmt(datetime.now(UTC)),
+                "date_created_gmt": gmt(datetime.now(UTC)), "amount": f"{amount:.2f}",
+                "reason": str(body.get("reason") or ""), "refunded_by": 1,
+                "refunded_payment": bool(body.get("api_refund")) and self.gateway_refunds,
+                "meta_data": [{"id": i + 1, **meta} for i, meta in enumerate(body.get("meta_data") or [])],
+                "line_items": [], "shipping_lines": [], "tax_lines": [], "fee_lines": [],
+            }
+            self.refunds.setdefault(shop_order_id, []).append(refund)
+            order["refunds"] = [{"id": r["id"], "reason": r["reason"], "total": f"-{r['amount']}"}
+                                for r in self.refunds[shop_order_id]]
+            order["date_modified"] = order["date_modified_gmt"] = gmt(datetime.now(UTC))
+            self._index = None
+        return 201, refund
+
+    def _lose_answer(self, handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+        if fault.drop:
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(2)
+            except OSError:
+                pass
+            return None
+        if fault.stall:
+            time.sleep(fault.stall)
+            return None
+        return self._send(handler, fault.status, fault.body or {"code": "bad_gateway", "message": "Bad gateway",
+                                                                 "data": {"status": fault.status}})
 
     def _expected_auth(self) -> str:
         token = base64.b64encode(f"{self.consumer_key}:{self.consumer_secret}".encode()).decode()

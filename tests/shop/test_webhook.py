@@ -16,6 +16,7 @@ from core.errors import CaseActionError
 from orders.models import Customer, Order, Plan
 from shop.models import KeptAsideOrder, ShopCall
 from tests.cases import open_case
+from tests.conftest import make_order
 from tests.shop.conftest import HOOK, WEBHOOK_SECRET, deliver, sign
 from tests.shop.fake_woocommerce import woo_order
 
@@ -144,30 +145,35 @@ def test_it_counts_the_shops_own_refunds_toward_the_refunded_total(woo):
     assert order.refundable_remainder == Decimal("24.99")
 
 
-def test_it_never_counts_a_refund_the_product_made_twice(woo, s0, agent, manager):
+def test_it_never_counts_a_refund_the_product_made_twice(woo, fake, s0, agent, manager,
+                                                         django_capture_on_commit_callbacks):
+    fake.put(woo_order(5101))
     deliver(woo_order(5101))
     order = Order.objects.get(shop_order_id=5101)
     case = open_case(s0, order=order, reason="other", requested_at=datetime(2026, 3, 1, 12, tzinfo=UTC))
     case = services.case_approve(case=case, actor=agent, amount=Decimal("34.99"), now=datetime(2026, 3, 1, 13, tzinfo=UTC))
-    services.case_pay(case=case, actor=manager, reference="wc-refund-901", now=datetime(2026, 3, 1, 14, tzinfo=UTC))
-    Payout.objects.filter(case=case).update(shop_refund_id="901")  # as the refunds going out will record it
-    listed = woo_order(5101, modified="2026-03-01T14:00:05", status="refunded",
-                       refunds=[{"id": 901, "reason": "RC", "total": "-34.99"}])
+    with django_capture_on_commit_callbacks(execute=True):  # the refund goes out through the shop
+        services.case_pay(case=case, actor=manager, reference="", now=datetime(2026, 3, 1, 14, tzinfo=UTC))
+    assert Payout.objects.get(case=case).shop_refund_id == str(fake.refunds_made(5101)[0]["id"])
+    listed = fake.orders[5101]
+    assert listed["refunds"][0]["total"] == "-34.99"
     deliver(listed)
     order.refresh_from_db()
-    assert order.refunded_amount == Decimal("34.99") and order.status == "refunded"
+    assert order.refunded_amount == Decimal("34.99")
 
 
 def test_a_payout_paid_by_hand_and_the_same_refund_entered_in_the_shop_count_once(woo, s0, agent, manager):
-    deliver(woo_order(5101))
-    order = Order.objects.get(shop_order_id=5101)
+    # Imported from a file before the shop was connected: no shop order id, so it is paid by hand.
+    order = make_order(s0, amount="34.99", purchased_at=datetime(2026, 3, 1, 10, tzinfo=UTC))
+    Order.objects.filter(pk=order.pk).update(number="5101")
     case = open_case(s0, order=order, reason="other", requested_at=datetime(2026, 3, 1, 12, tzinfo=UTC))
     case = services.case_approve(case=case, actor=agent, amount=Decimal("20.00"), now=datetime(2026, 3, 1, 13, tzinfo=UTC))
     services.case_pay(case=case, actor=manager, reference="bank-77", now=datetime(2026, 3, 1, 14, tzinfo=UTC))
-    deliver(woo_order(5101, modified="2026-03-02T00:00:00", refunds=[{"id": 950, "total": "-20.00"}]))
+    deliver(woo_order(5101, modified="2026-03-02T00:00:00", email=order.customer.email,
+                      refunds=[{"id": 950, "total": "-20.00"}]))
     order.refresh_from_db()
-    assert order.refunded_amount == Decimal("20.00")
-    deliver(woo_order(5101, modified="2026-03-03T00:00:00",
+    assert order.shop_order_id == 5101 and order.refunded_amount == Decimal("20.00")
+    deliver(woo_order(5101, modified="2026-03-03T00:00:00", email=order.customer.email,
                       refunds=[{"id": 950, "total": "-20.00"}, {"id": 951, "total": "-5.00"}]))
     order.refresh_from_db()
     assert order.refunded_amount == Decimal("25.00")
