@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from operator import itemgetter
@@ -121,8 +122,15 @@ def cells_query(queryset: QuerySet[RefundCase], cols: list[Column], *, now: date
 
 
 def csv_chunks(queryset: QuerySet[RefundCase], *, now: datetime | None = None, progress: Progress | None = None,
-               rows_per_chunk: int = CHUNK) -> Iterator[bytes]:
-    """The report for ``queryset`` as CSV bytes (UTF-8), header first, then ``rows_per_chunk`` rows a chunk."""
+               rows_per_chunk: int = CHUNK, spool: bool = True) -> Iterator[bytes]:
+    """The report for ``queryset`` as CSV bytes (UTF-8), header first, then ``rows_per_chunk`` rows a chunk.
+
+    On PostgreSQL the COPY holds the connection until its last row: no other query can run on it
+    meanwhile (psycopg would wait for itself). With ``spool`` (the default) the rows go to a
+    temporary file first and the chunks come from there, so the caller, and ``progress``, may use
+    the database between chunks as they could with the reference. Without it, the chunks come
+    straight from the COPY: for a caller that only writes them somewhere.
+    """
     now = now or timezone.now()
     cols = columns(now)
     header = io.StringIO()
@@ -135,9 +143,14 @@ def csv_chunks(queryset: QuerySet[RefundCase], *, now: datetime | None = None, p
     done = 0
     if sql is not None:
         connection = connections[queryset.db]
-        chunks = _copied_chunks if connection.vendor == "postgresql" else _fetched_chunks
         clauses = next(i for i, c in enumerate(cols) if c.kind == CLAUSES)
-        for count, chunk in chunks(connection, sql, params, clauses, rows_per_chunk):
+        if connection.vendor == "postgresql":
+            chunks = _copied_chunks(connection, sql, params, clauses, rows_per_chunk)
+            if spool:
+                chunks = _spooled(chunks)
+        else:  # the cursor leaves the connection free between its batches
+            chunks = _fetched_chunks(connection, sql, params, clauses, rows_per_chunk)
+        for count, chunk in chunks:
             done += count
             yield chunk
             if progress:
@@ -166,6 +179,18 @@ def _copied_chunks(connection, sql: str, params: list, clauses: int, size: int) 
                 rows.clear()
         if rows:
             yield len(rows), _crlf(rows, clauses)
+
+
+def _spooled(chunks: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """All of ``chunks`` into a temporary file (memory stays flat), then each chunk again from it."""
+    with tempfile.TemporaryFile() as spool:
+        sizes = []
+        for count, chunk in chunks:
+            spool.write(chunk)
+            sizes.append((count, len(chunk)))
+        spool.seek(0)
+        for count, size in sizes:
+            yield count, spool.read(size)
 
 
 def _crlf(rows: list, clauses: int) -> bytes:

@@ -60,7 +60,9 @@ def write_file(queryset: QuerySet[RefundCase], *, fmt: str, out, now: datetime |
         write_xlsx(resource.export_rows(queryset), resource.columns, out, progress=progress)
         return
     if fmt == "csv":
-        for chunk in csv_chunks(queryset, now=now, progress=progress):
+        # Without a progress callback nothing but these writes runs between chunks: the rows may
+        # come straight from PostgreSQL's COPY, which holds the connection until it ends.
+        for chunk in csv_chunks(queryset, now=now, progress=progress, spool=progress is not None):
             out.write(chunk)
         return
     for chunk in stream(queryset, fmt=fmt, now=now, progress=progress):

@@ -14,6 +14,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from io import BytesIO
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from cases.models import Payout, RefundCase
 from cases.states import State
 from orders.models import Customer, Order, Plan, Storefront
-from reports import writers
+from reports import services, writers
 from reports.columns import columns, report_rows
 from reports.csv_sql import WHITESPACE, csv_chunks
 from tests.reports.conftest import parse_csv
@@ -58,6 +59,9 @@ CLAUSES = st.one_of(
     st.lists(cell_text(12), max_size=4),  # what the engine writes, with any text in it
     st.lists(st.sampled_from(["S0-WINDOW", "H-DUPLICATE", "S0-FIX-48H", "=1+1", " ", ""]), max_size=3),
     st.lists(cell_text(12), max_size=3).map(json.dumps),  # a string that reads as a list
+    # ... or nearly, as a list without JSON's escapes: control characters, quotes, backslashes as is
+    st.builds(lambda pieces, separator: '["' + separator.join(pieces) + '"]', st.lists(cell_text(6), max_size=3),
+              st.sampled_from(['", "', '","'])),
     JSON_VALUES,
     st.just(MISSING),
 )
@@ -91,10 +95,10 @@ def reference(queryset) -> bytes | type[Exception]:
         return type(error)
 
 
-def made_by_the_database(queryset, rows_per_chunk: int) -> bytes | type[Exception]:
+def made_by_the_database(queryset, rows_per_chunk: int, spool: bool = True) -> bytes | type[Exception]:
     try:
         with transaction.atomic():  # a failure inside COPY aborts the transaction; keep the test's
-            return b"".join(csv_chunks(queryset, now=NOW, rows_per_chunk=rows_per_chunk))
+            return b"".join(csv_chunks(queryset, now=NOW, rows_per_chunk=rows_per_chunk, spool=spool))
     except Exception as error:  # noqa: BLE001
         return type(error)
 
@@ -129,14 +133,14 @@ def store(report: dict, cases: list[RefundCase], agent: User, manager: User) -> 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(report=REPORT, rows_per_chunk=st.sampled_from([1, 3, 2000]))
+@given(report=REPORT, rows_per_chunk=st.sampled_from([1, 3, 2000]), spool=st.booleans())
 def test_it_writes_the_reference_bytes_for_any_text_in_the_cells(cases_by_state, agent, manager, report,
-                                                                 rows_per_chunk):
+                                                                 rows_per_chunk, spool):
     cases = sorted(cases_by_state.values(), key=lambda case: case.pk)
     store(report, cases, agent, manager)
     queryset = RefundCase.objects.all()
     expected = reference(queryset)
-    assert made_by_the_database(queryset, rows_per_chunk) == expected
+    assert made_by_the_database(queryset, rows_per_chunk, spool) == expected
 
 
 def test_it_writes_the_reference_bytes_for_the_cases_as_staff_leave_them(cases_by_state):
@@ -157,3 +161,14 @@ def test_it_writes_only_the_header_when_no_case_matches(db):
     made = b"".join(csv_chunks(RefundCase.objects.none(), now=NOW))
     assert made == reference(RefundCase.objects.none())
     assert made.count(b"\r\n") == 1
+
+
+def test_it_lets_the_progress_callback_use_the_database_between_chunks(cases_by_state):
+    """An export job records its progress in its row while the report is read (PostgreSQL's COPY
+    holds the connection until it ends: the rows are spooled first)."""
+    seen = []
+    out = BytesIO()
+    services.write_file(RefundCase.objects.all(), fmt="csv", out=out, now=NOW,
+                        progress=lambda done: seen.append((done, RefundCase.objects.count())))
+    assert out.getvalue() == reference(RefundCase.objects.all())
+    assert seen[-1] == (len(cases_by_state), len(cases_by_state))
