@@ -54,18 +54,17 @@ RAW = "\n"
 # PostgreSQL regular expressions (characters inside brackets are literal but for ``\``, ``]``, ``^``
 # and ``-``; none of the whitespace is one of them).
 _PG_FORMULA = f"^[{_SKIPPED}]*[=+@\t\r-]"
-# Only a text that starts with one of these can match it: ascii() of the first character first.
-_PG_FIRST = ", ".join(str(ord(c)) for c in WHITESPACE + "=+-@")
+# Only a text that starts with one of these can match it: its first character is looked at first.
+_FIRST = ", ".join(str(ord(c)) for c in WHITESPACE + "=+-@")
 _PG_PLAIN_CLAUSES = f'^\\["[^"\\\\{_CONTROL}]*"(, "[^"\\\\{_CONTROL}]*")*\\]$'
 # A plain list's joined text starts as its first string does, and that string is followed by '"'
 # in the JSON as by ';' or the end in the joined text: neither is whitespace nor a formula sign.
 _PG_CLAUSES_FORMULA = f'^\\["[{_SKIPPED}]*[=+@\t\r-]'
-_SQLITE_CONTROL = f"*[{_CONTROL}]*"
 
 
 def _pg_cell(column: Column, x: str) -> tuple[str, list]:
     if column.kind == TEXT:
-        return (f"CASE WHEN ascii({x}) IN ({_PG_FIRST}) AND {x} ~ %s THEN '''' || {x} ELSE NULLIF({x}, '') END",
+        return (f"CASE WHEN ascii({x}) IN ({_FIRST}) AND {x} ~ %s THEN '''' || {x} ELSE NULLIF({x}, '') END",
                 [_PG_FORMULA])
     if column.kind == CLAUSES:
         # PostgreSQL writes a list as ["A", "B"]: with no quote inside the strings, the joined list
@@ -81,8 +80,10 @@ def _pg_cell(column: Column, x: str) -> tuple[str, list]:
     return f"NULLIF({x}, '')", []  # amounts, days and times: text the report query made
 
 
-def _sqlite_neutral(x: str) -> tuple[str, list]:
-    return (f"CASE WHEN substr(ltrim({x}, %s), 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
+def _sqlite_neutral(x: str, first: str | None = None) -> tuple[str, list]:
+    """``first``: a cheaper expression whose first character is the first of ``x`` whenever that can matter."""
+    return (f"CASE WHEN unicode({first or x}) IN ({_FIRST}) "
+            f"AND substr(ltrim({x}, %s), 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
             f"THEN '''' || {x} ELSE {x} END", [_SKIPPED])
 
 
@@ -91,13 +92,15 @@ def _sqlite_cell(column: Column, x: str) -> tuple[str, list]:
         return _sqlite_neutral(x)
     if column.kind == CLAUSES:
         # SQLite writes a list as ["A","B"]: with no quote inside the strings, the text with each
-        # '","' made a ';' holds exactly two quotes, and the joined list lies between them.
+        # '","' made a ';' holds exactly two quotes, and the joined list lies between them. That
+        # starts with the list's third character, or with ';' when a '","' starts there.
         bare = f"replace({x}, '\",\"', ';')"
-        plain = (f"typeof({x}) = 'text' AND instr({x}, '\\') = 0 AND NOT {x} GLOB %s "
+        # json_valid refuses a control character inside a string; all else it checks, so does the shape.
+        plain = (f"typeof({x}) = 'text' AND instr({x}, '\\') = 0 AND json_valid({x}) "
                  f"AND {bare} GLOB '[[]\"*\"]' AND length({bare}) - length(replace({bare}, '\"', '')) = 2")
-        neutral, params = _sqlite_neutral(f"substr({bare}, 3, length({bare}) - 4)")
+        neutral, params = _sqlite_neutral(f"substr({bare}, 3, length({bare}) - 4)", first=f"substr({x}, 3, 1)")
         return (f"CASE WHEN {x} IS NULL OR {x} = '[]' THEN NULL WHEN {plain} THEN {neutral} ELSE %s || {x} END",
-                [_SQLITE_CONTROL, *params, RAW])
+                [*params, RAW])
     if column.kind == BOOL:
         return f"CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END", []
     return x, []  # counts, and the text the report query made: csv.writer writes them as the reference does
