@@ -66,6 +66,15 @@ def first_rows(rows: int):
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak. Linux's ru_maxrss keeps the parent's peak across fork and exec, so a
+    child of a big process (``make bench-pg`` after its views) would report its parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
