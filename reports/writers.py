@@ -84,7 +84,11 @@ def json_values(cols: list[Column]) -> Callable[[tuple], list]:
 
 
 def stream_csv(rows: Iterable[tuple], cols: list[Column], *, progress: Progress | None = None) -> Iterator[str]:
-    """RFC 4180 text (CRLF line ends), header first, in chunks."""
+    """RFC 4180 text (CRLF line ends), header first, in chunks.
+
+    The exports write the CSV made by the database (``reports.csv_sql``); this is the reference its
+    bytes are checked against (tests/reports/test_export_identity.py).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([c.name for c in cols])
