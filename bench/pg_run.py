@@ -1,7 +1,8 @@
 """The million-case benchmark on PostgreSQL: builds the data set once, then times the real admin views.
 
-Usage: ``.venv/bin/python bench/pg_run.py [--cases N] [--build-only] [--repeats N] [--only TEXT]``
-(``make bench-pg``). The database is ``refunds_bench_1m`` on the local server unless
+Usage: ``.venv/bin/python bench/pg_run.py [--cases N] [--build-only] [--repeats N] [--only TEXT]
+[--export-rounds N] [--skip-export]`` (``make bench-pg``). Then the deadline sweep, and the CSV
+export of every case against PostgreSQL's COPY of the same columns (``bench/pg_export.py``). The database is ``refunds_bench_1m`` on the local server unless
 ``BENCH_PG_URL`` names another; it is created if missing, migrated, and never dropped: building a
 million cases takes minutes, so a finished build is reused (see ``bench/pg_data.py``).
 """
@@ -30,7 +31,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=MILLION)
     parser.add_argument("--build-only", action="store_true", help="build (or check) the data set and stop")
     parser.add_argument("--repeats", type=int, default=5, help="timed requests per view (median and min)")
-    parser.add_argument("--only", default="", help="measure only the views whose name contains this")
+    parser.add_argument("--only", default="", help="measure only the views whose name contains this "
+                        "('export': only the CSV export)")
+    parser.add_argument("--export-rounds", type=int, default=3, help="CSV export against COPY, rounds (median)")
+    parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--baseline", help="a results JSON of the SQLite bench (100k) for the growth ratios")
     return parser.parse_args(argv)
@@ -84,19 +88,26 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": dataset,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    print(f"\nAdmin views as a superuser, median and min of {args.repeats} after a warm-up")
-    results["views"] = pg_views.run(repeats=args.repeats, only=args.only)
-    failed = pg_views.report(results["views"])
-    baseline = pg_views.load_baseline(args.baseline)
-    if baseline:
-        results["growth"] = pg_views.report_growth(results["views"], baseline)
-    else:
-        print("\n  Growth 100k -> 1M: no SQLite figures at 100k in bench/results; run `make bench` first.")
+    failed = 0
+    if args.only != "export":
+        print(f"\nAdmin views as a superuser, median and min of {args.repeats} after a warm-up")
+        results["views"] = pg_views.run(repeats=args.repeats, only=args.only)
+        failed += pg_views.report(results["views"])
+        baseline = pg_views.load_baseline(args.baseline)
+        if baseline:
+            results["growth"] = pg_views.report_growth(results["views"], baseline)
+        else:
+            print("\n  Growth 100k -> 1M: no SQLite figures at 100k in bench/results; run `make bench` first.")
     if not args.skip_sweep and not args.only:
         from bench import pg_sweep
 
         results["sweep"] = pg_sweep.run()
         failed += pg_sweep.report(results["sweep"])
+    if not args.skip_export and args.only in ("", "export"):
+        from bench import pg_export
+
+        results["export"] = pg_export.run(url=url, rows=args.cases, rounds=args.export_rounds)
+        failed += pg_export.report(results["export"])
     results["total_seconds"] = round(time.perf_counter() - began, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from cases.models import RefundCase
+from reports.csv_sql import csv_chunks
 from reports.models import ExportJob, ExportRecord
 from reports.resources import CaseReportResource
-from reports.writers import Progress, stream_csv, stream_json
+from reports.writers import Progress, stream_json
 from reports.xlsx import write_xlsx
 
 EXPORT_PERMISSION = "cases.export_refundcase"
@@ -41,10 +42,10 @@ def needs_job(*, fmt: str, row_count: int) -> bool:
 def stream(queryset: QuerySet[RefundCase], *, fmt: str, now: datetime | None = None,
            progress: Progress | None = None) -> Iterator[str]:
     """CSV or JSON text of the report for ``queryset``, chunk by chunk."""
+    if fmt == "csv":  # each chunk holds whole rows, so whole UTF-8 characters
+        return (chunk.decode("utf-8") for chunk in csv_chunks(queryset, now=now, progress=progress))
     resource = CaseReportResource(now=now)
-    rows = resource.export_rows(queryset)
-    writer = stream_csv if fmt == "csv" else stream_json
-    return writer(rows, resource.columns, progress=progress)
+    return stream_json(resource.export_rows(queryset), resource.columns, progress=progress)
 
 
 def write_file(queryset: QuerySet[RefundCase], *, fmt: str, out, now: datetime | None = None,
@@ -53,6 +54,12 @@ def write_file(queryset: QuerySet[RefundCase], *, fmt: str, out, now: datetime |
     if fmt == "xlsx":
         resource = CaseReportResource(now=now)
         write_xlsx(resource.export_rows(queryset), resource.columns, out, progress=progress)
+        return
+    if fmt == "csv":
+        # Without a progress callback nothing but these writes runs between chunks: the rows may
+        # come straight from PostgreSQL's COPY, which holds the connection until it ends.
+        for chunk in csv_chunks(queryset, now=now, progress=progress, spool=progress is not None):
+            out.write(chunk)
         return
     for chunk in stream(queryset, fmt=fmt, now=now, progress=progress):
         out.write(chunk.encode("utf-8"))

@@ -27,6 +27,11 @@ def neutralise(text: str) -> str:
     return "'" + text if _FORMULA.match(text) else text
 
 
+def clauses_cell(value: str) -> str:
+    """The clause list's JSON text -> its CSV and XLSX cell: the IDs joined by ';', neutralised."""
+    return neutralise(";".join(json.loads(value)))
+
+
 def _indexes(cols: list[Column], *kinds: str) -> list[int]:
     return [i for i, column in enumerate(cols) if column.kind in kinds]
 
@@ -51,7 +56,7 @@ def text_cells(cols: list[Column]) -> Callable[[tuple], list]:
         for i in clauses:
             value = cells[i]
             if value is not None:
-                cells[i] = neutralise(";".join(json.loads(value)))
+                cells[i] = clauses_cell(value)
         return cells
 
     return convert
@@ -79,7 +84,11 @@ def json_values(cols: list[Column]) -> Callable[[tuple], list]:
 
 
 def stream_csv(rows: Iterable[tuple], cols: list[Column], *, progress: Progress | None = None) -> Iterator[str]:
-    """RFC 4180 text (CRLF line ends), header first, in chunks."""
+    """RFC 4180 text (CRLF line ends), header first, in chunks.
+
+    The exports write the CSV made by the database (``reports.csv_sql``); this is the reference its
+    bytes are checked against (tests/reports/test_export_identity.py).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([c.name for c in cols])
