@@ -15,14 +15,15 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from tests.shop.fake_woocommerce import Fault, Seen
+from tests.shop.loopback import LoopbackServer
 
 
 @dataclass
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     secret_key: str = "sk_test_fake_0123456789"
     # Charges by id: amount (smallest unit), currency, payment_intent.
     charges: dict[str, dict] = field(default_factory=dict)
@@ -36,35 +37,7 @@ class FakeStripe:
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         self._answers: dict[str, tuple[int, dict]] = {}  # Idempotency-Key -> first answer
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._answer(self)
-
-            def do_POST(self) -> None:
-                fake._answer(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeStripe:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     def charge(self, charge_id: str, *, amount: int, currency: str = "usd", payment_intent: str = "") -> None:
         with self.lock:

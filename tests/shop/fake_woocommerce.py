@@ -28,8 +28,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.shop.loopback import LoopbackServer
 
 ORDERS_PATH = re.compile(r"^(?P<base>/[^?]*?)?/wp-json/wc/v3/orders(?:/(?P<id>[0-9]+)/refunds)?/?$")
 
@@ -83,7 +85,7 @@ class Fault:
 
 
 @dataclass
-class FakeWooCommerce:
+class FakeWooCommerce(LoopbackServer):
     consumer_key: str = "ck_fake_0123456789"
     consumer_secret: str = "cs_fake_0123456789"
     orders: dict[int, dict] = field(default_factory=dict)
@@ -100,35 +102,7 @@ class FakeWooCommerce:
         self._index: list[tuple[str, int]] | None = None
         self._next_refund_id = 900
         self._held: threading.Event | None = None
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._answer(self)
-
-            def do_POST(self) -> None:
-                fake._answer(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeWooCommerce:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     # --- what tests set ------------------------------------------------------------------------
 
