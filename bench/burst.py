@@ -386,11 +386,10 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen, database: str) -> dict[str, float]:
-    """CPU seconds so far of the gunicorn workers, of the Celery worker's processes, of PostgreSQL's
-    backends for the bench database, and of this client; processes that ended since are missed, so
-    none may end mid-step."""
-    workers, backends, celery = 0.0, 0.0, _cpu_seconds(worker.pid)
+def children_cpu(parents: list[int], database: str) -> tuple[dict[int, float], float]:
+    """CPU seconds so far of the children of each of ``parents``, and of PostgreSQL's backends for
+    ``database``; processes that ended since are missed, so none may end mid-step."""
+    by_parent, backends = dict.fromkeys(parents, 0.0), 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -399,14 +398,20 @@ def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen, database: s
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if parent == server.pid:
-            workers += _cpu_seconds(int(entry.name))
-        elif parent == worker.pid:  # the prefork pool's processes
-            celery += _cpu_seconds(int(entry.name))
+        if parent in by_parent:
+            by_parent[parent] += _cpu_seconds(int(entry.name))
         elif cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
             backends += _cpu_seconds(int(entry.name))
+    return by_parent, backends
+
+
+def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen, database: str) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn workers, of the Celery worker's processes (the prefork
+    pool's and its own), of PostgreSQL's backends for the bench database, and of this client."""
+    children, backends = children_cpu([server.pid, worker.pid], database)
     own = os.times()
-    return {"django": workers, "celery": celery, "postgres": backends, "client": own.user + own.system}
+    return {"django": children[server.pid], "celery": _cpu_seconds(worker.pid) + children[worker.pid],
+            "postgres": backends, "client": own.user + own.system}
 
 
 # --- the check ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import _cpu_seconds, free_port, recreate_database, stop, uptime  # noqa: E402
+from bench.burst import children_cpu, free_port, recreate_database, stop, uptime  # noqa: E402
 from tests.shop.fake_woocommerce import gmt, woo_order  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -139,20 +139,8 @@ def start_gunicorn(workers: int, env: dict[str, str], port: int, log: Path) -> s
 
 def cpu(server: subprocess.Popen, database: str) -> dict[str, float]:
     """CPU seconds so far of the gunicorn workers and of PostgreSQL's backends for the bench database."""
-    workers, backends = 0.0, 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == server.pid:
-            workers += _cpu_seconds(int(entry.name))
-        elif cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
-            backends += _cpu_seconds(int(entry.name))
-    return {"gunicorn": workers, "postgres": backends}
+    children, backends = children_cpu([server.pid], database)
+    return {"gunicorn": children[server.pid], "postgres": backends}
 
 
 def run_load(port: int, planned: list[Delivery], rate: float, secret: str) -> float:
