@@ -138,15 +138,7 @@ class FakeStripe(LoopbackServer):
 
     @staticmethod
     def _lose_answer(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
-        if fault.drop:
-            handler.close_connection = True
-            try:
-                handler.connection.shutdown(2)
-            except OSError:
-                pass
-            return None
-        if fault.stall:
-            time.sleep(fault.stall)
+        if LoopbackServer._lost(handler, fault):
             return None
         return FakeStripe._send(handler, fault.status, {"error": {"type": "api_error",
                                                                   "message": "An unknown error occurred."}})

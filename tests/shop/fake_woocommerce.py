@@ -243,15 +243,7 @@ class FakeWooCommerce(LoopbackServer):
         return 201, refund
 
     def _lose_answer(self, handler: BaseHTTPRequestHandler, fault: Fault) -> None:
-        if fault.drop:
-            handler.close_connection = True
-            try:
-                handler.connection.shutdown(2)
-            except OSError:
-                pass
-            return None
-        if fault.stall:
-            time.sleep(fault.stall)
+        if self._lost(handler, fault):
             return None
         return self._send(handler, fault.status, fault.body or {"code": "bad_gateway", "message": "Bad gateway",
                                                                  "data": {"status": fault.status}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -31,6 +32,22 @@ class LoopbackServer:
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def _lost(handler: BaseHTTPRequestHandler, fault) -> bool:
+        """A fault that loses the answer: the connection dropped (``fault.drop``) or the answer held
+        back (``fault.stall`` seconds). False when the fault answers with an error instead."""
+        if fault.drop:
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(2)
+            except OSError:
+                pass
+            return True
+        if fault.stall:
+            time.sleep(fault.stall)
+            return True
+        return False
 
     @property
     def url(self) -> str:
